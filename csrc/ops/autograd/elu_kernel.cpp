@@ -1,0 +1,132 @@
+// Autograd for the ELU family: EluFunction (saves the input), EluInplaceFunction (saves the
+// result, as ATen's elu_), and EluBackwardFunction, which makes elu_backward differentiable
+// again (double backward) with ATen's elu_double_backward formulas.
+
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/where.h>
+#include <ATen/ops/zeros_like.h>
+#include <torch/autograd.h>
+#include <torch/library.h>
+
+#include "ops/elu.h"
+
+namespace torch_ext::ops {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+struct EluParams {
+  double alpha, scale, input_scale;
+};
+
+void save_params(AutogradContext* ctx, const EluParams& p) {
+  ctx->saved_data["alpha"] = p.alpha;
+  ctx->saved_data["scale"] = p.scale;
+  ctx->saved_data["input_scale"] = p.input_scale;
+}
+
+EluParams load_params(AutogradContext* ctx) {
+  return {ctx->saved_data["alpha"].toDouble(), ctx->saved_data["scale"].toDouble(),
+          ctx->saved_data["input_scale"].toDouble()};
+}
+
+class EluBackwardFunction : public torch::autograd::Function<EluBackwardFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& grad_output, double alpha, double scale,
+                            double input_scale, bool is_result, const at::Tensor& self_or_result) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    save_params(ctx, {alpha, scale, input_scale});
+    ctx->saved_data["is_result"] = is_result;
+    ctx->save_for_backward({grad_output, self_or_result});
+    return torch_ext::elu_backward(grad_output, alpha, scale, input_scale, is_result, self_or_result);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const auto p = load_params(ctx);
+    const bool is_result = ctx->saved_data["is_result"].toBool();
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor& grad_output = saved[0];
+    const at::Tensor& b = saved[1];
+    const at::Tensor& gg = grad_outputs[0];
+
+    at::Tensor d_grad_output, d_b;
+    if (gg.defined()) {
+      // elu_backward is linear in grad_output.
+      d_grad_output = torch_ext::elu_backward(gg, p.alpha, p.scale, p.input_scale, is_result, b);
+      // ATen's elu_double_backward; its mask is b < 0 where the first order uses b <= 0.
+      const at::Tensor negative = b < 0;
+      if (is_result) {
+        d_b = at::where(negative, gg * grad_output * p.input_scale, at::zeros_like(b));
+      } else {
+        d_b = at::where(negative,
+                        torch_ext::elu_backward(gg * grad_output * p.input_scale, p.alpha, p.scale, p.input_scale,
+                                                /*is_result=*/false, b),
+                        at::zeros_like(b));
+      }
+    }
+    return {d_grad_output, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), d_b};
+  }
+};
+
+class EluFunction : public torch::autograd::Function<EluFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& self, double alpha, double scale,
+                            double input_scale) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    save_params(ctx, {alpha, scale, input_scale});
+    ctx->save_for_backward({self});
+    return torch_ext::elu(self, alpha, scale, input_scale);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const auto p = load_params(ctx);
+    const auto self = ctx->get_saved_variables()[0];
+    return {EluBackwardFunction::apply(grad_outputs[0], p.alpha, p.scale, p.input_scale, /*is_result=*/false, self),
+            at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+class EluInplaceFunction : public torch::autograd::Function<EluInplaceFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, at::Tensor self, double alpha, double scale,
+                            double input_scale) {
+    {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      torch_ext::elu_(self, alpha, scale, input_scale);
+    }
+    ctx->mark_dirty({self});
+    save_params(ctx, {alpha, scale, input_scale});
+    ctx->save_for_backward({self});  // the result: x is gone
+    return self;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const auto p = load_params(ctx);
+    const auto result = ctx->get_saved_variables()[0];
+    return {EluBackwardFunction::apply(grad_outputs[0], p.alpha, p.scale, p.input_scale, /*is_result=*/true, result),
+            at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+at::Tensor elu_autograd(const at::Tensor& self, double alpha, double scale, double input_scale) {
+  return EluFunction::apply(self, alpha, scale, input_scale);
+}
+
+void elu_inplace_autograd(at::Tensor& self, double alpha, double scale, double input_scale) {
+  EluInplaceFunction::apply(self, alpha, scale, input_scale);
+}
+
+at::Tensor elu_backward_autograd(const at::Tensor& grad_output, double alpha, double scale, double input_scale,
+                                 bool is_result, const at::Tensor& self_or_result) {
+  return EluBackwardFunction::apply(grad_output, alpha, scale, input_scale, is_result, self_or_result);
+}
+
+}  // namespace
+}  // namespace torch_ext::ops
+
+TORCH_LIBRARY_IMPL(torch_ext, Autograd, m) {
+  m.impl("elu", TORCH_FN(torch_ext::ops::elu_autograd));
+  m.impl("elu_", TORCH_FN(torch_ext::ops::elu_inplace_autograd));
+  m.impl("elu_backward", TORCH_FN(torch_ext::ops::elu_backward_autograd));
+}

@@ -1,0 +1,38 @@
+#pragma once
+// ELU family: elu, elu_ and elu_backward are registered ops; celu and selu are the
+// parameter choices of ATen (CompositeImplicitAutograd ops over elu).
+
+#include <ATen/core/Tensor.h>
+
+namespace torch_ext {
+
+// SELU's constants, as in ATen's Activation.cpp.
+constexpr double kSeluAlpha = 1.6732632423543772848170429916717;
+constexpr double kSeluScale = 1.0507009873554804934193349852946;
+
+// y = x > 0 ? scale * x : scale * alpha * (exp(input_scale * x) - 1)
+at::Tensor elu(const at::Tensor& self, double alpha = 1.0, double scale = 1.0, double input_scale = 1.0);
+at::Tensor& elu_(at::Tensor& self, double alpha = 1.0, double scale = 1.0, double input_scale = 1.0);
+
+// is_result=false: self_or_result is the forward input; true: it is the forward output
+// (the in-place form, which refuses alpha < 0 as ATen does).
+at::Tensor elu_backward(const at::Tensor& grad_output, double alpha, double scale, double input_scale,
+                        bool is_result, const at::Tensor& self_or_result);
+
+// CELU = elu(alpha, 1, 1/alpha); alpha == 0 is refused.
+at::Tensor celu(const at::Tensor& self, double alpha = 1.0);
+at::Tensor& celu_(at::Tensor& self, double alpha = 1.0);
+
+// SELU = elu(kSeluAlpha, kSeluScale, 1).
+at::Tensor selu(const at::Tensor& self);
+at::Tensor& selu_(at::Tensor& self);
+
+}  // namespace torch_ext
+
+namespace torch_ext::ops {
+
+// Argument checks shared by elu_backward's CPU, CUDA and Meta kernels.
+void check_elu_backward(const at::Tensor& grad_output, double alpha, bool is_result,
+                        const at::Tensor& self_or_result);
+
+}  // namespace torch_ext::ops

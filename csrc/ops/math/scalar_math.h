@@ -1,0 +1,48 @@
+#pragma once
+// The math policy that lets one formula template serve every backend. Formulas in
+// math/<op>_math.h are templates over a policy M and a value type T; they use only M's
+// functions. ScalarMath (here) runs them on one value, on the host and on the device;
+// cpu/vec_math.h's VecMath runs the same templates on at::vec::Vectorized lanes.
+
+#include <c10/macros/Macros.h>
+
+#include <cmath>
+
+namespace torch_ext::math {
+
+struct ScalarMath {
+  template <typename T>
+  using Mask = bool;
+
+  template <typename T>
+  static C10_HOST_DEVICE T splat(double v) {
+    return static_cast<T>(v);
+  }
+  template <typename T>
+  static C10_HOST_DEVICE bool gt(T a, T b) {
+    return a > b;
+  }
+  template <typename T>
+  static C10_HOST_DEVICE bool le(T a, T b) {
+    return a <= b;
+  }
+  template <typename T>
+  static C10_HOST_DEVICE bool lt(T a, T b) {
+    return a < b;
+  }
+  // select(m, a, b) = m ? a : b
+  template <typename T>
+  static C10_HOST_DEVICE T select(bool m, T a, T b) {
+    return m ? a : b;
+  }
+  template <typename T>
+  static C10_HOST_DEVICE T exp(T x) {
+    return std::exp(x);
+  }
+  template <typename T>
+  static C10_HOST_DEVICE T expm1(T x) {
+    return std::expm1(x);
+  }
+};
+
+}  // namespace torch_ext::math

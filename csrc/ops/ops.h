@@ -1,0 +1,5 @@
+#pragma once
+// Every op of torch_ext's public C++ API. Each function calls the dispatcher, so autograd,
+// autocast and the device kernels apply as for the Python ops.
+
+#include "elu.h"

@@ -1,0 +1,5 @@
+"""Drop-in replacements for ``torch.nn`` activation modules."""
+
+from .activation import CELU, ELU, SELU
+
+__all__ = ["ELU", "CELU", "SELU"]
