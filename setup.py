@@ -11,6 +11,7 @@ Environment:
     TORCH_CUDA_ARCH_LIST      CUDA archs (default "9.0"; a release lists them all, see README)
     MAX_JOBS                  parallel compile jobs (default: the number of CPUs)
     TORCH_EXT_BUILD_DIR       CMake build folder (default: build/cmake)
+    TORCH_EXT_BUILD_TESTS=0   skip the GoogleTest suite (it needs GoogleTest installed)
 """
 
 import os
@@ -48,8 +49,12 @@ class CMakeThenExtension(BuildExtension):
             f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
             f"-DTORCH_EXT_WITH_CUDA={'ON' if cuda else 'OFF'}",
             f"-DTORCH_CUDA_ARCH_LIST={os.environ.get('TORCH_CUDA_ARCH_LIST') or '9.0'}",
-            f"-DCMAKE_MAKE_PROGRAM={shutil.which('ninja')}",
+            f"-DTORCH_EXT_BUILD_TESTS={'OFF' if os.environ.get('TORCH_EXT_BUILD_TESTS') == '0' else 'ON'}",
         ]
+        ninja = shutil.which("ninja")
+        if ninja is None:
+            sys.exit("torch_ext: the build needs ninja (pip install ninja)")
+        configure.append(f"-DCMAKE_MAKE_PROGRAM={ninja}")
         if cuda and CUDA_HOME:
             configure.append(f"-DCMAKE_CUDA_COMPILER={os.path.join(CUDA_HOME, 'bin', 'nvcc')}")
         subprocess.check_call(configure)
@@ -59,6 +64,9 @@ class CMakeThenExtension(BuildExtension):
         package_dir = os.path.join(ROOT if self.inplace else self.build_lib, "torch_ext")
         os.makedirs(os.path.join(package_dir, "lib"), exist_ok=True)
         shutil.copy2(built, os.path.join(package_dir, "lib", LIB_NAME))
+        # NB: pip's editable builds use a fresh temporary folder; a fixed one lets ninja skip
+        # _C when nothing changed.
+        self.build_temp = os.path.join(ROOT, "build", "python")
         super().run()
 
 

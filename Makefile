@@ -1,0 +1,44 @@
+# torch_ext: `make test` runs every test, `make demo` runs the main job. Each sets itself up:
+# a .venv with the pinned requirements, the op library and Python module, the C++ tests.
+
+PYTHON      ?= python3
+VENV        := .venv
+PY          := $(VENV)/bin/python
+BUILD       := build
+CMAKE_BUILD := $(BUILD)/cmake
+JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
+export MAX_JOBS ?= $(JOBS)
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+SOURCES := $(shell find csrc tests/cpp cmake examples -type f 2>/dev/null) setup.py CMakeLists.txt
+
+.PHONY: all build test test-python test-cpp demo clean
+
+all: build
+
+$(VENV)/.requirements: requirements.txt scripts/setup.sh
+	bash scripts/setup.sh $(PYTHON) $(VENV)
+	touch $@
+
+# One CMake build of the kernels serves Python (torch_ext._C links it) and C++ (ctest).
+$(BUILD)/.built: $(VENV)/.requirements $(SOURCES)
+	$(PY) -m pip install --no-build-isolation --no-deps -q -e .
+	cmake --build $(CMAKE_BUILD) -j $(JOBS)
+	touch $@
+
+build: $(BUILD)/.built
+
+test: build
+	$(MAKE) --no-print-directory test-python test-cpp
+
+test-python:
+	$(PY) -m pytest tests -n $(JOBS) -q -p no:cacheprovider
+
+test-cpp:
+	cd $(CMAKE_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+demo: build
+	$(PY) -m torch_ext.validate
+
+clean:
+	rm -rf $(BUILD) torch_ext/lib torch_ext/_C*.so

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# One-call GPU check for an H100/H200 machine (CUDA torch in python3, nvcc, no network):
+# build for arch 9.0 with every core, run the whole test suite with CUDA, compute-sanitizer
+# (memcheck, racecheck) over a small CUDA subset, the validation report and the benchmark when it
+# exists. Every log goes to OUTDIR. Meant to finish well inside 10 minutes.
+# Usage: scripts/gpu_check.sh OUTDIR
+set -uo pipefail
+out=${1:?usage: scripts/gpu_check.sh OUTDIR}
+mkdir -p "$out"
+cd "$(dirname "$0")/.."
+root=$PWD
+py=${PYTHON:-python3}
+status=0
+step() {  # step NAME TIMEOUT_S CMD...: runs CMD with a time limit, logs to OUTDIR/NAME.log
+  local name=$1 limit=$2; shift 2
+  local t0=$SECONDS
+  echo "== $name: $*"
+  timeout "$limit" "$@" >"$out/$name.log" 2>&1
+  local rc=$?
+  echo "== $name: exit $rc in $((SECONDS - t0)) s"
+  tail -n 5 "$out/$name.log"
+  [ $rc -eq 0 ] || status=1
+  return $rc
+}
+
+{
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+  $py -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name())'
+  nvcc --version | tail -n 2
+} >"$out/machine.txt" 2>&1
+cat "$out/machine.txt"
+
+export TORCH_EXT_WITH_CUDA=1 TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0} MAX_JOBS=$(nproc)
+export PYTHONPATH=$root${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+# GoogleTest may be missing there; the C++ tests then stay on the CPU machine.
+[ -f /usr/include/gtest/gtest.h ] || export TORCH_EXT_BUILD_TESTS=0
+
+step build 420 $py setup.py build_ext --inplace || { echo "build failed"; exit 1; }
+if [ "${TORCH_EXT_BUILD_TESTS:-1}" != 0 ]; then
+  step cpp_build 120 cmake --build build/cmake -j "$MAX_JOBS" && step ctest 120 ctest --test-dir build/cmake --output-on-failure
+fi
+step pytest 300 $py -m pytest tests -q -p no:cacheprovider -x -n 8 -rs
+step validate 120 $py -m torch_ext.validate --device cuda
+if command -v compute-sanitizer >/dev/null; then
+  subset=(tests/test_elu.py -q -p no:cacheprovider -k "cuda and not gradgradcheck and not hypothesis and not compile")
+  step memcheck 240 compute-sanitizer --tool memcheck --error-exitcode 9 $py -m pytest "${subset[@]}"
+  step racecheck 240 compute-sanitizer --tool racecheck --error-exitcode 9 $py -m pytest "${subset[@]}"
+fi
+if [ -d torch_ext/bench ]; then
+  step bench 300 $py -m torch_ext.bench --device cuda --json "$out/bench_cuda.json" --plot "$out/bench_cuda.png"
+fi
+echo "gpu_check: $([ $status = 0 ] && echo all steps passed || echo SOME STEPS FAILED)"
+exit $status
