@@ -13,6 +13,7 @@
 #include <ATen/cpu/vec/vec.h>
 #include <ATen/OpMathType.h>
 
+#include <algorithm>
 #include <array>
 #include <tuple>
 #include <utility>
@@ -25,41 +26,60 @@ inline namespace CPU_CAPABILITY {
 // Elements per parallel task; ATen's GRAIN_SIZE, so small tensors stay on one thread.
 constexpr int64_t kGrainSize = at::internal::GRAIN_SIZE;
 
+// Computes n elements of unit-strided arrays. Every element, the tail included, goes through
+// the vector formula.
+// NB: a scalar tail would use libm where the body uses Sleef (they differ by an ulp), and then
+// an element's result would depend on where a thread's chunk happens to end.
 template <typename scalar_t, typename F, size_t... I>
 inline void elementwise_vec_loop(char* out, const std::array<const char*, sizeof...(I)>& in, int64_t n,
                                  const F& f, std::index_sequence<I...>) {
   using Vec = at::vec::Vectorized<scalar_t>;
   using opmath_t = at::opmath_type<scalar_t>;
   auto* out_p = reinterpret_cast<scalar_t*>(out);
-  int64_t i = 0;
-  if constexpr (std::is_same_v<opmath_t, scalar_t>) {
-    for (; i + Vec::size() <= n; i += Vec::size()) {
-      Vec r = f(Vec::loadu(reinterpret_cast<const scalar_t*>(in[I]) + i)...);
-      r.store(out_p + i);
-    }
-  } else {
-    // Half and bfloat16: widen each vector to two float vectors, compute, narrow back.
-    using FVec = at::vec::Vectorized<float>;
-    for (; i + Vec::size() <= n; i += Vec::size()) {
-      std::array<std::tuple<FVec, FVec>, sizeof...(I)> wide{
-          at::vec::convert_to_float<scalar_t>(Vec::loadu(reinterpret_cast<const scalar_t*>(in[I]) + i))...};
+  auto step = [&](int64_t i, int64_t count) {
+    if constexpr (std::is_same_v<opmath_t, scalar_t>) {
+      Vec r = f(Vec::loadu(reinterpret_cast<const scalar_t*>(in[I]) + i, count)...);
+      r.store(out_p + i, count);
+    } else {
+      // Half and bfloat16: widen each vector to two float vectors, compute, narrow back.
+      using FVec = at::vec::Vectorized<float>;
+      std::array<std::tuple<FVec, FVec>, sizeof...(I)> wide{at::vec::convert_to_float<scalar_t>(
+          Vec::loadu(reinterpret_cast<const scalar_t*>(in[I]) + i, count))...};
       FVec lo = f(std::get<0>(wide[I])...);
       FVec hi = f(std::get<1>(wide[I])...);
-      at::vec::convert_from_float<scalar_t>(lo, hi).store(out_p + i);
+      at::vec::convert_from_float<scalar_t>(lo, hi).store(out_p + i, count);
     }
+  };
+  int64_t i = 0;
+  for (; i + Vec::size() <= n; i += Vec::size()) {
+    step(i, Vec::size());
   }
-  for (; i < n; ++i) {
-    out_p[i] = static_cast<scalar_t>(f(static_cast<opmath_t>(reinterpret_cast<const scalar_t*>(in[I])[i])...));
+  if (i < n) {
+    step(i, n - i);
   }
 }
 
+// Computes n elements of arrays with any byte strides (strides[0] for out, then the inputs'):
+// gathers a vector's worth of each input, computes as above, scatters the results.
 template <typename scalar_t, typename F, size_t... I>
 inline void elementwise_strided_loop(char** data, const int64_t* strides, int64_t n, const F& f,
-                                     std::index_sequence<I...>) {
-  using opmath_t = at::opmath_type<scalar_t>;
-  for (int64_t i = 0; i < n; ++i) {
-    *reinterpret_cast<scalar_t*>(data[0] + i * strides[0]) = static_cast<scalar_t>(
-        f(static_cast<opmath_t>(*reinterpret_cast<const scalar_t*>(data[I + 1] + i * strides[I + 1]))...));
+                                     std::index_sequence<I...> seq) {
+  constexpr int64_t kChunk = at::vec::Vectorized<scalar_t>::size();
+  constexpr size_t kN = sizeof...(I);
+  scalar_t in_buf[kN == 0 ? 1 : kN][kChunk];
+  scalar_t out_buf[kChunk];
+  for (int64_t begin = 0; begin < n; begin += kChunk) {
+    const int64_t count = std::min(kChunk, n - begin);
+    for (size_t k = 0; k < kN; ++k) {
+      for (int64_t j = 0; j < count; ++j) {
+        in_buf[k][j] = *reinterpret_cast<const scalar_t*>(data[k + 1] + (begin + j) * strides[k + 1]);
+      }
+    }
+    const std::array<const char*, kN> in_p{reinterpret_cast<const char*>(in_buf[I])...};
+    elementwise_vec_loop<scalar_t>(reinterpret_cast<char*>(out_buf), in_p, count, f, seq);
+    for (int64_t j = 0; j < count; ++j) {
+      *reinterpret_cast<scalar_t*>(data[0] + (begin + j) * strides[0]) = out_buf[j];
+    }
   }
 }
 
