@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Installs torch_ext from a CMake build into a temporary prefix, then configures, builds and runs
+# examples/cpp_consumer against that prefix as an outside project would: find_package(TorchExt).
+#
+#   bash tests/cpp/consumer_test.sh BUILD_DIR TORCH_CMAKE_PREFIX
+#
+# BUILD_DIR: the main CMake build directory (already built). TORCH_CMAKE_PREFIX: where Torch's
+# CMake config lives (python -c 'import torch; print(torch.utils.cmake_prefix_path)').
+# Ninja is taken from $NINJA, else PATH, else the repo's .venv; cmake from $CMAKE, else PATH; the
+# compiler from $CXX, as CMake does. Exits non-zero on any failure. Removes its temporary directory
+# unless CONSUMER_KEEP_TMP=1 (for a look at a failure).
+set -euo pipefail
+
+if [[ $# -ne 2 ]]; then
+  echo "usage: $0 BUILD_DIR TORCH_CMAKE_PREFIX" >&2
+  exit 2
+fi
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+src="$repo/examples/cpp_consumer"
+build_dir="$(cd "$1" 2>/dev/null && pwd)" || { echo "consumer_test: build directory $1 does not exist" >&2; exit 2; }
+torch_prefix="$(cd "$2" 2>/dev/null && pwd)" || { echo "consumer_test: Torch CMake prefix $2 does not exist" >&2; exit 2; }
+cmake_bin="${CMAKE:-cmake}"
+
+[[ -f "$build_dir/cmake_install.cmake" ]] || { echo "consumer_test: $build_dir is not a configured CMake build" >&2; exit 2; }
+[[ -f "$src/CMakeLists.txt" ]] || { echo "consumer_test: $src/CMakeLists.txt is missing" >&2; exit 2; }
+
+ninja="${NINJA:-}"
+if [[ -z "$ninja" ]]; then
+  ninja="$(command -v ninja || true)"
+fi
+if [[ -z "$ninja" && -x "$repo/.venv/bin/ninja" ]]; then
+  ninja="$repo/.venv/bin/ninja"
+fi
+[[ -n "$ninja" && -x "$ninja" ]] || { echo "consumer_test: ninja not found (set NINJA)" >&2; exit 2; }
+
+# NB: Torch's CMake config reads the CUDA archs from TORCH_CUDA_ARCH_LIST; without it, a CUDA
+# torch on a machine with no GPU fails to configure.
+export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}"
+
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/torch_ext_consumer.XXXXXX")"
+cleanup() {
+  if [[ "${CONSUMER_KEEP_TMP:-0}" == 1 ]]; then
+    echo "consumer_test: kept $tmp" >&2
+  else
+    rm -rf "$tmp"
+  fi
+}
+trap cleanup EXIT
+
+echo "== install $build_dir -> $tmp/prefix"
+"$cmake_bin" --install "$build_dir" --prefix "$tmp/prefix"
+
+echo "== configure $src"
+"$cmake_bin" -S "$src" -B "$tmp/build" -G Ninja \
+  -DCMAKE_MAKE_PROGRAM="$ninja" \
+  -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$tmp/prefix;$torch_prefix"
+
+echo "== build"
+"$cmake_bin" --build "$tmp/build" -j "${CONSUMER_JOBS:-2}"
+
+# The consumer must load the installed library, not the one in the build tree.
+if command -v ldd >/dev/null; then
+  lib="$(ldd "$tmp/build/consumer" | awk '/libtorch_ext_ops/ {print $3}')"
+  echo "== consumer loads ${lib:-<no libtorch_ext_ops>}"
+  [[ "$lib" == "$tmp/prefix/"* ]] || { echo "consumer_test: consumer does not load the installed libtorch_ext_ops" >&2; exit 1; }
+fi
+
+echo "== run"
+"$tmp/build/consumer"
+echo "== consumer_test: OK"
