@@ -32,6 +32,14 @@ settings.register_profile("thorough", max_examples=3000, deadline=None, print_bl
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+# Under pytest-xdist, share the cores between the workers instead of oversubscribing them (OpenMP
+# threads spinning on busy cores make each parallel op slow). test_thread_count_independent sets
+# its own thread counts.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // _WORKERS))
+
+
 @pytest.fixture(autouse=True)
 def _isolate_torch_state():
     """Each test starts from the same seed and leaves the thread count and grad mode as it found them."""

@@ -47,5 +47,7 @@ def test_unchanged_tree_rebuilds_nothing():
     ninja = shutil.which("ninja")
     if ninja is None:
         pytest.skip("needs ninja")
-    out = subprocess.run([ninja, "-C", str(build), "-n"], capture_output=True, text=True, check=True).stdout
+    # NB: a real run, not -n: a dry run cannot tell whether the glob check re-runs CMake. After
+    # `make`, this compiles nothing and says so.
+    out = subprocess.run([ninja, "-C", str(build)], capture_output=True, text=True, check=True).stdout
     assert "no work to do" in out, out

@@ -1,0 +1,197 @@
+"""torch.compile (fullgraph) and torch.export through the torch_ext ops."""
+
+import pytest
+import torch
+import torch._dynamo
+import torch.nn as nn
+import torch.nn.functional as F
+from torch._dynamo.backends.common import aot_autograd
+from torch._functorch.aot_autograd import make_boxed_func
+
+import torch_ext.functional as TF
+import torch_ext.nn as TN
+from common_utils import DEVICES, EluVariant, assert_close, make_input, requires_cuda, variant_params
+
+COMPILE_VARIANTS = [EluVariant("elu", 1.0), EluVariant("elu", -0.5), EluVariant("celu", 0.5), EluVariant("selu")]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_dynamo():
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
+class GraphRecorder:
+    """An aot_autograd backend that keeps the forward and backward graphs' code and runs them eagerly."""
+
+    def __init__(self):
+        self.forward, self.backward = [], []
+        self.backend = aot_autograd(fw_compiler=self._record(self.forward), bw_compiler=self._record(self.backward))
+
+    @staticmethod
+    def _record(store):
+        def compiler(gm, example_inputs):
+            store.append(gm.code)
+            return make_boxed_func(gm.forward)
+
+        return compiler
+
+
+def _leaf(device, dtype=torch.float32, seed=0):
+    return make_input("channels_last", dtype, device, seed=seed).requires_grad_()
+
+
+class TestCompile:
+    @pytest.mark.parametrize("inplace", [False, True], ids=["out_of_place", "inplace"])
+    @pytest.mark.parametrize("variant", variant_params(COMPILE_VARIANTS))
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_functional_fullgraph(self, device, variant, inplace):
+        if inplace and not variant.inplace_ok:
+            pytest.skip("in-place backward refuses alpha < 0")
+
+        def make_fn(act):
+            def fn(x):
+                y = x * 1.5 - 0.25  # a non-leaf, so the in-place op is allowed under autograd
+                z = act(y, inplace=inplace)
+                return z * 2.0 + 1.0
+
+            return fn
+
+        rec = GraphRecorder()
+        compiled = torch.compile(make_fn(variant.ext_fn), backend=rec.backend, fullgraph=True)
+        leaf = _leaf(device)
+        g = make_input("channels_last", torch.float32, device, seed=5)
+        out = compiled(leaf)
+        (grad,) = torch.autograd.grad(out, leaf, g)
+
+        ref_leaf = leaf.detach().clone().requires_grad_()
+        ref = make_fn(variant.torch_fn)(ref_leaf)
+        (ref_grad,) = torch.autograd.grad(ref, ref_leaf, g)
+        assert_close(out, ref)
+        assert_close(grad, ref_grad)
+
+        # The ops stay torch_ext's own in the traced graphs, forward and backward.
+        assert len(rec.forward) == 1 and len(rec.backward) == 1
+        fw, bw = rec.forward[0], rec.backward[0]
+        assert "torch_ext.elu" in fw, fw
+        assert "torch_ext.elu_backward" in bw, bw
+        assert "aten.elu" not in fw + bw
+
+    @pytest.mark.parametrize("inplace", [False, True], ids=["out_of_place", "inplace"])
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_modules_fullgraph(self, device, inplace):
+        def model(elu, celu, selu):
+            torch.manual_seed(0)
+            layers = [nn.Linear(8, 16), elu, nn.Linear(16, 16), celu, nn.Linear(16, 16), selu, nn.Linear(16, 3)]
+            return nn.Sequential(*layers).to(device)
+
+        ext = model(TN.ELU(0.5, inplace), TN.CELU(2.0, inplace), TN.SELU(inplace))
+        ref = model(nn.ELU(0.5, inplace), nn.CELU(2.0, inplace), nn.SELU(inplace))
+        compiled = torch.compile(ext, backend="aot_eager", fullgraph=True)
+        x = make_input(lambda v: v((10, 8)), torch.float32, device)
+        for _ in range(2):  # the second call reuses the compiled graph; gradients accumulate
+            out = compiled(x)
+            out.square().sum().backward()
+            ref_out = ref(x)
+            ref_out.square().sum().backward()
+        torch.testing.assert_close(out, ref_out)
+        for (name, p), (_, p_ref) in zip(ext.named_parameters(), ref.named_parameters()):
+            torch.testing.assert_close(p.grad, p_ref.grad, msg=lambda m: f"{name}: {m}")
+
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_dynamic_shapes_no_recompile(self, device):
+        counter = torch._dynamo.testing.CompileCounterWithBackend("aot_eager")
+
+        @torch.compile(backend=counter, fullgraph=True, dynamic=True)
+        def fn(x):
+            return TF.elu(x, 0.5) + TF.selu(x) + TF.celu(x, 2.0)
+
+        for shape in ((5, 7), (9, 3), (2, 11)):
+            x = make_input(lambda v: v(shape), torch.float32, device).requires_grad_()
+            out = fn(x)
+            (grad,) = torch.autograd.grad(out.sum(), x)
+            xr = x.detach().requires_grad_()
+            ref = F.elu(xr, 0.5) + F.selu(xr) + F.celu(xr, 2.0)
+            (ref_grad,) = torch.autograd.grad(ref.sum(), xr)
+            assert_close(out, ref)
+            assert_close(grad, ref_grad)
+        assert counter.frame_count == 1
+
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_inductor(self, device):
+        # One case through Inductor (C++ codegen on CPU, Triton on CUDA): the custom ops become
+        # extern kernels between fused pointwise kernels, forward and backward.
+        def fn(x):
+            y = x * 2.0
+            TF.celu(y, 0.5, inplace=True)
+            return TF.elu(y + 1.0, 0.7) * TF.selu(x)
+
+        compiled = torch.compile(fn, backend="inductor", fullgraph=True)
+        leaf = _leaf(device)
+        out = compiled(leaf)
+        (grad,) = torch.autograd.grad(out.sum(), leaf)
+
+        def ref_fn(x):
+            y = x * 2.0
+            F.celu(y, 0.5, inplace=True)
+            return F.elu(y + 1.0, 0.7) * F.selu(x)
+
+        ref_leaf = leaf.detach().clone().requires_grad_()
+        ref = ref_fn(ref_leaf)
+        (ref_grad,) = torch.autograd.grad(ref.sum(), ref_leaf)
+        torch.testing.assert_close(out, ref)
+        torch.testing.assert_close(grad, ref_grad)
+
+    @requires_cuda
+    def test_cuda_reduce_overhead(self):
+        # CUDA graphs: kernels must launch on the current stream.
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(64, 64), TN.ELU(0.5), nn.Linear(64, 64), TN.SELU()).cuda()
+        ref = nn.Sequential(nn.Linear(64, 64), nn.ELU(0.5), nn.Linear(64, 64), nn.SELU()).cuda()
+        ref.load_state_dict(model.state_dict())
+        compiled = torch.compile(model, mode="reduce-overhead", fullgraph=True)
+        for step in range(4):
+            x = torch.randn(32, 64, device="cuda")
+            with torch.no_grad():
+                out = compiled(x).clone()
+                torch.testing.assert_close(out, ref(x), msg=lambda m: f"step {step}: {m}")
+
+
+class TestExport:
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_export_keeps_custom_op(self, device):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 8), TN.ELU(0.5), TN.CELU(2.0), TN.SELU(), nn.Linear(8, 2)).to(device)
+        x = make_input(lambda v: v((4, 6)), torch.float32, device)
+        batch = torch.export.Dim("batch", min=2, max=64)
+        ep = torch.export.export(model, (x,), dynamic_shapes=({0: batch},))
+        ops = torch.ops.torch_ext
+        targets = [n.target for n in ep.graph.nodes if n.op == "call_function"]
+        # Export keeps each activation as its own torch_ext op (celu and selu are composite ops)...
+        for op in (ops.elu.default, ops.celu.default, ops.selu.default):
+            assert targets.count(op) == 1, targets
+        # ...and decomposing them leaves three torch_ext.elu nodes, never ATen's elu.
+        decomposed = ep.run_decompositions()
+        targets = [n.target for n in decomposed.graph.nodes if n.op == "call_function"]
+        assert targets.count(ops.elu.default) == 3, targets
+        assert not any("aten.elu" in str(t) for t in targets), targets
+        torch.testing.assert_close(decomposed.module()(x), model(x))
+        for n in (4, 17):
+            xi = make_input(lambda v: v((n, 6)), torch.float32, device, seed=n)
+            torch.testing.assert_close(ep.module()(xi), model(xi))
+        ref = nn.Sequential(nn.Linear(6, 8), nn.ELU(0.5), nn.CELU(2.0), nn.SELU(), nn.Linear(8, 2)).to(device)
+        ref.load_state_dict(model.state_dict())
+        torch.testing.assert_close(ep.module()(x), ref(x))
+
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_export_inplace_module(self, device):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 8), TN.ELU(0.5, inplace=True), nn.Linear(8, 2)).to(device)
+        x = make_input(lambda v: v((4, 6)), torch.float32, device)
+        ep = torch.export.export(model, (x,))
+        assert "torch_ext.elu" in str(ep.graph)
+        torch.testing.assert_close(ep.module()(x), model(x))
+        ref = nn.Sequential(nn.Linear(6, 8), nn.ELU(0.5, inplace=True), nn.Linear(8, 2)).to(device)
+        ref.load_state_dict(model.state_dict())
+        torch.testing.assert_close(ep.module()(x), ref(x))
