@@ -3,3 +3,6 @@
 // autocast and the device kernels apply as for the Python ops.
 
 #include "elu.h"
+#include "prelu.h"
+#include "rrelu.h"
+#include "softplus.h"

@@ -1,12 +1,13 @@
 """Activation modules mirroring ``torch.nn.modules.activation``: same arguments, defaults,
 constants, ``repr`` and state_dict, backed by ``torch.ops.torch_ext``."""
 
+import torch
 from torch import Tensor
-from torch.nn import Module
+from torch.nn import Module, Parameter, init
 
 from .. import functional as F
 
-__all__ = ["ELU", "CELU", "SELU"]
+__all__ = ["ELU", "CELU", "SELU", "PReLU", "RReLU", "Softplus"]
 
 
 class ELU(Module):
@@ -121,3 +122,132 @@ class SELU(Module):
     def extra_repr(self) -> str:
         inplace_str = "inplace=True" if self.inplace else ""
         return inplace_str
+
+
+class PReLU(Module):
+    r"""Applies the element-wise PReLU function.
+
+    .. math::
+        \text{PReLU}(x) = \max(0,x) + a * \min(0,x)
+
+    with one learnable :math:`a` shared by all channels (``num_parameters=1``) or one per channel
+    (``num_parameters`` = the size of dim 1 of the input).
+
+    Args:
+        num_parameters (int): number of :math:`a` to learn: 1, or the number of channels. Default: 1
+        init (float): the initial value of :math:`a`. Default: 0.25
+
+    Shape:
+        - Input: :math:`( *)` where `*` means, any number of additional dimensions.
+        - Output: :math:`(*)`, same shape as the input.
+
+    Attributes:
+        weight (Tensor): the learnable weights of shape (:attr:`num_parameters`).
+
+    Examples::
+
+        >>> m = torch_ext.nn.PReLU()
+        >>> output = m(torch.randn(2))
+    """
+
+    __constants__ = ["num_parameters"]
+    num_parameters: int
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None) -> None:
+        factory_kwargs = {"device": device, "dtype": dtype}
+        self.num_parameters = num_parameters
+        super().__init__()
+        self.init = init
+        self.weight = Parameter(torch.empty(num_parameters, **factory_kwargs))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.constant_(self.weight, self.init)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
+class RReLU(Module):
+    r"""Applies the randomized leaky rectified linear unit function, element-wise.
+
+    .. math::
+        \text{RReLU}(x) = \begin{cases} x & \text{if } x \geq 0 \\ ax & \text{ otherwise } \end{cases}
+
+    where :math:`a` is drawn from :math:`\mathcal{U}(\text{lower}, \text{upper})` for each element in
+    training, and is :math:`(\text{lower} + \text{upper}) / 2` in evaluation.
+
+    Args:
+        lower: lower bound of the uniform distribution. Default: :math:`\frac{1}{8}`
+        upper: upper bound of the uniform distribution. Default: :math:`\frac{1}{3}`
+        inplace: can optionally do the operation in-place. Default: ``False``
+
+    Shape:
+        - Input: :math:`(*)`, where :math:`*` means any number of dimensions.
+        - Output: :math:`(*)`, same shape as the input.
+
+    Examples::
+
+        >>> m = torch_ext.nn.RReLU(0.1, 0.3)
+        >>> output = m(torch.randn(2))
+    """
+
+    __constants__ = ["lower", "upper", "inplace"]
+    lower: float
+    upper: float
+    inplace: bool
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False) -> None:
+        super().__init__()
+        self.lower = lower
+        self.upper = upper
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        inplace_str = ", inplace=True" if self.inplace else ""
+        return f"lower={self.lower}, upper={self.upper}{inplace_str}"
+
+
+class Softplus(Module):
+    r"""Applies the Softplus function element-wise.
+
+    .. math::
+        \text{Softplus}(x) = \frac{1}{\beta} * \log(1 + \exp(\beta * x))
+
+    For numerical stability the implementation reverts to the linear function when
+    :math:`input \times \beta > threshold`.
+
+    Args:
+        beta (float): the :math:`\beta` value for the Softplus formulation. Default: 1
+        threshold (float): values above this revert to a linear function. Default: 20
+
+    Shape:
+        - Input: :math:`(*)`, where :math:`*` means any number of dimensions.
+        - Output: :math:`(*)`, same shape as the input.
+
+    Examples::
+
+        >>> m = torch_ext.nn.Softplus()
+        >>> output = m(torch.randn(2))
+    """
+
+    __constants__ = ["beta", "threshold"]
+    beta: float
+    threshold: float
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta = beta
+        self.threshold = threshold
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
