@@ -44,6 +44,18 @@ struct VecMath {
   static V expm1(const V& x) {
     return x.expm1();
   }
+  template <typename V>
+  static V log1p(const V& x) {
+    return x.log1p();
+  }
+  template <typename V>
+  static V abs(const V& x) {
+    return x.abs();
+  }
+  template <typename V>
+  static V neg(const V& x) {
+    return x.neg();
+  }
 };
 
 // The policy for a value type: ScalarMath for float/double, VecMath for Vectorized.

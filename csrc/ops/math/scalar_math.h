@@ -43,6 +43,18 @@ struct ScalarMath {
   static C10_HOST_DEVICE T expm1(T x) {
     return std::expm1(x);
   }
+  template <typename T>
+  static C10_HOST_DEVICE T log1p(T x) {
+    return std::log1p(x);
+  }
+  template <typename T>
+  static C10_HOST_DEVICE T abs(T x) {
+    return std::fabs(x);
+  }
+  template <typename T>
+  static C10_HOST_DEVICE T neg(T x) {
+    return -x;
+  }
 };
 
 }  // namespace torch_ext::math
