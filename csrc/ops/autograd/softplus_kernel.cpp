@@ -1,0 +1,98 @@
+// Autograd for softplus: SoftplusFunction (saves the input, as ATen's softplus) and
+// SoftplusBackwardFunction, which makes softplus_backward differentiable again (double backward)
+// with ATen's softplus_double_backward formula.
+
+#include <ATen/OpMathType.h>
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/abs.h>
+#include <ATen/ops/exp.h>
+#include <torch/autograd.h>
+#include <torch/library.h>
+
+#include "ops/softplus.h"
+
+namespace torch_ext::ops {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+void save_params(AutogradContext* ctx, double beta, double threshold) {
+  ctx->saved_data["beta"] = beta;
+  ctx->saved_data["threshold"] = threshold;
+}
+
+class SoftplusBackwardFunction : public torch::autograd::Function<SoftplusBackwardFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& grad_output, const at::Tensor& self, double beta,
+                            double threshold) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    save_params(ctx, beta, threshold);
+    ctx->save_for_backward({grad_output, self});
+    return torch_ext::softplus_backward(grad_output, self, beta, threshold);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const double beta = ctx->saved_data["beta"].toDouble();
+    const double threshold = ctx->saved_data["threshold"].toDouble();
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor& grad_output = saved[0];
+    const at::Tensor& self = saved[1];
+    const at::Tensor& gg = grad_outputs[0];
+
+    at::Tensor d_grad_output, d_self;
+    if (gg.defined()) {
+      // softplus_backward is linear in grad_output.
+      d_grad_output = torch_ext::softplus_backward(gg, self, beta, threshold);
+      // ATen's softplus_double_backward: gg * g * beta * s * (1 - s) * [beta * x < threshold],
+      // s = sigmoid(beta * x). Its mask is `<` where the first order's is `>`: at beta * x ==
+      // threshold the first derivative takes the sigmoid branch and the second is 0.
+      // NB: s * (1 - s) is written e / (1 + e)^2 with e = exp(-|beta * x|) <= 1, which never
+      // overflows and has no 1 - s to cancel (ATen's 1 - s loses its digits as s nears 1). The
+      // mask multiplies, as in ATen, so a NaN input gives NaN. Computed in the op-math type
+      // (float for half and bfloat16) and rounded once, so beta * x is the first order's product.
+      const at::ScalarType opmath = at::toOpMathType(self.scalar_type());
+      const at::Tensor bx = self.to(opmath) * beta;
+      const at::Tensor e = at::exp(-at::abs(bx));
+      const at::Tensor one_plus_e = e + 1;
+      d_self = (gg.to(opmath) * grad_output.to(opmath) * (e / (one_plus_e * one_plus_e)) * (bx < threshold).to(opmath) *
+                beta)
+                   .to(self.scalar_type());
+    }
+    return {d_grad_output, d_self, at::Tensor(), at::Tensor()};
+  }
+};
+
+class SoftplusFunction : public torch::autograd::Function<SoftplusFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& self, double beta, double threshold) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    save_params(ctx, beta, threshold);
+    ctx->save_for_backward({self});
+    return torch_ext::softplus(self, beta, threshold);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    const double beta = ctx->saved_data["beta"].toDouble();
+    const double threshold = ctx->saved_data["threshold"].toDouble();
+    const auto self = ctx->get_saved_variables()[0];
+    return {SoftplusBackwardFunction::apply(grad_outputs[0], self, beta, threshold), at::Tensor(), at::Tensor()};
+  }
+};
+
+at::Tensor softplus_autograd(const at::Tensor& self, double beta, double threshold) {
+  return SoftplusFunction::apply(self, beta, threshold);
+}
+
+at::Tensor softplus_backward_autograd(const at::Tensor& grad_output, const at::Tensor& self, double beta,
+                                      double threshold) {
+  return SoftplusBackwardFunction::apply(grad_output, self, beta, threshold);
+}
+
+}  // namespace
+}  // namespace torch_ext::ops
+
+TORCH_LIBRARY_IMPL(torch_ext, Autograd, m) {
+  m.impl("softplus", TORCH_FN(torch_ext::ops::softplus_autograd));
+  m.impl("softplus_backward", TORCH_FN(torch_ext::ops::softplus_backward_autograd));
+}
