@@ -1,0 +1,1130 @@
+"""softplus (and softplus_backward) against PyTorch and float64 formulas.
+
+Two ranges are checked. Where beta * x <= threshold stays below exp's overflow point (threshold <= 20, the
+ATen-parity range), torch_ext must agree with F.softplus, branch decisions included. Above it (a large
+threshold) ATen's log1p(exp(beta * x)) overflows to inf and its backward gives inf / inf = NaN, while
+torch_ext stays finite: there the float64 closed form is the reference, and ATen only where it is finite.
+"""
+
+import inspect
+import math
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+import torch._dynamo.testing
+import torch.nn as nn
+import torch.nn.functional as F
+from hypothesis import given, strategies as st
+from torch._dynamo.backends.common import aot_autograd
+from torch._functorch.aot_autograd import make_boxed_func
+
+import torch_ext
+import torch_ext.functional as TF
+import torch_ext.nn as TN
+from common_utils import (
+    ALL_LAYOUTS,
+    CUDA_AVAILABLE,
+    DEVICES,
+    DTYPE_NAMES,
+    FLOAT_DTYPES,
+    LARGE_LAYOUTS,
+    REDUCED_DTYPES,
+    assert_bitwise_equal,
+    assert_close,
+    assert_same_zero_signs,
+    make_input,
+    normal_values,
+    parse_capabilities,
+    requires_cuda,
+    special_values,
+    tol,
+    ulp_tol,
+    values_with_specials,
+)
+
+ops = torch.ops.torch_ext
+TESTS_DIR = Path(__file__).resolve().parent
+ROOT = TESTS_DIR.parent
+
+# --------------------------------------------------------------------------------------------
+# float64 references. The branch (beta * x > threshold) is decided as the kernels decide it: the
+# product and threshold in the op-math type (float for float, half and bfloat16; double for double).
+# --------------------------------------------------------------------------------------------
+
+
+def _opmath(dtype: torch.dtype) -> torch.dtype:
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _beta_in_opmath(dtype: torch.dtype, beta: float) -> float:
+    return float(torch.tensor(beta, dtype=_opmath(dtype)))
+
+
+def _bx(x: torch.Tensor, beta: float) -> torch.Tensor:
+    """beta * x in the op-math type, rounded as ATen's kernels round it."""
+    om = _opmath(x.dtype)
+    return x.detach().to(om) * torch.tensor(beta, dtype=om, device=x.device)
+
+
+def linear_mask(x: torch.Tensor, beta: float, threshold: float) -> torch.Tensor:
+    """Where ATen's softplus takes its linear branch: beta * x > threshold, both sides in the op-math type."""
+    return _bx(x, beta) > torch.tensor(threshold, dtype=_opmath(x.dtype), device=x.device)
+
+
+def softplus_reference(x: torch.Tensor, beta: float, threshold: float) -> torch.Tensor:
+    """softplus in float64 from the op-math product bx = beta * x, rounded once to x's dtype: x on the linear
+    branch, else log1p(exp(bx)) / beta, evaluated as x + log1p(exp(-bx)) / beta where bx > 0 (the same value,
+    finite for any bx)."""
+    xd = x.detach().to(torch.float64)
+    b = _beta_in_opmath(x.dtype, beta)
+    bx = _bx(x, beta).to(torch.float64)
+    soft = torch.where(bx > 0, xd + torch.log1p(torch.exp(-bx)) / b, torch.log1p(torch.exp(bx)) / b)
+    return torch.where(linear_mask(x, beta, threshold), xd, soft).to(x.dtype)
+
+
+def _sigmoid64(bx: torch.Tensor) -> torch.Tensor:
+    e = torch.exp(-bx.abs())
+    return torch.where(bx > 0, 1 / (1 + e), e / (1 + e))
+
+
+def softplus_backward_reference(g: torch.Tensor, x: torch.Tensor, beta: float, threshold: float) -> torch.Tensor:
+    """ATen's softplus_backward in float64: g on the linear branch, else g * sigmoid(beta * x)."""
+    gd = g.detach().to(torch.float64)
+    bx = _bx(x, beta).to(torch.float64)
+    return torch.where(linear_mask(x, beta, threshold), gd, gd * _sigmoid64(bx)).to(g.dtype)
+
+
+def softplus_double_backward_reference(gg, g, x, beta, threshold):
+    """ATen's softplus_double_backward in float64: d/dx of softplus_backward, gg * g * beta * s * (1 - s) where
+    beta * x < threshold (note `<`: 0 at beta * x == threshold)."""
+    bx = _bx(x, beta).to(torch.float64)
+    s = _sigmoid64(bx)
+    d = gg.detach().double() * g.detach().double() * _beta_in_opmath(x.dtype, beta) * s * (1 - s)
+    below = bx < torch.tensor(threshold, dtype=_opmath(x.dtype)).double()
+    return (d * below).to(x.dtype)  # the mask multiplies, as in ATen: NaN stays NaN
+
+
+# --------------------------------------------------------------------------------------------
+# The grid
+# --------------------------------------------------------------------------------------------
+
+# (beta, threshold) in ATen's range. Every beta of {0.5, 1, 2, 10} meets every threshold of {20, 1, 0, -1}
+# somewhere in the grid; -1.5 is a negative beta (allowed by ATen: the output is then <= 0).
+PARAMS = [
+    pytest.param((1.0, 20.0), id="b1_t20"),
+    pytest.param((0.5, 20.0), id="b0.5_t20"),
+    pytest.param((2.0, 20.0), id="b2_t20"),
+    pytest.param((10.0, 20.0), id="b10_t20"),
+    pytest.param((1.0, 1.0), id="b1_t1"),
+    pytest.param((0.5, 0.0), id="b0.5_t0"),
+    pytest.param((2.0, -1.0), id="b2_t-1"),
+    pytest.param((10.0, 0.0), id="b10_t0"),
+    pytest.param((1.0, -1.0), id="b1_t-1"),
+    pytest.param((-1.5, 20.0), id="b-1.5_t20"),
+]
+PARAMS_SMALL = [p for p in PARAMS if p.id in ("b1_t20", "b2_t-1", "b10_t0", "b0.5_t20", "b-1.5_t20")]
+# Grid points where every beta meets every threshold (the branch boundary tests).
+BOUNDARY_PARAMS = [
+    pytest.param((b, t), id=f"b{b:g}_t{t:g}") for b in (0.5, 1.0, 2.0, 10.0, -1.5) for t in (20.0, 1.0, 0.0, -1.0)
+]
+# Thresholds above exp's overflow point: ATen overflows, torch_ext must not.
+LARGE_THRESHOLD_PARAMS = [
+    pytest.param((1.0, 100.0), id="b1_t100"),
+    pytest.param((1.0, 1e4), id="b1_t1e4"),
+    pytest.param((10.0, 2000.0), id="b10_t2000"),
+    pytest.param((0.5, float("inf")), id="b0.5_tinf"),
+    pytest.param((-2.0, 1e3), id="b-2_t1e3"),
+]
+
+GRADCHECK_LAYOUTS = {
+    "contiguous": lambda values: values((3, 4)),
+    "transposed": lambda values: values((4, 3)).t(),
+    "sliced_step2": lambda values: values((3, 8))[:, ::2],
+    "channels_last": lambda values: values((1, 3, 2, 2)).contiguous(memory_format=torch.channels_last),
+}
+GRADCHECK_LAYOUT_PARAMS = [pytest.param(fn, id=name) for name, fn in GRADCHECK_LAYOUTS.items()]
+
+
+def _dtype_id(dt):
+    return str(dt).replace("torch.", "")
+
+
+def _grad_output(like: torch.Tensor, seed: int = 1) -> torch.Tensor:
+    return normal_values(like.shape, seed=seed).to(device=like.device, dtype=like.dtype)
+
+
+def _spread_values(beta, threshold, seed=0):
+    """A value generator for make_input: normal values, half of them centred on the branch point threshold / beta
+    (so that both branches are populated whatever beta and threshold are)."""
+
+    def values(shape):
+        v = normal_values(shape, seed=seed)
+        flat = v.view(-1)
+        flat[::2] = flat[::2] + threshold / beta
+        return v
+
+    return values
+
+
+def _off_kink_values(beta, threshold, margin=0.05):
+    """float64 values in both branches with |x - threshold / beta| >= margin, and |x| >= margin (for gradcheck)."""
+
+    def values(shape):
+        v = _spread_values(beta, threshold)(shape)
+        for centre in (threshold / beta, 0.0):
+            near = (v - centre).abs() < margin
+            v = torch.where(near, v + 2 * margin, v)
+        return v
+
+    return values
+
+
+def _assert_close_where_finite(actual, aten, **kw):
+    """Parity with ATen where ATen's result is finite."""
+    keep = torch.isfinite(aten)
+    assert_close(actual[keep], aten[keep], **kw)
+
+
+class TestSoftplus:
+    # ------------------------------------------------------------------------------------------
+    # Forward and backward parity with torch.nn.functional, over device x dtype x params x layout
+    # ------------------------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("layout", ALL_LAYOUTS)
+    @pytest.mark.parametrize("params", PARAMS)
+    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_forward_parity(self, device, dtype, params, layout):
+        beta, threshold = params
+        x = make_input(layout, dtype, device, values=_spread_values(beta, threshold))
+        x_before = x.clone()
+        out = TF.softplus(x, beta, threshold)
+        expected = F.softplus(x, beta, threshold)
+
+        assert out.dtype == dtype and out.device == x.device and out.shape == x.shape
+        assert_close(out, expected)
+        assert_close(out, softplus_reference(x, beta, threshold))
+        # Linear branch: the input itself, bit for bit.
+        lin = linear_mask(x, beta, threshold)
+        assert_bitwise_equal(out[lin], x[lin], "linear branch")
+        # The output is allocated like the input (empty_like): dense layouts keep their strides.
+        assert out.stride() == torch.empty_like(x).stride()
+        if layout != "permuted_sliced":  # not dense: TensorIterator permutes, empty_like goes contiguous
+            assert out.stride() == expected.stride()
+        if layout.startswith("channels_last"):
+            fmt = torch.channels_last if layout == "channels_last" else torch.channels_last_3d
+            assert out.is_contiguous(memory_format=fmt)
+        assert_bitwise_equal(x, x_before)  # out-of-place leaves its input alone
+
+    @pytest.mark.parametrize("layout", ALL_LAYOUTS)
+    @pytest.mark.parametrize("params", PARAMS)
+    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_backward_parity(self, device, dtype, params, layout):
+        beta, threshold = params
+        x = make_input(layout, dtype, device, values=_spread_values(beta, threshold), requires_grad=True)
+        g = _grad_output(x)
+        out = TF.softplus(x, beta, threshold)
+        assert out.requires_grad and out.grad_fn is not None
+        (gx,) = torch.autograd.grad(out, x, g)
+        (expected,) = torch.autograd.grad(F.softplus(x, beta, threshold), x, g)
+        assert gx.dtype == dtype and gx.shape == x.shape
+        assert_close(gx, expected)
+        assert_close(gx, softplus_backward_reference(g, x, beta, threshold))
+
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_raw_op_and_defaults(self, device):
+        x = make_input("contiguous", torch.float32, device, values=lambda s: normal_values(s) * 10)
+        # Schema defaults: beta = 1, threshold = 20, as ATen's.
+        assert_close(ops.softplus(x), F.softplus(x))
+        assert_close(ops.softplus.default(x), torch.ops.aten.softplus(x))
+        assert_close(ops.softplus(x, 2.0), F.softplus(x, 2.0))
+        assert_close(TF.softplus(x), F.softplus(x))
+        assert_close(TF.softplus(x, threshold=1.0), F.softplus(x, threshold=1.0))
+        assert_close(TF.softplus(input=x, beta=2.0, threshold=3.0), F.softplus(input=x, beta=2.0, threshold=3.0))
+        # Python ints for the float arguments, as F.softplus accepts them.
+        assert_close(TF.softplus(x, 2, 1), F.softplus(x, 2, 1))
+
+    def test_functional_signature(self):
+        # F.softplus is a builtin with no inspectable signature; its docstring's first line states it:
+        # "softplus(input, beta=1, threshold=20) -> Tensor".
+        m = re.search(r"softplus\((.*?)\) -> Tensor", F.softplus.__doc__)
+        ref = [a.strip().partition("=") for a in m.group(1).split(",")]
+        ext = inspect.signature(TF.softplus).parameters.values()
+        assert [p.name for p in ext] == [name for name, _, _ in ref]
+        assert [p.default for p in ext][1:] == [float(default) for _, _, default in ref[1:]]
+        assert "softplus" in TF.__all__ and "Softplus" in TN.__all__
+
+    # ------------------------------------------------------------------------------------------
+    # The backward op, against torch.ops.aten.softplus_backward
+    # ------------------------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("layout", ["contiguous", "transposed", "channels_last", "expanded", "large"])
+    @pytest.mark.parametrize("params", PARAMS)
+    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_backward_op_vs_aten(self, device, dtype, params, layout):
+        beta, threshold = params
+        x = make_input(layout, dtype, device, values=values_with_specials(dtype))
+        g = _grad_output(x)
+        out = ops.softplus_backward(g, x, beta, threshold)
+        expected = torch.ops.aten.softplus_backward(g, x, beta, threshold)
+        assert out.dtype == dtype and out.shape == x.shape
+        assert out.stride() == torch.empty_like(g).stride()
+        assert_close(out, expected)
+        assert_close(out, softplus_backward_reference(g, x, beta, threshold))
+
+    @pytest.mark.parametrize(
+        "g_layout,x_layout",
+        [
+            ("contiguous", "transposed"),
+            ("transposed", "contiguous"),
+            ("channels_last", "contiguous"),
+            ("contiguous", "channels_last"),
+            ("sliced_step2", "transposed"),
+            ("expanded", "contiguous"),
+            ("contiguous", "expanded"),
+        ],
+    )
+    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_backward_mixed_layouts(self, device, dtype, g_layout, x_layout):
+        # grad_output and self of the same shape but different strides.
+        if "channels_last" in (g_layout, x_layout):
+            mk = {
+                "channels_last": lambda v: v((2, 5, 4, 3)).contiguous(memory_format=torch.channels_last),
+                "contiguous": lambda v: v((2, 5, 4, 3)),
+            }
+        else:
+            mk = {
+                "contiguous": lambda v: v((6, 17)),
+                "transposed": lambda v: v((17, 6)).t(),
+                "sliced_step2": lambda v: v((6, 34))[:, ::2],
+                "expanded": lambda v: v((1, 17)).expand(6, 17),
+            }
+        g = make_input(mk[g_layout], dtype, device, seed=1)
+        x = make_input(mk[x_layout], dtype, device, seed=2)
+        for beta, threshold in ((1.0, 20.0), (2.0, 1.0), (0.5, -1.0)):
+            out = ops.softplus_backward(g, x, beta, threshold)
+            assert out.stride() == torch.empty_like(g).stride()
+            assert_close(out, torch.ops.aten.softplus_backward(g, x, beta, threshold))
+            assert_close(out, softplus_backward_reference(g, x, beta, threshold))
+
+    # ------------------------------------------------------------------------------------------
+    # The branch point: values at threshold / beta and an ulp or two either side
+    # ------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _around(value: float, dtype: torch.dtype, device, steps: int = 3) -> torch.Tensor:
+        """value rounded to dtype and its `steps` neighbours in the dtype on either side."""
+        centre = torch.tensor([value], dtype=torch.float64).to(dtype)
+        up, down = [centre], [centre]
+        for _ in range(steps):
+            up.append(torch.nextafter(up[-1], torch.full_like(centre, float("inf"))))
+            down.append(torch.nextafter(down[-1], torch.full_like(centre, float("-inf"))))
+        return torch.cat(list(reversed(down[1:])) + up).to(device)
+
+    @pytest.mark.parametrize("params", BOUNDARY_PARAMS)
+    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_at_threshold(self, device, dtype, params):
+        beta, threshold = params
+        # The branch point, and its neighbours in the dtype; repeated past a vector width so that vector
+        # bodies and tails both see each value.
+        x = self._around(threshold / beta, dtype, device).repeat(11)
+        lin = linear_mask(x, beta, threshold)
+        assert lin.any() and (~lin).any(), "the values must straddle the branch point"
+
+        out = TF.softplus(x, beta, threshold)
+        assert_close(out, F.softplus(x, beta, threshold))
+        torch.testing.assert_close(out, softplus_reference(x, beta, threshold), **ulp_tol(dtype))
+        # The same branch as ATen at every element: the linear one gives x exactly.
+        assert_bitwise_equal(out[lin], x[lin], "linear branch")
+
+        xr = x.detach().requires_grad_()
+        g = torch.full_like(x, 0.75)
+        (gx,) = torch.autograd.grad(TF.softplus(xr, beta, threshold), xr, g)
+        (gx_torch,) = torch.autograd.grad(F.softplus(xr, beta, threshold), xr, g)
+        assert_close(gx, gx_torch)
+        torch.testing.assert_close(gx, softplus_backward_reference(g, x, beta, threshold), **ulp_tol(dtype))
+        assert_bitwise_equal(gx[lin], g[lin], "linear branch gradient")
+
+    @pytest.mark.parametrize("params", BOUNDARY_PARAMS)
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_at_threshold_double_backward(self, device, params):
+        # At beta * x == threshold the first derivative takes the sigmoid branch (`>` is false) and the second
+        # derivative is 0 (`<` is false), as in ATen.
+        beta, threshold = params
+        x = self._around(threshold / beta, torch.float64, device).requires_grad_()
+        g = torch.full_like(x, 0.75).requires_grad_()
+        v = torch.linspace(0.5, 1.5, x.numel(), dtype=torch.float64, device=device)
+
+        def second_order(fn):
+            gx = torch.autograd.grad(fn(x, beta, threshold), x, g, create_graph=True)[0]
+            return torch.autograd.grad((gx * v).sum(), (x, g))
+
+        dx, dg = second_order(TF.softplus)
+        dx_ref, dg_ref = second_order(F.softplus)
+        assert_close(dx, dx_ref)
+        assert_close(dg, dg_ref)
+        assert_close(dx, softplus_double_backward_reference(v, g, x, beta, threshold))
+
+    # ------------------------------------------------------------------------------------------
+    # Exact values: zeros, NaN, infinities, tiny and huge magnitudes, large beta
+    # ------------------------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("params", PARAMS)
+    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_special_values_forward(self, device, dtype, params):
+        beta, threshold = params
+        x = special_values(dtype).to(device)
+        out = TF.softplus(x, beta, threshold)
+        expected = F.softplus(x, beta, threshold)
+        torch.testing.assert_close(out, softplus_reference(x, beta, threshold), equal_nan=True, **ulp_tol(dtype))
+        assert_close(out, expected)
+        assert_same_zero_signs(out, expected)
+        # NaN -> NaN; +inf -> +inf; -inf -> 0 (beta > 0). A negative beta mirrors them: +inf -> -0, -inf -> -inf.
+        assert torch.isnan(out[2])
+        if beta > 0:
+            assert out[3].item() == float("inf") and out[4].item() == 0.0 and not out[4].signbit()
+        else:
+            assert out[4].item() == float("-inf") and out[3].item() == 0.0 and out[3].signbit()
+
+    @pytest.mark.parametrize("params", PARAMS)
+    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_special_values_backward(self, device, dtype, params):
+        beta, threshold = params
+        x = special_values(dtype).to(device).requires_grad_()
+        g = torch.full_like(x, 0.75)
+        (gx,) = torch.autograd.grad(TF.softplus(x, beta, threshold), x, g)
+        opts = ulp_tol(dtype)
+        opts["atol"] *= 4  # exp() lands in the subnormal range for beta * x near -88 (float32)
+        torch.testing.assert_close(gx, softplus_backward_reference(g, x, beta, threshold), equal_nan=True, **opts)
+        (gx_torch,) = torch.autograd.grad(F.softplus(x, beta, threshold), x, g)
+        assert_close(gx, gx_torch)
+        # d/dx at +-inf: g on the linear side, 0 on the flat side; NaN at NaN.
+        assert torch.isnan(gx[2])
+        lin_inf, flat_inf = (3, 4) if beta > 0 else (4, 3)
+        assert gx[lin_inf].item() == 0.75 and gx[flat_inf].item() == 0.0
+
+    @pytest.mark.parametrize("beta", [30.0, 1e3, 1e5, 1e30], ids=lambda b: f"beta{b:g}")
+    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_large_beta(self, device, dtype, beta):
+        # Large beta: softplus approaches relu; beta * x overflows to inf for beta = 1e30 and |x| large.
+        x = torch.cat([special_values(dtype).double(), torch.linspace(-0.1, 0.1, 401, dtype=torch.float64)])
+        x = x.to(device=device, dtype=dtype)
+        for threshold in (20.0, 0.0):
+            out = TF.softplus(x, beta, threshold)
+            expected = F.softplus(x, beta, threshold)
+            assert_close(out, expected)
+            torch.testing.assert_close(out, softplus_reference(x, beta, threshold), equal_nan=True, **ulp_tol(dtype))
+            xr = x.detach().requires_grad_()
+            g = _grad_output(x)
+            (gx,) = torch.autograd.grad(TF.softplus(xr, beta, threshold), xr, g)
+            (gx_torch,) = torch.autograd.grad(F.softplus(xr, beta, threshold), xr, g)
+            assert_close(gx, gx_torch)
+            assert_close(gx, softplus_backward_reference(g, x, beta, threshold))
+
+    @pytest.mark.parametrize("params", PARAMS)
+    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_sweep_parity_range(self, device, dtype, params):
+        # A dense sweep through both branches: from far into the flat tail (exp underflows) to past the
+        # branch point, in ATen's range, where ATen never overflows.
+        beta, threshold = params
+        lo, hi = sorted(((threshold - 120.0) / beta, (threshold + 20.0) / beta))
+        x = torch.linspace(lo, hi, 5003, dtype=torch.float64).to(device=device, dtype=dtype)
+        out = TF.softplus(x, beta, threshold)
+        expected = F.softplus(x, beta, threshold)
+        assert torch.isfinite(expected).all()
+        assert_close(out, expected)
+        assert_close(out, softplus_reference(x, beta, threshold))
+        g = _grad_output(x)
+        gx = ops.softplus_backward(g, x, beta, threshold)
+        assert_close(gx, torch.ops.aten.softplus_backward(g, x, beta, threshold))
+        assert_close(gx, softplus_backward_reference(g, x, beta, threshold))
+
+    # ------------------------------------------------------------------------------------------
+    # Stability above exp's overflow point (large threshold): finite where ATen overflows
+    # ------------------------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("params", LARGE_THRESHOLD_PARAMS)
+    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_large_threshold_stable(self, device, dtype, params):
+        beta, threshold = params
+        fi = torch.finfo(dtype)
+        # Up to beta * x = 1000 (dtype permitting): past float's exp overflow (88.7) and double's (709.8).
+        top = min(1000.0 / abs(beta), fi.max / 2)
+        x = torch.linspace(-top, top, 4001, dtype=torch.float64)
+        x = torch.cat([x, torch.tensor([0.0, -0.0, float("inf"), float("-inf"), fi.max, -fi.max])])
+        x = x.to(device=device, dtype=dtype)
+        g = _grad_output(x)
+
+        out = TF.softplus(x, beta, threshold)
+        ref = softplus_reference(x, beta, threshold)
+        opts = ulp_tol(dtype)
+        opts["atol"] *= 4  # exp() lands in the subnormal range in the flat tail, then / beta
+        torch.testing.assert_close(out, ref, **opts)
+        assert torch.isfinite(out[torch.isfinite(ref)]).all()
+        gx = ops.softplus_backward(g, x, beta, threshold)
+        gref = softplus_backward_reference(g, x, beta, threshold)
+        torch.testing.assert_close(gx, gref, **tol(dtype))
+        assert not torch.isnan(gx).any()
+
+        # ATen overflows where threshold lets beta * x past log(max) of the op-math type (the reason for the
+        # stable form), and agrees wherever it does not.
+        aten = F.softplus(x, beta, threshold)
+        aten_g = torch.ops.aten.softplus_backward(g, x, beta, threshold)
+        if threshold > math.log(torch.finfo(_opmath(dtype)).max):
+            assert not torch.isfinite(aten[torch.isfinite(ref)]).all()
+            assert torch.isnan(aten_g).any()
+        _assert_close_where_finite(out, aten)
+        _assert_close_where_finite(gx, aten_g)
+
+    @pytest.mark.parametrize("params", LARGE_THRESHOLD_PARAMS)
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_large_threshold_autograd(self, device, params):
+        # Autograd end to end in float32, and the second order (its sigmoid'(bx) term must not overflow either).
+        beta, threshold = params
+        x = (torch.linspace(-300.0, 300.0, 601) / abs(beta)).to(device).requires_grad_()
+        g = _grad_output(x).requires_grad_()
+        gx = torch.autograd.grad(TF.softplus(x, beta, threshold), x, g, create_graph=True)[0]
+        assert_close(gx, softplus_backward_reference(g, x, beta, threshold))
+        v = _grad_output(x, seed=4)
+        dx, dg = torch.autograd.grad((gx * v).sum(), (x, g))
+        assert torch.isfinite(dx).all() and torch.isfinite(dg).all()
+        assert_close(dx, softplus_double_backward_reference(v, g, x, beta, threshold))
+        assert_close(dg, softplus_backward_reference(v, x, beta, threshold))
+
+    # ------------------------------------------------------------------------------------------
+    # gradcheck / gradgradcheck in float64, off the branch point (a jump in value unless threshold is large)
+    # ------------------------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("layout", GRADCHECK_LAYOUT_PARAMS)
+    @pytest.mark.parametrize("params", PARAMS)
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_gradcheck(self, device, params, layout):
+        beta, threshold = params
+        x = make_input(layout, torch.float64, device, values=_off_kink_values(beta, threshold), requires_grad=True)
+        x = x.detach().requires_grad_()  # a leaf with the layout's strides
+
+        def fn(t):
+            return TF.softplus(t, beta, threshold)
+
+        assert torch.autograd.gradcheck(fn, (x,))
+        assert torch.autograd.gradgradcheck(fn, (x,))
+
+    @pytest.mark.parametrize("params", PARAMS_SMALL + LARGE_THRESHOLD_PARAMS[:1])
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_gradcheck_backward_op(self, device, params):
+        # softplus_backward as a function of both of its tensors (its own Autograd kernel), to third order.
+        beta, threshold = params
+        x = _off_kink_values(beta, threshold)((3, 5)).to(device).requires_grad_()
+        g = normal_values((3, 5), seed=7).to(device).requires_grad_()
+
+        def bwd(g, x):
+            return ops.softplus_backward(g, x, beta, threshold)
+
+        assert torch.autograd.gradcheck(bwd, (g, x))
+        assert torch.autograd.gradgradcheck(bwd, (g, x))
+
+    @pytest.mark.parametrize("params", PARAMS)
+    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_double_backward_matches_torch(self, device, dtype, params):
+        beta, threshold = params
+        values = values_with_specials(dtype, every=5)
+        data = make_input("odd_1d", dtype, device, values=lambda s: values(s) + (threshold / beta))
+        g_data = _grad_output(data)
+        v = _grad_output(data, seed=3)
+
+        def second_order(fn):
+            x = data.clone().requires_grad_()
+            g = g_data.clone().requires_grad_()
+            gx = torch.autograd.grad(fn(x, beta, threshold), x, g, create_graph=True)[0]
+            assert gx.requires_grad
+            return (gx,) + torch.autograd.grad((gx * v).sum(), (x, g))
+
+        ours = second_order(TF.softplus)
+        theirs = second_order(F.softplus)
+        assert_close(ours[0], theirs[0], msg=lambda m: f"gx: {m}")
+        assert_close(ours[2], theirs[2], msg=lambda m: f"d/dgrad_output: {m}")
+        # d/dx: the float64 formula decides. ATen computes it as sigmoid(bx) * (1 - sigmoid(bx)) in the input's
+        # dtype, op by op: 1 - s cancels once s nears 1 and half precision rounds at each op, an absolute error
+        # of a few eps(dtype) times |v * g * beta|. torch_ext computes e / (1 + e)^2 in the op-math type.
+        assert_close(ours[1], softplus_double_backward_reference(v, g_data, data, beta, threshold))
+        scale = (v.double() * g_data.double()).abs().max().item() * abs(beta)
+        assert_close(ours[1], theirs[1], atol=8 * torch.finfo(dtype).eps * scale, msg=lambda m: f"d/dx vs ATen: {m}")
+
+    # ------------------------------------------------------------------------------------------
+    # torch.library.opcheck: schema, autograd registration, fake tensors, AOT dispatch
+    # ------------------------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("requires_grad", [False, True], ids=["no_grad", "requires_grad"])
+    @pytest.mark.parametrize("layout", ["contiguous", "channels_last", "transposed"])
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_opcheck_softplus(self, device, layout, requires_grad):
+        x = make_input(layout, torch.float32, device).detach().requires_grad_(requires_grad)
+        torch.library.opcheck(ops.softplus.default, (x, 2.0, 1.0))
+        torch.library.opcheck(ops.softplus.default, (x,))
+
+    @pytest.mark.parametrize("requires_grad", [False, True], ids=["no_grad", "requires_grad"])
+    @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_opcheck_softplus_backward(self, device, layout, requires_grad):
+        x = make_input(layout, torch.float32, device)
+        g = _grad_output(x)
+        if layout == "channels_last":
+            g = g.contiguous(memory_format=torch.channels_last)
+        g = g.detach().requires_grad_(requires_grad)
+        x = x.detach().requires_grad_(requires_grad)
+        torch.library.opcheck(ops.softplus_backward.default, (g, x, 2.0, 1.0))
+        torch.library.opcheck(ops.softplus_backward.default, (g, x, 1.0, 20.0))
+
+    @pytest.mark.parametrize("layout", ALL_LAYOUTS)
+    def test_meta_matches_real(self, layout):
+        x = make_input(layout, torch.float32, "cpu")
+        x_meta = torch.empty_strided(x.size(), x.stride(), dtype=x.dtype, device="meta")
+        real = ops.softplus(x, 0.5, 1.0)
+        meta = ops.softplus(x_meta, 0.5, 1.0)
+        assert meta.device.type == "meta"
+        assert meta.shape == real.shape and meta.stride() == real.stride() and meta.dtype == real.dtype
+        g = _grad_output(x)
+        meta_b = ops.softplus_backward(g.to("meta"), x_meta, 0.5, 1.0)
+        real_b = ops.softplus_backward(g, x, 0.5, 1.0)
+        assert meta_b.shape == real_b.shape and meta_b.stride() == real_b.stride()
+
+    # ------------------------------------------------------------------------------------------
+    # torch.compile (fullgraph) and torch.export
+    # ------------------------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("params", PARAMS_SMALL)
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_compile_fullgraph(self, device, params):
+        beta, threshold = params
+        torch._dynamo.reset()
+        graphs = {"forward": [], "backward": []}
+
+        def recorder(store):
+            def compiler(gm, example_inputs):
+                store.append(gm.code)
+                return make_boxed_func(gm.forward)
+
+            return compiler
+
+        backend = aot_autograd(fw_compiler=recorder(graphs["forward"]), bw_compiler=recorder(graphs["backward"]))
+
+        def make_fn(act):
+            def fn(x):
+                return act(x * 1.5 - 0.25, beta, threshold) * 2.0 + 1.0
+
+            return fn
+
+        compiled = torch.compile(make_fn(TF.softplus), backend=backend, fullgraph=True)
+        leaf = make_input("channels_last", torch.float32, device, values=_spread_values(beta, threshold))
+        leaf = leaf.requires_grad_()
+        g = make_input("channels_last", torch.float32, device, seed=5)
+        out = compiled(leaf)
+        (grad,) = torch.autograd.grad(out, leaf, g)
+
+        ref_leaf = leaf.detach().clone().requires_grad_()
+        ref = make_fn(F.softplus)(ref_leaf)
+        (ref_grad,) = torch.autograd.grad(ref, ref_leaf, g)
+        assert_close(out, ref)
+        assert_close(grad, ref_grad)
+        # The ops stay torch_ext's own in the traced graphs, forward and backward.
+        assert len(graphs["forward"]) == 1 and len(graphs["backward"]) == 1
+        fw, bw = graphs["forward"][0], graphs["backward"][0]
+        assert "torch_ext.softplus" in fw, fw
+        assert "torch_ext.softplus_backward" in bw, bw
+        assert "aten.softplus" not in fw + bw
+        torch._dynamo.reset()
+
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_compile_dynamic_shapes_no_recompile(self, device):
+        torch._dynamo.reset()
+        counter = torch._dynamo.testing.CompileCounterWithBackend("aot_eager")
+
+        @torch.compile(backend=counter, fullgraph=True, dynamic=True)
+        def fn(x):
+            return TF.softplus(x, 2.0, 1.0) + TF.softplus(x, 0.5, 20.0)
+
+        for shape in ((5, 7), (9, 3), (2, 11)):
+            x = make_input(lambda v: v(shape), torch.float32, device).requires_grad_()
+            out = fn(x)
+            (grad,) = torch.autograd.grad(out.sum(), x)
+            xr = x.detach().requires_grad_()
+            ref = F.softplus(xr, 2.0, 1.0) + F.softplus(xr, 0.5, 20.0)
+            (ref_grad,) = torch.autograd.grad(ref.sum(), xr)
+            assert_close(out, ref)
+            assert_close(grad, ref_grad)
+        assert counter.frame_count == 1
+        torch._dynamo.reset()
+
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_compile_module_fullgraph(self, device):
+        torch._dynamo.reset()
+
+        def model(act1, act2):
+            torch.manual_seed(0)
+            return nn.Sequential(nn.Linear(8, 16), act1, nn.Linear(16, 16), act2, nn.Linear(16, 3)).to(device)
+
+        ext = model(TN.Softplus(2.0, 1.0), TN.Softplus())
+        ref = model(nn.Softplus(2.0, 1.0), nn.Softplus())
+        compiled = torch.compile(ext, backend="aot_eager", fullgraph=True)
+        x = make_input(lambda v: v((10, 8)), torch.float32, device)
+        for _ in range(2):  # the second call reuses the compiled graph; gradients accumulate
+            out = compiled(x)
+            out.square().sum().backward()
+            ref_out = ref(x)
+            ref_out.square().sum().backward()
+        torch.testing.assert_close(out, ref_out)
+        for (name, p), (_, p_ref) in zip(ext.named_parameters(), ref.named_parameters()):
+            torch.testing.assert_close(p.grad, p_ref.grad, msg=lambda m: f"{name}: {m}")
+        torch._dynamo.reset()
+
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_compile_inductor(self, device):
+        # One case through Inductor: the custom ops become extern kernels between fused pointwise kernels.
+        torch._dynamo.reset()
+
+        def fn(x, act):
+            return act(x * 2.0 + 1.0, 2.0, 1.0) * act(x, 1.0, 20.0)
+
+        compiled = torch.compile(lambda x: fn(x, TF.softplus), backend="inductor", fullgraph=True)
+        leaf = make_input("channels_last", torch.float32, device).requires_grad_()
+        out = compiled(leaf)
+        (grad,) = torch.autograd.grad(out.sum(), leaf)
+        ref_leaf = leaf.detach().clone().requires_grad_()
+        ref = fn(ref_leaf, F.softplus)
+        (ref_grad,) = torch.autograd.grad(ref.sum(), ref_leaf)
+        torch.testing.assert_close(out, ref)
+        torch.testing.assert_close(grad, ref_grad)
+        torch._dynamo.reset()
+
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_export_keeps_custom_op(self, device):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 8), TN.Softplus(2.0, 1.0), nn.Linear(8, 2)).to(device)
+        ref = nn.Sequential(nn.Linear(6, 8), nn.Softplus(2.0, 1.0), nn.Linear(8, 2)).to(device)
+        ref.load_state_dict(model.state_dict())
+        x = make_input(lambda v: v((4, 6)), torch.float32, device)
+        batch = torch.export.Dim("batch", min=2, max=64)
+        ep = torch.export.export(model, (x,), dynamic_shapes=({0: batch},))
+        decomposed = ep.run_decompositions()
+        for graph in (ep.graph, decomposed.graph):
+            targets = [n.target for n in graph.nodes if n.op == "call_function"]
+            assert targets.count(ops.softplus.default) == 1, targets
+            assert not any("aten.softplus" in str(t) for t in targets), targets
+        for n in (4, 17):
+            xi = make_input(lambda v: v((n, 6)), torch.float32, device, seed=n)
+            torch.testing.assert_close(ep.module()(xi), ref(xi))
+
+    # ------------------------------------------------------------------------------------------
+    # Autocast: float32 under CUDA autocast (ATen's CUDA float32 list); input dtype under CPU autocast
+    # (ATen's softplus is on no CPU list). Either way: the dtype torch gives.
+    # ------------------------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("in_dtype", [torch.bfloat16, torch.float16, torch.float32, torch.float64], ids=_dtype_id)
+    @pytest.mark.parametrize("amp_dtype", [torch.bfloat16, torch.float16], ids=_dtype_id)
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_autocast_dtype_like_torch(self, device, amp_dtype, in_dtype):
+        x = make_input("contiguous", in_dtype, device, values=lambda s: normal_values(s) * 5)
+        leaf = x.detach().requires_grad_()
+        ref_leaf = x.detach().requires_grad_()
+        with torch.autocast(device_type=device, dtype=amp_dtype):
+            out = TF.softplus(leaf, 2.0, 3.0)
+            expected = F.softplus(ref_leaf, 2.0, 3.0)
+        assert out.dtype == expected.dtype, (out.dtype, expected.dtype)
+        if device == "cuda" and in_dtype in REDUCED_DTYPES:
+            assert out.dtype == torch.float32  # ATen's CUDA policy: softplus runs in float32
+        assert_close(out, expected)
+        # The backward runs in the forward's dtype and flows back to the input's.
+        g = torch.ones_like(out)
+        (gx,) = torch.autograd.grad(out, leaf, g)
+        (gx_ref,) = torch.autograd.grad(expected, ref_leaf, g)
+        assert gx.dtype == gx_ref.dtype == in_dtype
+        assert_close(gx, gx_ref)
+
+    def test_autocast_registration_mirrors_aten(self):
+        # The autocast keys with a softplus kernel are exactly ATen's softplus's (CUDA: yes; CPU: no).
+        for key in ("AutocastCUDA", "AutocastCPU"):
+            ours = torch._C._dispatch_has_kernel_for_dispatch_key("torch_ext::softplus", key)
+            aten = torch._C._dispatch_has_kernel_for_dispatch_key("aten::softplus", key)
+            assert ours == aten, (key, ours, aten)
+        assert torch._C._dispatch_has_kernel_for_dispatch_key("torch_ext::softplus", "AutocastCUDA")
+
+    # ------------------------------------------------------------------------------------------
+    # Errors
+    # ------------------------------------------------------------------------------------------
+
+    NON_FLOATING = [torch.int32, torch.int64, torch.uint8, torch.bool, torch.complex64, torch.complex128]
+    C10_NAMES = {
+        torch.int32: "Int", torch.int64: "Long", torch.uint8: "Byte", torch.bool: "Bool",
+        torch.complex64: "ComplexFloat", torch.complex128: "ComplexDouble",
+    }
+    CALLS = {
+        "softplus": lambda x, f: ops.softplus(x),
+        "softplus(beta, threshold)": lambda x, f: ops.softplus(x, 2.0, 1.0),
+        "functional.softplus": lambda x, f: TF.softplus(x),
+        "nn.Softplus": lambda x, f: TN.Softplus()(x),
+        "softplus_backward(grad_output)": lambda x, f: ops.softplus_backward(x, f, 1.0, 20.0),
+        "softplus_backward(self)": lambda x, f: ops.softplus_backward(f, x, 1.0, 20.0),
+    }
+
+    @pytest.mark.parametrize("call", list(CALLS))
+    @pytest.mark.parametrize("dtype", NON_FLOATING, ids=_dtype_id)
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_rejects_non_floating(self, device, dtype, call):
+        x = torch.ones(3, 4, device=device).to(dtype)
+        f = torch.ones(3, 4, device=device)
+        with pytest.raises(RuntimeError, match=r"softplus(_backward)?: expected (self|grad_output) to be a floating-point") as e:
+            self.CALLS[call](x, f)
+        assert str(e.value).splitlines()[0].endswith("got " + self.C10_NAMES[dtype]), str(e.value)
+
+    @pytest.mark.parametrize("dtype", NON_FLOATING, ids=_dtype_id)
+    def test_rejects_non_floating_on_meta(self, dtype):
+        x = torch.ones(3, 4, device="meta").to(dtype)
+        f = torch.ones(3, 4, device="meta")
+        with pytest.raises(RuntimeError, match="floating-point"):
+            ops.softplus(x)
+        with pytest.raises(RuntimeError, match="floating-point"):
+            ops.softplus_backward(x, f, 1.0, 20.0)
+
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_backward_mismatched_arguments(self, device):
+        g = torch.ones(3, 4, device=device)
+        for x in (torch.ones(4, 3, device=device), torch.ones(12, device=device), torch.ones(1, 4, device=device)):
+            with pytest.raises(RuntimeError, match="softplus_backward: expected self to have the shape"):
+                ops.softplus_backward(g, x, 1.0, 20.0)
+        with pytest.raises(RuntimeError, match="softplus_backward: expected self to have the dtype"):
+            ops.softplus_backward(g, torch.ones(3, 4, device=device, dtype=torch.float64), 1.0, 20.0)
+        with pytest.raises(RuntimeError, match="softplus_backward: expected self to have the shape"):
+            ops.softplus_backward(g.to("meta"), torch.ones(4, 3, device="meta"), 1.0, 20.0)
+
+    @requires_cuda
+    def test_backward_device_mismatch(self):
+        g = torch.ones(3, 4, device="cuda")
+        with pytest.raises(RuntimeError, match="device"):
+            ops.softplus_backward(g, torch.ones(3, 4), 1.0, 20.0)
+        with pytest.raises(RuntimeError, match="device"):
+            ops.softplus_backward(g.cpu(), torch.ones(3, 4, device="cuda"), 1.0, 20.0)
+
+    def test_no_beta_check_like_aten(self):
+        # ATen checks neither beta nor threshold: beta = 0 gives log(2) / 0 = inf (NaN at +-inf).
+        x = torch.tensor([-1.0, 0.0, 2.0, float("inf"), float("nan")])
+        for beta, threshold in ((0.0, 20.0), (0.0, -1.0), (1.0, float("nan")), (float("nan"), 20.0)):
+            assert_close(TF.softplus(x, beta, threshold), F.softplus(x, beta, threshold))
+            g = torch.ones_like(x)
+            # ATen's inf / inf = NaN at x = inf with a NaN threshold is the one place they differ (g here).
+            _assert_close_where_finite(
+                ops.softplus_backward(g, x, beta, threshold),
+                torch.ops.aten.softplus_backward(g, x, beta, threshold),
+            )
+
+    # ------------------------------------------------------------------------------------------
+    # Autograd plumbing
+    # ------------------------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_grad_mode(self, device):
+        x = make_input("contiguous", torch.float32, device)
+        assert not TF.softplus(x).requires_grad
+        xr = x.clone().requires_grad_()
+        with torch.no_grad():
+            assert not TF.softplus(xr).requires_grad
+        with torch.inference_mode():
+            assert_close(TF.softplus(xr.detach(), 2.0), F.softplus(x, 2.0))
+        y = TF.softplus(xr, 2.0, 1.0)
+        assert y.requires_grad and "SoftplusFunction" in y.grad_fn.name()
+        # The backward op's output is differentiable too (double backward).
+        g = torch.ones_like(x).requires_grad_()
+        assert ops.softplus_backward(g, xr, 2.0, 1.0).requires_grad
+
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_does_not_call_aten_softplus(self, device):
+        # Convention: no kernel calls the ATen op it replaces (ATen is the reference only).
+        x = make_input("large", torch.float32, device, requires_grad=True)
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            y = TF.softplus(x, 2.0, 1.0)
+            y.backward(torch.ones_like(y))
+        names = {e.name for e in prof.events()}
+        forbidden = {"aten::softplus", "aten::softplus_backward", "aten::exp", "aten::log1p", "aten::sigmoid"}
+        assert not (names & forbidden), sorted(names & forbidden)
+        assert "torch_ext::softplus" in names and "torch_ext::softplus_backward" in names, sorted(names)
+
+    # ------------------------------------------------------------------------------------------
+    # Properties over random shapes, strides, dtypes, parameters and values
+    # ------------------------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("device", DEVICES)
+    @given(data=st.data())
+    def test_property_random_layouts(self, device, data):
+        ndim = data.draw(st.integers(0, 4), label="ndim")
+        shape = data.draw(st.lists(st.integers(0, 5), min_size=ndim, max_size=ndim), label="shape")
+        steps = data.draw(st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim), label="steps")
+        offsets = data.draw(st.lists(st.integers(0, 1), min_size=ndim, max_size=ndim), label="offsets")
+        perm = data.draw(st.permutations(range(ndim)), label="perm")
+        dtype = data.draw(st.sampled_from(list(DTYPE_NAMES)), label="dtype")
+        betas = st.sampled_from([1.0, 0.5, 2.0, 10.0, 100.0, -1.0]) | st.floats(0.0625, 50, width=32)
+        beta = data.draw(betas, label="beta")
+        thresholds = st.sampled_from([20.0, 1.0, 0.0, -1.0, 5.0, 500.0]) | st.floats(-30, 30, width=32)
+        threshold = data.draw(thresholds, label="threshold")
+        magnitude = data.draw(st.sampled_from([1e-6, 1e-2, 1.0, 3.0, 30.0, 1e3]), label="magnitude")
+        special_every = data.draw(st.sampled_from([0, 2, 5]), label="special_every")
+        seed = data.draw(st.integers(0, 2**16), label="seed")
+
+        # Base in a permuted order, then sliced with steps and offsets: any strides, any offset.
+        full = [o + max(s, 1) * st_ for s, st_, o in zip(shape, steps, offsets)]
+        base_shape = [full[p] for p in perm]
+        base = normal_values(base_shape, seed=seed) * magnitude
+        if special_every:
+            flat = base.view(-1)
+            n = flat[::special_every].numel()
+            sp = special_values(dtype).double()
+            flat[::special_every] = sp.repeat(n // sp.numel() + 1)[:n]
+        base = base.to(device=device, dtype=dtype)
+        inv = [perm.index(i) for i in range(ndim)]
+        x = base.permute(inv)
+        x = x[tuple(slice(o, o + s * st_, st_) for s, st_, o in zip(shape, steps, offsets))]
+        assert list(x.shape) == shape
+
+        out = TF.softplus(x, beta, threshold)
+        assert out.shape == x.shape and out.dtype == dtype
+        assert out.stride() == torch.empty_like(x).stride()
+        ref = softplus_reference(x, beta, threshold)
+        assert_close(out, ref)
+        _assert_close_where_finite(out, F.softplus(x, beta, threshold))
+
+        g = _grad_output(x, seed=seed + 1)
+        gx = ops.softplus_backward(g, x, beta, threshold)
+        assert_close(gx, softplus_backward_reference(g, x, beta, threshold))
+        _assert_close_where_finite(gx, torch.ops.aten.softplus_backward(g, x, beta, threshold))
+
+    # ------------------------------------------------------------------------------------------
+    # Determinism across thread counts, and the CPU kernels of each compiled ISA
+    # ------------------------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("layout", list(LARGE_LAYOUTS))
+    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+    def test_thread_count_independent(self, dtype, layout):
+        x = make_input(layout, dtype, "cpu", values=values_with_specials(dtype))
+        g = _grad_output(x)
+        results = []
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            outs = []
+            for beta, threshold in ((1.0, 20.0), (2.0, -1.0), (0.5, 1e4)):
+                xi = x.detach().requires_grad_()
+                y = TF.softplus(xi, beta, threshold)
+                (gx,) = torch.autograd.grad(y, xi, g)
+                outs += [y.detach(), gx]
+            results.append(outs)
+        for other in results[1:]:
+            for i, (a, b) in enumerate(zip(results[0], other)):
+                assert_bitwise_equal(b, a, f"output {i}")
+
+    @pytest.mark.parametrize("isa", ["default", "avx2", "avx512"])
+    def test_cpu_isa_kernels(self, isa):
+        """Each compiled CPU kernel (the ISA picked by ATEN_CPU_CAPABILITY) against PyTorch's, in a subprocess."""
+        info = torch_ext.build_info()
+        compiled = parse_capabilities(info["cpu_capabilities_compiled"])
+        assert "DEFAULT" in compiled, compiled
+        if isa.upper() not in compiled:
+            pytest.skip(f"torch_ext was built without the {isa} kernel (compiled: {compiled})")
+        supported = {"DEFAULT": 0, "AVX2": 1, "AVX512": 2}
+        here = torch.backends.cpu.get_cpu_capability()
+        if supported.get(here, -1) < supported[isa.upper()]:
+            pytest.skip(f"this CPU runs {here}, not {isa}")
+        if here == isa.upper():
+            pytest.skip(f"{isa} is this process's ISA: every other test runs its kernel")
+        env = dict(os.environ, ATEN_CPU_CAPABILITY=isa, PYTHONPATH=os.pathsep.join([str(ROOT), str(TESTS_DIR)]))
+        proc = subprocess.run(
+            [sys.executable, "-c", _ISA_SCRIPT, isa.upper()],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
+        )
+        assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        assert proc.stdout.strip().endswith("OK"), proc.stdout
+
+    # ------------------------------------------------------------------------------------------
+    # CUDA specifics: streams, graphs
+    # ------------------------------------------------------------------------------------------
+
+    @requires_cuda
+    def test_cuda_side_stream(self):
+        x = make_input("large", torch.float32, "cuda")
+        g = _grad_output(x)
+        s = torch.cuda.Stream()
+        s.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(s):
+            for _ in range(3):
+                out = TF.softplus(x, 2.0, 1.0)
+                gx = ops.softplus_backward(g, x, 2.0, 1.0)
+        torch.cuda.current_stream().wait_stream(s)
+        assert_close(out, F.softplus(x, 2.0, 1.0))
+        assert_close(gx, torch.ops.aten.softplus_backward(g, x, 2.0, 1.0))
+
+    @requires_cuda
+    def test_cuda_graph_capture(self):
+        # Kernels must run on the current stream; a launch on the legacy default stream fails under capture.
+        static_x = make_input("large", torch.float32, "cuda").requires_grad_()
+        static_g = torch.ones_like(static_x)
+        s = torch.cuda.Stream()
+        s.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(s):
+            for _ in range(2):  # warm up
+                y = TF.softplus(static_x, 2.0)
+                (gx,) = torch.autograd.grad(y, static_x, static_g)
+        torch.cuda.current_stream().wait_stream(s)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            static_y = TF.softplus(static_x, 2.0)
+            (static_gx,) = torch.autograd.grad(static_y, static_x, static_g)
+        for seed in (11, 12):
+            new = make_input("large", torch.float32, "cuda", seed=seed)
+            with torch.no_grad():
+                static_x.copy_(new)
+            graph.replay()
+            torch.cuda.synchronize()
+            assert_close(static_y, F.softplus(new, 2.0))
+            assert_close(static_gx, torch.ops.aten.softplus_backward(static_g, new, 2.0, 20.0))
+
+
+# ------------------------------------------------------------------------------------------------
+# nn.Softplus: a drop-in torch.nn.Softplus
+# ------------------------------------------------------------------------------------------------
+
+SOFTPLUS_CTOR_ARGS = [((), {}), ((2.0,), {}), ((), {"beta": 0.5}), ((), {"threshold": 1.0}), ((10, 0), {}),
+                      ((), {"beta": 2, "threshold": -1.0})]
+
+
+def _ctor_id(args, kwargs):
+    return "Softplus(" + ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]) + ")"
+
+
+CTOR_PARAMS = [pytest.param(a, k, id=_ctor_id(a, k)) for a, k in SOFTPLUS_CTOR_ARGS]
+
+
+class TestSoftplusModule:
+    def test_signature_constants_docstring(self):
+        ext_sig = inspect.signature(TN.Softplus.__init__)
+        torch_sig = inspect.signature(nn.Softplus.__init__)
+        assert [(p.name, p.default, p.kind) for p in ext_sig.parameters.values()] == [
+            (p.name, p.default, p.kind) for p in torch_sig.parameters.values()
+        ]
+        assert TN.Softplus.__constants__ == nn.Softplus.__constants__
+        assert TN.Softplus.__name__ == "Softplus" and issubclass(TN.Softplus, nn.Module)
+        for section in (".. math::", "Args:", "Shape:", "Examples::"):
+            assert section in TN.Softplus.__doc__, section
+
+    @pytest.mark.parametrize("args,kwargs", CTOR_PARAMS)
+    def test_repr_attributes_state_dict(self, args, kwargs):
+        ext, ref = TN.Softplus(*args, **kwargs), nn.Softplus(*args, **kwargs)
+        assert repr(ext) == repr(ref)
+        assert ext.extra_repr() == ref.extra_repr()
+        assert ext.beta == ref.beta and ext.threshold == ref.threshold
+        assert ext.state_dict().keys() == ref.state_dict().keys() == set()
+        assert list(ext.parameters()) == [] and list(ext.buffers()) == []
+        ext.load_state_dict(ref.state_dict(), strict=True)
+        ref.load_state_dict(ext.state_dict(), strict=True)
+
+    @pytest.mark.parametrize("args,kwargs", CTOR_PARAMS)
+    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_forward_backward_parity(self, device, dtype, args, kwargs):
+        ext, ref = TN.Softplus(*args, **kwargs), nn.Softplus(*args, **kwargs)
+        leaf = make_input("channels_last", dtype, device, values=_spread_values(ref.beta, ref.threshold))
+        leaf = leaf.requires_grad_()
+        g = make_input("channels_last", dtype, device, seed=9)
+
+        def run(module):
+            y = module(leaf)
+            (gx,) = torch.autograd.grad(y, leaf, g)
+            return y.detach(), gx
+
+        y, gx = run(ext)
+        y_ref, gx_ref = run(ref)
+        assert y.dtype == dtype and y.stride() == y_ref.stride()
+        assert_close(y, y_ref)
+        assert_close(gx, gx_ref)
+
+    def test_model_swap(self):
+        torch.manual_seed(0)
+        ref = nn.Sequential(nn.Linear(12, 32), nn.Softplus(2.0, 1.0), nn.Linear(32, 5), nn.Softplus())
+        ext = nn.Sequential(nn.Linear(12, 32), TN.Softplus(2.0, 1.0), nn.Linear(32, 5), TN.Softplus())
+        ext.load_state_dict(ref.state_dict(), strict=True)
+        x = torch.randn(16, 12) * 3
+        out, out_ref = ext(x), ref(x)
+        torch.testing.assert_close(out, out_ref)
+        out.square().sum().backward()
+        out_ref.square().sum().backward()
+        for (name, p), (_, p_ref) in zip(ext.named_parameters(), ref.named_parameters()):
+            torch.testing.assert_close(p.grad, p_ref.grad, msg=lambda m: f"{name}: {m}")
+
+
+# Run in a subprocess with ATEN_CPU_CAPABILITY set: checks that torch_ext picked that ISA's kernel and that it
+# agrees with PyTorch's kernel for the same ISA (and with float64), forward and backward, in both ranges.
+_ISA_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import torch
+    import torch.nn.functional as F
+    import torch_ext
+    import torch_ext.functional as TF
+    from common_utils import DTYPE_NAMES, assert_close, make_input, normal_values, ulp_tol, values_with_specials
+    from test_softplus import linear_mask, softplus_backward_reference, softplus_reference
+
+    want = sys.argv[1]
+    assert torch.backends.cpu.get_cpu_capability() == want, torch.backends.cpu.get_cpu_capability()
+    info = torch_ext.build_info()
+    assert info["cpu_capability"] == want, (info["cpu_capability"], want)
+    layouts = {
+        "contiguous": lambda v: v((3, 1031)),
+        "transposed": lambda v: v((1031, 3)).t(),
+        "sliced": lambda v: v((6, 1031))[::2, 1:],
+        "channels_last": lambda v: v((2, 19, 6, 7)).contiguous(memory_format=torch.channels_last),
+        "expanded": lambda v: v((1, 1031)).expand(2, 1031),
+    }
+    checked = 0
+    for dtype in DTYPE_NAMES:
+        for name, layout in layouts.items():
+            specials = values_with_specials(dtype)
+            for beta, threshold in ((1.0, 20.0), (2.0, -1.0), (10.0, 0.0), (0.5, 1.0), (-1.5, 20.0)):
+                where = f"{want} {dtype} {name} beta={beta} threshold={threshold}"
+                x = make_input(layout, dtype, "cpu", values=lambda s: specials(s) * 4 + threshold / beta)
+                g = normal_values(x.shape, seed=1).to(dtype)
+                xr = x.detach().requires_grad_()
+                out = TF.softplus(xr, beta, threshold)
+                assert_close(out, F.softplus(x, beta, threshold), msg=lambda m: where + ": " + m)
+                assert_close(out, softplus_reference(x, beta, threshold), msg=lambda m: where + " (float64): " + m)
+                lin = linear_mask(x, beta, threshold)
+                assert torch.equal(out.detach()[lin], x[lin]), where + ": linear branch"
+                (gx,) = torch.autograd.grad(out, xr, g)
+                assert_close(gx, torch.ops.aten.softplus_backward(g, x, beta, threshold),
+                             msg=lambda m: where + " backward: " + m)
+                assert_close(gx, softplus_backward_reference(g, x, beta, threshold),
+                             msg=lambda m: where + " backward (float64): " + m)
+                checked += 1
+            # Above exp's overflow point: the float64 closed form decides.
+            x = make_input(layout, dtype, "cpu", values=lambda s: normal_values(s) * 200)
+            g = normal_values(x.shape, seed=2).to(dtype)
+            for beta, threshold in ((1.0, 1e4), (3.0, float("inf"))):
+                out = TF.softplus(x, beta, threshold)
+                torch.testing.assert_close(out, softplus_reference(x, beta, threshold), **ulp_tol(dtype))
+                gx = torch.ops.torch_ext.softplus_backward(g, x, beta, threshold)
+                assert_close(gx, softplus_backward_reference(g, x, beta, threshold))
+                checked += 1
+    print(f"checked {checked} cases")
+    print("OK")
+    """
+)
