@@ -29,7 +29,6 @@ import torch_ext.functional as TF
 import torch_ext.nn as TN
 from common_utils import (
     ALL_LAYOUTS,
-    CUDA_AVAILABLE,
     DEVICES,
     DTYPE_NAMES,
     FLOAT_DTYPES,
@@ -178,14 +177,13 @@ def _spread_values(beta, threshold, seed=0):
 
 
 def _off_kink_values(beta, threshold, margin=0.05):
-    """float64 values in both branches with |x - threshold / beta| >= margin, and |x| >= margin (for gradcheck)."""
+    """float64 values in both branches with |x - threshold / beta| >= margin (for gradcheck: the branch point is a
+    jump in value unless threshold is large, and always one in the second derivative)."""
 
     def values(shape):
         v = _spread_values(beta, threshold)(shape)
-        for centre in (threshold / beta, 0.0):
-            near = (v - centre).abs() < margin
-            v = torch.where(near, v + 2 * margin, v)
-        return v
+        near = (v - threshold / beta).abs() < margin
+        return torch.where(near, v + 2 * margin, v)
 
     return values
 
@@ -512,7 +510,7 @@ class TestSoftplus:
         assert_close(dg, softplus_backward_reference(v, x, beta, threshold))
 
     # ------------------------------------------------------------------------------------------
-    # gradcheck / gradgradcheck in float64, off the branch point (a jump in value unless threshold is large)
+    # gradcheck / gradgradcheck in float64, off the branch point
     # ------------------------------------------------------------------------------------------
 
     @pytest.mark.parametrize("layout", GRADCHECK_LAYOUT_PARAMS)
@@ -761,6 +759,14 @@ class TestSoftplus:
         assert gx.dtype == gx_ref.dtype == in_dtype
         assert_close(gx, gx_ref)
 
+    def test_kernels_registered(self):
+        # CPU, Meta and Autograd kernels for both ops; CUDA ones whenever the library was built with CUDA.
+        cuda = torch_ext.build_info()["cuda"] == "ON"
+        for op in ("torch_ext::softplus", "torch_ext::softplus_backward"):
+            for key in ("CPU", "Meta", "Autograd"):
+                assert torch._C._dispatch_has_kernel_for_dispatch_key(op, key), (op, key)
+            assert torch._C._dispatch_has_kernel_for_dispatch_key(op, "CUDA") == cuda, op
+
     def test_autocast_registration_mirrors_aten(self):
         # The autocast keys with a softplus kernel are exactly ATen's softplus's (CUDA: yes; CPU: no).
         for key in ("AutocastCUDA", "AutocastCPU"):
@@ -778,13 +784,20 @@ class TestSoftplus:
         torch.int32: "Int", torch.int64: "Long", torch.uint8: "Byte", torch.bool: "Bool",
         torch.complex64: "ComplexFloat", torch.complex128: "ComplexDouble",
     }
+    # name -> (call with the bad tensor x and a good float tensor f, the start of the expected message)
     CALLS = {
-        "softplus": lambda x, f: ops.softplus(x),
-        "softplus(beta, threshold)": lambda x, f: ops.softplus(x, 2.0, 1.0),
-        "functional.softplus": lambda x, f: TF.softplus(x),
-        "nn.Softplus": lambda x, f: TN.Softplus()(x),
-        "softplus_backward(grad_output)": lambda x, f: ops.softplus_backward(x, f, 1.0, 20.0),
-        "softplus_backward(self)": lambda x, f: ops.softplus_backward(f, x, 1.0, 20.0),
+        "softplus": (lambda x, f: ops.softplus(x), "softplus: expected self"),
+        "softplus(beta, threshold)": (lambda x, f: ops.softplus(x, 2.0, 1.0), "softplus: expected self"),
+        "functional.softplus": (lambda x, f: TF.softplus(x), "softplus: expected self"),
+        "nn.Softplus": (lambda x, f: TN.Softplus()(x), "softplus: expected self"),
+        "softplus_backward(grad_output)": (
+            lambda x, f: ops.softplus_backward(x, f, 1.0, 20.0),
+            "softplus_backward: expected grad_output",
+        ),
+        "softplus_backward(self)": (
+            lambda x, f: ops.softplus_backward(f, x, 1.0, 20.0),
+            "softplus_backward: expected self",
+        ),
     }
 
     @pytest.mark.parametrize("call", list(CALLS))
@@ -793,8 +806,9 @@ class TestSoftplus:
     def test_rejects_non_floating(self, device, dtype, call):
         x = torch.ones(3, 4, device=device).to(dtype)
         f = torch.ones(3, 4, device=device)
-        with pytest.raises(RuntimeError, match=r"softplus(_backward)?: expected (self|grad_output) to be a floating-point") as e:
-            self.CALLS[call](x, f)
+        fn, message = self.CALLS[call]
+        with pytest.raises(RuntimeError, match=re.escape(message) + " to be a floating-point tensor") as e:
+            fn(x, f)
         assert str(e.value).splitlines()[0].endswith("got " + self.C10_NAMES[dtype]), str(e.value)
 
     @pytest.mark.parametrize("dtype", NON_FLOATING, ids=_dtype_id)

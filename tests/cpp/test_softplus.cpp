@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <torch_ext/ops/math/softplus_math.h>
 #include <torch_ext/torch_ext.h>
 
 #include <ATen/core/dispatch/Dispatcher.h>
@@ -471,6 +472,43 @@ INSTANTIATE_TEST_SUITE_P(Grid, SoftplusReducedTest,
                            return std::string(std::get<0>(info.param).name) + "_" +
                                   dtype_name(std::get<1>(info.param));
                          });
+
+// ---------------------------------------------------------------------------------------------
+// The formulas under ScalarMath, the policy the CUDA kernels run (the CPU loops run VecMath), on
+// the host: every branch, against the closed form.
+
+template <typename T>
+void CheckScalarPolicy(at::ScalarType dtype) {
+  using torch_ext::math::ScalarMath;
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<double> xs = {0.0, -0.0, inf, -inf, 1e-30, -1e-30, 5e-3, -5e-3};
+  for (int i = -400; i <= 400; ++i) xs.push_back(i * 0.37);
+  for (const auto& c : kSoftplusCases) {
+    for (const double threshold : {c.threshold, 1e4}) {  // 1e4: past exp's overflow point
+      const SoftplusCase cc{c.name, c.beta, threshold};
+      const auto k = torch_ext::math::softplus_coefs<T>(cc.beta, cc.threshold);
+      for (const double xd : xs) {
+        const T x = static_cast<T>(xd);
+        const double y = torch_ext::math::softplus_forward<ScalarMath>(x, k.beta, k.threshold);
+        const double expected = softplus_closed_form(x, cc, dtype);
+        EXPECT_TRUE(y == expected ||
+                    std::abs(y - expected) <= 4 * rtol_for(dtype) * std::abs(expected) + atol_for(dtype))
+            << cc << " x = " << xd << ": " << std::setprecision(17) << y << " vs " << expected;
+        const double gx = torch_ext::math::softplus_backward<ScalarMath>(T(0.75), x, k.beta, k.threshold);
+        const double gexpected = softplus_backward_closed_form(0.75, x, cc, dtype);
+        EXPECT_LE(std::abs(gx - gexpected), 4 * rtol_for(dtype) * std::abs(gexpected) + atol_for(dtype))
+            << cc << " x = " << xd << ": " << std::setprecision(17) << gx << " vs " << gexpected;
+      }
+    }
+  }
+  // NaN in, NaN out, on both sides of every select.
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  EXPECT_TRUE(std::isnan(torch_ext::math::softplus_forward<ScalarMath>(nan, T(1), T(20))));
+  EXPECT_TRUE(std::isnan(torch_ext::math::softplus_backward<ScalarMath>(T(1), nan, T(1), T(20))));
+}
+
+TEST(SoftplusMath, ScalarPolicyFloat) { CheckScalarPolicy<float>(at::kFloat); }
+TEST(SoftplusMath, ScalarPolicyDouble) { CheckScalarPolicy<double>(at::kDouble); }
 
 // ---------------------------------------------------------------------------------------------
 // Errors: c10::Error with words that say what went wrong.
