@@ -125,20 +125,23 @@ class RReluEvalFunction : public torch::autograd::Function<RReluEvalFunction> {
   }
 };
 
+// NB: returns self alone and hands the noise back through noise_out: autograd refuses a Function that
+// modifies a view in place and returns more than one tensor. The noise is not differentiable, so it
+// needs no place among the outputs.
 class RReluWithNoiseInplaceFunction : public torch::autograd::Function<RReluWithNoiseInplaceFunction> {
  public:
-  static variable_list forward(AutogradContext* ctx, at::Tensor self, double lower, double upper, bool training,
-                               std::optional<at::Generator> generator) {
+  static at::Tensor forward(AutogradContext* ctx, at::Tensor self, double lower, double upper, bool training,
+                            std::optional<at::Generator> generator, at::Tensor* noise_out) {
     at::Tensor noise;
     {
       at::AutoDispatchBelowADInplaceOrView guard;
       noise = torch_ext::rrelu_with_noise_(self, lower, upper, training, std::move(generator));
     }
     ctx->mark_dirty({self});
-    ctx->mark_non_differentiable({noise});
     save_bounds(ctx, lower, upper);
     ctx->save_for_backward({noise});
-    return {self, noise};
+    *noise_out = noise;
+    return self;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
@@ -146,7 +149,7 @@ class RReluWithNoiseInplaceFunction : public torch::autograd::Function<RReluWith
     const at::Tensor noise = ctx->get_saved_variables()[0];
     return {RReluBackwardFunction::apply(grad_outputs[0], std::nullopt, noise, lower, upper, /*training=*/true,
                                          /*is_result=*/false),
-            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -207,7 +210,8 @@ void rrelu_inplace_autograd(at::Tensor& self, double lower, double upper, bool t
     return;
   }
   if (training) {
-    RReluWithNoiseInplaceFunction::apply(self, lower, upper, training, std::move(generator));
+    at::Tensor noise;
+    RReluWithNoiseInplaceFunction::apply(self, lower, upper, training, std::move(generator), &noise);
   } else {
     RReluInplaceEvalFunction::apply(self, lower, upper);
   }
@@ -235,7 +239,9 @@ at::Tensor rrelu_with_noise_inplace_autograd(at::Tensor& self, double lower, dou
     torch::autograd::impl::bump_version(self);
     return noise;
   }
-  return RReluWithNoiseInplaceFunction::apply(self, lower, upper, training, std::move(generator))[1];
+  at::Tensor noise;
+  RReluWithNoiseInplaceFunction::apply(self, lower, upper, training, std::move(generator), &noise);
+  return noise;
 }
 
 at::Tensor rrelu_backward_autograd(const at::Tensor& grad_output, const std::optional<at::Tensor>& self_or_result,

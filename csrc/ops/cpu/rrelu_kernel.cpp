@@ -71,7 +71,7 @@ void rrelu_train_range(scalar_t* out, scalar_t* noise, const scalar_t* x, int64_
     const int64_t count = std::min(kLanes, end - i);
     alignas(64) opmath_t r[kLanes] = {};
     for (int64_t j = 0; j < count; ++j) {
-      r[j] = math::rrelu_slope<scalar_t>(bits_of(i + j), c);
+      r[j] = math::rrelu_slope(bits_of(i + j), c);
     }
     const Vec xv = Vec::loadu(x + i, count);
     if constexpr (std::is_same_v<opmath_t, scalar_t>) {

@@ -54,7 +54,7 @@ __global__ void __launch_bounds__(kTrainThreads)
       vec_t yv, nv;
 #pragma unroll
       for (int k = 0; k < kGroup; ++k) {
-        const opmath_t r = math::rrelu_slope<scalar_t>(bits.v[k], c);
+        const opmath_t r = math::rrelu_slope(bits.v[k], c);
         const opmath_t xk = static_cast<opmath_t>(xv.val[k]);
         yv.val[k] = static_cast<scalar_t>(math::rrelu_train_forward<ScalarMath>(xk, r));
         nv.val[k] = static_cast<scalar_t>(math::rrelu_train_noise<ScalarMath>(xk, r));
@@ -66,7 +66,7 @@ __global__ void __launch_bounds__(kTrainThreads)
     } else {
       const int count = static_cast<int>(std::min<int64_t>(kGroup, n - i0));
       for (int k = 0; k < count; ++k) {
-        const opmath_t r = math::rrelu_slope<scalar_t>(bits.v[k], c);
+        const opmath_t r = math::rrelu_slope(bits.v[k], c);
         const opmath_t xk = static_cast<opmath_t>(x[i0 + k]);
         out[i0 + k] = static_cast<scalar_t>(math::rrelu_train_forward<ScalarMath>(xk, r));
         if constexpr (WithNoise) {

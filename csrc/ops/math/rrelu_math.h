@@ -12,8 +12,6 @@
 // The index is the element's position in the output's memory (see the kernels).
 
 #include <c10/macros/Macros.h>
-#include <c10/util/BFloat16.h>
-#include <c10/util/Half.h>
 
 #include <cmath>
 #include <cstdint>
@@ -128,14 +126,15 @@ C10_HOST_DEVICE inline RReluCoefs<T> rrelu_coefs(double lower, double upper) {
 }
 
 // The slope of one element from its 32-bit draw: lower + u * (upper - lower) in op-math, u in [0, 1),
-// one fma. NB: the sum can round past upper; the clamp keeps every slope in [lower, upper] (lower == upper gives
-// exactly lower). The slope is then rounded to the storage type scalar_t, so that the saved noise (stored
-// in scalar_t) is the very slope the forward multiplied by and the gradient matches it bit for bit.
-template <typename scalar_t, typename T>
+// one fma. NB: the sum can round past upper; the clamp keeps every slope in [lower, upper] (lower == upper
+// gives exactly lower, so the output is leaky_relu's bit for bit in every dtype).
+// The output multiplies by this op-math slope and the noise stores it rounded to the tensor's dtype, as
+// ATen's CPU kernel does: for float and double the gradient (grad * noise) is the forward's slope exactly;
+// for half and bfloat16 it is that slope rounded to the dtype.
+template <typename T>
 C10_HOST_DEVICE inline T rrelu_slope(uint32_t bits, const RReluCoefs<T>& c) {
-  T r = fused_mul_add(uniform_from_bits<T>(bits), c.range, c.lower);
-  r = r > c.upper ? c.upper : r;
-  return static_cast<T>(static_cast<scalar_t>(r));
+  const T r = fused_mul_add(uniform_from_bits<T>(bits), c.range, c.lower);
+  return r > c.upper ? c.upper : r;
 }
 
 // Training: y = x <= 0 ? x * r : x; the noise (dy/dx) is r there and 1 elsewhere.
