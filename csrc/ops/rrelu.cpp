@@ -27,8 +27,8 @@ at::Tensor& rrelu_(at::Tensor& self, double lower, double upper, bool training,
   return self;
 }
 
-std::tuple<at::Tensor, at::Tensor> rrelu_with_noise(const at::Tensor& self, double lower, double upper,
-                                                    bool training, std::optional<at::Generator> generator) {
+std::tuple<at::Tensor, at::Tensor> rrelu_with_noise(const at::Tensor& self, double lower, double upper, bool training,
+                                                    std::optional<at::Generator> generator) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("torch_ext::rrelu_with_noise", "")
                        .typed<decltype(rrelu_with_noise)>();
@@ -46,9 +46,8 @@ at::Tensor rrelu_with_noise_(at::Tensor& self, double lower, double upper, bool 
 at::Tensor rrelu_backward(const at::Tensor& grad_output, const std::optional<at::Tensor>& self_or_result,
                           const std::optional<at::Tensor>& noise, double lower, double upper, bool training,
                           bool is_result) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("torch_ext::rrelu_backward", "")
-                       .typed<decltype(rrelu_backward)>();
+  static auto op =
+      c10::Dispatcher::singleton().findSchemaOrThrow("torch_ext::rrelu_backward", "").typed<decltype(rrelu_backward)>();
   return op.call(grad_output, self_or_result, noise, lower, upper, training, is_result);
 }
 
@@ -88,8 +87,7 @@ namespace {
 
 // Meta kernels: the outputs' sizes and strides equal the device kernels' (empty_like keeps a dense
 // input's memory format; the noise is laid out like the output).
-at::Tensor rrelu_forward_meta(const at::Tensor& self, double lower, double upper, bool,
-                              std::optional<at::Generator>) {
+at::Tensor rrelu_forward_meta(const at::Tensor& self, double lower, double upper, bool, std::optional<at::Generator>) {
   check_elementwise_input("rrelu", self);
   check_rrelu_bounds("rrelu", lower, upper);
   return at::empty_like(self);

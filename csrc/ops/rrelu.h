@@ -14,16 +14,15 @@
 
 namespace torch_ext {
 
-at::Tensor rrelu(const at::Tensor& self, double lower = 0.125, double upper = 0.3333333333333333,
-                 bool training = false, std::optional<at::Generator> generator = std::nullopt);
-at::Tensor& rrelu_(at::Tensor& self, double lower = 0.125, double upper = 0.3333333333333333,
-                   bool training = false, std::optional<at::Generator> generator = std::nullopt);
+at::Tensor rrelu(const at::Tensor& self, double lower = 0.125, double upper = 0.3333333333333333, bool training = false,
+                 std::optional<at::Generator> generator = std::nullopt);
+at::Tensor& rrelu_(at::Tensor& self, double lower = 0.125, double upper = 0.3333333333333333, bool training = false,
+                   std::optional<at::Generator> generator = std::nullopt);
 
 // Returns (output, noise). noise has the output's shape and strides and holds each element's slope (dy/dx,
 // rounded to the dtype):
 // training: r for x <= 0, 1 otherwise (NaN included); eval: 1 for x > 0, (lower + upper) / 2 otherwise.
-std::tuple<at::Tensor, at::Tensor> rrelu_with_noise(const at::Tensor& self, double lower, double upper,
-                                                    bool training,
+std::tuple<at::Tensor, at::Tensor> rrelu_with_noise(const at::Tensor& self, double lower, double upper, bool training,
                                                     std::optional<at::Generator> generator = std::nullopt);
 // Writes the output into self and returns the noise (laid out like at::empty_like(self)).
 at::Tensor rrelu_with_noise_(at::Tensor& self, double lower, double upper, bool training,

@@ -3,14 +3,13 @@
 // the Philox draws of math/rrelu_math.h from the generator's (seed, offset), reproducible with a seeded
 // generator, and gradients equal to the slopes. Grids, not copies: suites are parametrized over dtype.
 
-#include <gtest/gtest.h>
-#include <torch/torch.h>
-#include <torch_ext/torch_ext.h>
-
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/PhiloxRNGEngine.h>
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
 #include <torch_ext/ops/math/rrelu_math.h>
+#include <torch_ext/torch_ext.h>
 
 #include <cmath>
 #include <cstdint>
@@ -35,15 +34,16 @@ std::vector<double> values_of(const at::Tensor& t) {
 // Equal values, NaN meets NaN, zeros carry the same sign, same dtype and shape.
 ::testing::AssertionResult Same(const at::Tensor& actual, const at::Tensor& expected) {
   if (actual.scalar_type() != expected.scalar_type() || actual.sizes() != expected.sizes()) {
-    return ::testing::AssertionFailure() << "dtype/shape " << actual.scalar_type() << actual.sizes() << " != "
-                                         << expected.scalar_type() << expected.sizes();
+    return ::testing::AssertionFailure() << "dtype/shape " << actual.scalar_type() << actual.sizes()
+                                         << " != " << expected.scalar_type() << expected.sizes();
   }
   const auto a = values_of(actual);  // exact: every supported dtype converts to double exactly
   const auto e = values_of(expected);
   int64_t bad = 0;
   std::ostringstream msg;
   for (size_t i = 0; i < a.size(); ++i) {
-    const bool ok = (std::isnan(a[i]) && std::isnan(e[i])) || (a[i] == e[i] && std::signbit(a[i]) == std::signbit(e[i]));
+    const bool ok =
+        (std::isnan(a[i]) && std::isnan(e[i])) || (a[i] == e[i] && std::signbit(a[i]) == std::signbit(e[i]));
     if (!ok && bad++ < 5) {
       msg << "\n  [" << i << "] actual " << std::setprecision(17) << a[i] << " expected " << e[i];
     }
@@ -116,8 +116,8 @@ TEST(RReluPhilox, MatchesATenPhiloxEngine) {
         at::Philox4_32 engine(seed, sub, block);
         const auto ours = torch_ext::math::philox4x32_10(seed, sub, block);
         for (int k = 0; k < 4; ++k) {
-          EXPECT_EQ(ours.v[k], engine()) << "seed " << seed << " subsequence " << sub << " block " << block
-                                         << " lane " << k;
+          EXPECT_EQ(ours.v[k], engine()) << "seed " << seed << " subsequence " << sub << " block " << block << " lane "
+                                         << k;
         }
       }
     }
@@ -154,7 +154,8 @@ class RReluTest : public ::testing::TestWithParam<at::ScalarType> {
 
 TEST_P(RReluTest, EvalMatchesLeakyRelu) {
   const at::Tensor x = rrelu_input(dtype());
-  for (const auto& [lower, upper] : std::vector<std::pair<double, double>>{{0.125, 1.0 / 3.0}, {0.1, 0.3}, {-0.6, -0.2}}) {
+  for (const auto& [lower, upper] :
+       std::vector<std::pair<double, double>>{{0.125, 1.0 / 3.0}, {0.1, 0.3}, {-0.6, -0.2}}) {
     SCOPED_TRACE("lower " + std::to_string(lower) + " upper " + std::to_string(upper));
     const double slope = (lower + upper) / 2;
     EXPECT_TRUE(Same(torch_ext::rrelu(x, lower, upper, /*training=*/false), at::leaky_relu(x, slope)));
@@ -262,8 +263,8 @@ TEST_P(RReluTest, BackwardIsTheSlope) {
   y.backward(torch::ones_like(y));
   const at::Tensor noise = std::get<1>(torch_ext::rrelu_with_noise(x.detach(), kLower, kUpper, true, cpu_generator(5)));
   EXPECT_TRUE(Same(x.grad(), noise));
-  EXPECT_TRUE(Same(y.detach(), std::get<0>(torch_ext::rrelu_with_noise(x.detach(), kLower, kUpper, true,
-                                                                       cpu_generator(5)))));
+  EXPECT_TRUE(
+      Same(y.detach(), std::get<0>(torch_ext::rrelu_with_noise(x.detach(), kLower, kUpper, true, cpu_generator(5)))));
   // The backward op: grad * noise in training (ATen's rrelu_with_noise_backward as the reference).
   const at::Tensor g = torch::randn(x.sizes(), torch::dtype(dtype()));
   EXPECT_TRUE(Same(torch_ext::rrelu_backward(g, std::nullopt, noise, kLower, kUpper, true, false),
@@ -356,7 +357,10 @@ TEST(RReluErrors, BackwardArguments) {
   ExpectErrorContaining([&] { torch_ext::rrelu_backward(g, std::nullopt, g, kLower, kUpper, false, false); },
                         "needs self_or_result");
   ExpectErrorContaining(
-      [&] { torch_ext::rrelu_backward(g, std::nullopt, torch::randn({5, 4}), kLower, kUpper, true, false); }, "shape");
+      [&] {
+        torch_ext::rrelu_backward(g, std::nullopt, torch::randn({5, 4}), kLower, kUpper, true, false);
+      },
+      "shape");
 }
 
 TEST(RReluErrors, IntegerInputs) {

@@ -33,9 +33,7 @@ std::pair<double, double> load_bounds(AutogradContext* ctx) {
   return {ctx->saved_data["lower"].toDouble(), ctx->saved_data["upper"].toDouble()};
 }
 
-bool needs_grad(const at::Tensor& self) {
-  return torch::autograd::GradMode::is_enabled() && self.requires_grad();
-}
+bool needs_grad(const at::Tensor& self) { return torch::autograd::GradMode::is_enabled() && self.requires_grad(); }
 
 // grad_input = rrelu_backward(grad_output, self_or_result, noise, ...): linear in grad_output.
 // Training: grad_output * noise, so d/d(grad_output) = rrelu_backward(gg, ...) and d/d(noise) =
@@ -84,8 +82,8 @@ class RReluBackwardFunction : public torch::autograd::Function<RReluBackwardFunc
 
 class RReluWithNoiseFunction : public torch::autograd::Function<RReluWithNoiseFunction> {
  public:
-  static variable_list forward(AutogradContext* ctx, const at::Tensor& self, double lower, double upper,
-                               bool training, std::optional<at::Generator> generator) {
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& self, double lower, double upper, bool training,
+                               std::optional<at::Generator> generator) {
     at::Tensor out, noise;
     {
       at::AutoDispatchBelowADInplaceOrView guard;
@@ -149,7 +147,11 @@ class RReluWithNoiseInplaceFunction : public torch::autograd::Function<RReluWith
     const at::Tensor noise = ctx->get_saved_variables()[0];
     return {RReluBackwardFunction::apply(grad_outputs[0], std::nullopt, noise, lower, upper, /*training=*/true,
                                          /*is_result=*/false),
-            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor()};
   }
 };
 

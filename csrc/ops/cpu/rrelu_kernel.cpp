@@ -165,8 +165,7 @@ void rrelu_backward_loop(const at::Tensor& grad_input, const at::Tensor& grad_ou
 namespace at::native {
 ALSO_REGISTER_AVX512_DISPATCH(torch_ext_rrelu_train_stub, &torch_ext::ops::cpu::CPU_CAPABILITY::rrelu_train_loop)
 ALSO_REGISTER_AVX512_DISPATCH(torch_ext_rrelu_eval_stub, &torch_ext::ops::cpu::CPU_CAPABILITY::rrelu_eval_loop)
-ALSO_REGISTER_AVX512_DISPATCH(torch_ext_rrelu_backward_stub,
-                              &torch_ext::ops::cpu::CPU_CAPABILITY::rrelu_backward_loop)
+ALSO_REGISTER_AVX512_DISPATCH(torch_ext_rrelu_backward_stub, &torch_ext::ops::cpu::CPU_CAPABILITY::rrelu_backward_loop)
 }  // namespace at::native
 
 #if defined(CPU_CAPABILITY_DEFAULT)

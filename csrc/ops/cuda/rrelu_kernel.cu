@@ -35,12 +35,12 @@ constexpr int kTrainThreads = 256;
 // a full group is one vector access.
 template <typename scalar_t, bool WithNoise, bool Aligned>
 __global__ void __launch_bounds__(kTrainThreads)
-    rrelu_train_kernel(scalar_t* out,                                  // [n] dense storage (may be x)
-                       scalar_t* noise,                                // [n] out's layout, or null
-                       const scalar_t* x,                              // [n] out's layout
-                       int64_t n,                                      // number of elements
-                       RReluCoefs<at::opmath_type<scalar_t>> c,        // bounds in op-math
-                       at::PhiloxCudaState philox) {                   // the generator's state
+    rrelu_train_kernel(scalar_t* out,                            // [n] dense storage (may be x)
+                       scalar_t* noise,                          // [n] out's layout, or null
+                       const scalar_t* x,                        // [n] out's layout
+                       int64_t n,                                // number of elements
+                       RReluCoefs<at::opmath_type<scalar_t>> c,  // bounds in op-math
+                       at::PhiloxCudaState philox) {             // the generator's state
   using opmath_t = at::opmath_type<scalar_t>;
   using vec_t = cuda::AlignedVector<scalar_t, kGroup>;
   const auto [seed, offset] = at::cuda::philox::unpack(philox);
@@ -88,8 +88,8 @@ void launch_train_kernel(scalar_t* out, scalar_t* noise, const scalar_t* x, int6
   const int64_t groups = (n + kGroup - 1) / kGroup;
   const int64_t blocks = std::max<int64_t>(1, std::min((groups + kTrainThreads - 1) / kTrainThreads, max_blocks));
   rrelu_train_kernel<scalar_t, WithNoise, Aligned>
-      <<<static_cast<unsigned int>(blocks), kTrainThreads, 0, at::cuda::getCurrentCUDAStream()>>>(out, noise, x, n,
-                                                                                                   c, philox);
+      <<<static_cast<unsigned int>(blocks), kTrainThreads, 0, at::cuda::getCurrentCUDAStream()>>>(out, noise, x, n, c,
+                                                                                                  philox);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
@@ -98,8 +98,8 @@ bool is_group_aligned(const void* p, size_t elem_size) {
 }
 
 // out, noise (or undefined) and x: one dense layout; x may be out (in place).
-void rrelu_train_launch(const at::Tensor& out, const at::Tensor& noise, const at::Tensor& x, double lower,
-                        double upper, const at::PhiloxCudaState& philox) {
+void rrelu_train_launch(const at::Tensor& out, const at::Tensor& noise, const at::Tensor& x, double lower, double upper,
+                        const at::PhiloxCudaState& philox) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::ScalarType::Half, at::ScalarType::BFloat16, x.scalar_type(), "rrelu_cuda", [&] {
     using opmath_t = at::opmath_type<scalar_t>;
     const auto c = math::rrelu_coefs<opmath_t>(lower, upper);
@@ -167,9 +167,7 @@ struct RReluEvalNoiseOp {
 template <typename T>
 struct RReluEvalBackwardOp {
   T slope;
-  __device__ __forceinline__ T operator()(T g, T b) const {
-    return math::rrelu_eval_backward<ScalarMath>(g, b, slope);
-  }
+  __device__ __forceinline__ T operator()(T g, T b) const { return math::rrelu_eval_backward<ScalarMath>(g, b, slope); }
 };
 
 template <typename T>
@@ -180,17 +178,15 @@ struct RReluTrainBackwardOp {
 // out (self, or empty_like(self)) and noise (undefined, or empty_like(self)); the noise first, as out may be self.
 void rrelu_eval_launch(const at::Tensor& out, const at::Tensor& noise, const at::Tensor& self, double lower,
                        double upper) {
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::ScalarType::Half, at::ScalarType::BFloat16, self.scalar_type(),
-                                  "rrelu_eval_cuda", [&] {
-                                    using opmath_t = at::opmath_type<scalar_t>;
-                                    const opmath_t slope = math::rrelu_coefs<opmath_t>(lower, upper).slope;
-                                    if (noise.defined()) {
-                                      cuda::launch_elementwise<scalar_t>(noise, {self},
-                                                                         RReluEvalNoiseOp<opmath_t>{slope});
-                                    }
-                                    cuda::launch_elementwise<scalar_t>(out, {self},
-                                                                       RReluEvalForwardOp<opmath_t>{slope});
-                                  });
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::ScalarType::Half, at::ScalarType::BFloat16, self.scalar_type(), "rrelu_eval_cuda", [&] {
+        using opmath_t = at::opmath_type<scalar_t>;
+        const opmath_t slope = math::rrelu_coefs<opmath_t>(lower, upper).slope;
+        if (noise.defined()) {
+          cuda::launch_elementwise<scalar_t>(noise, {self}, RReluEvalNoiseOp<opmath_t>{slope});
+        }
+        cuda::launch_elementwise<scalar_t>(out, {self}, RReluEvalForwardOp<opmath_t>{slope});
+      });
 }
 
 at::Tensor rrelu_forward_kernel(const at::Tensor& self, double lower, double upper, bool training,
@@ -257,18 +253,17 @@ at::Tensor rrelu_backward_kernel(const at::Tensor& grad_output, const std::optio
   check_rrelu_backward(grad_output, self_or_result, noise, lower, upper, training, is_result);
   const c10::cuda::CUDAGuard device_guard(grad_output.device());
   at::Tensor grad_input = at::empty_like(grad_output);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::ScalarType::Half, at::ScalarType::BFloat16, grad_output.scalar_type(),
-                                  "rrelu_backward_cuda", [&] {
-                                    using opmath_t = at::opmath_type<scalar_t>;
-                                    if (training) {
-                                      cuda::launch_elementwise<scalar_t>(grad_input, {grad_output, *noise},
-                                                                         RReluTrainBackwardOp<opmath_t>{});
-                                    } else {
-                                      const opmath_t slope = math::rrelu_coefs<opmath_t>(lower, upper).slope;
-                                      cuda::launch_elementwise<scalar_t>(grad_input, {grad_output, *self_or_result},
-                                                                         RReluEvalBackwardOp<opmath_t>{slope});
-                                    }
-                                  });
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::ScalarType::Half, at::ScalarType::BFloat16, grad_output.scalar_type(), "rrelu_backward_cuda", [&] {
+        using opmath_t = at::opmath_type<scalar_t>;
+        if (training) {
+          cuda::launch_elementwise<scalar_t>(grad_input, {grad_output, *noise}, RReluTrainBackwardOp<opmath_t>{});
+        } else {
+          const opmath_t slope = math::rrelu_coefs<opmath_t>(lower, upper).slope;
+          cuda::launch_elementwise<scalar_t>(grad_input, {grad_output, *self_or_result},
+                                             RReluEvalBackwardOp<opmath_t>{slope});
+        }
+      });
   return grad_input;
 }
 
