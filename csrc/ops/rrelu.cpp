@@ -124,8 +124,9 @@ at::Tensor rrelu_backward_meta(const at::Tensor& grad_output, const std::optiona
 }  // namespace torch_ext
 
 TORCH_LIBRARY_FRAGMENT(torch_ext, m) {
-  // NB: nondeterministic_seeded (as ATen's rrelu): the compilers must neither merge two calls (CSE)
-  // nor recompute one in the backward, which would draw other slopes.
+  // NB: nondeterministic_seeded (as ATen's rrelu): it makes the op impure to the compilers, which then
+  // neither merge two calls (CSE), drop an unused one, constant-fold one, nor recompute one in the backward
+  // (which would draw other slopes).
   const std::vector<at::Tag> seeded{at::Tag::nondeterministic_seeded};
   m.def(
       "rrelu(Tensor self, float lower=0.125, float upper=0.3333333333333333, bool training=False, "
