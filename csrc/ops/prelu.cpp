@@ -37,7 +37,8 @@ void check_prelu_arguments(const char* op, const at::Tensor& self, const at::Ten
   check_same_device(op, "weight", weight, "self", self);
   TORCH_CHECK(weight.dim() <= 1, op, ": expected weight to be 0-d or 1-D (one weight, or one per channel), got a ",
               weight.dim(), "-D weight of shape ", weight.sizes());
-  const int64_t n = weight.numel();
+  // NB: SymInt sizes, so that the Meta kernel runs under dynamic shapes (torch.compile, export).
+  const c10::SymInt n = weight.sym_numel();
   if (n == 1) {
     return;
   }
@@ -47,7 +48,7 @@ void check_prelu_arguments(const char* op, const at::Tensor& self, const at::Ten
   if (self.dim() == 1) {
     TORCH_CHECK(false, op, ": weight must have 1 element for a 1-D self (a 1-D input is one channel), got ", n);
   }
-  const int64_t channels = self.size(1);
+  const c10::SymInt channels = self.sym_size(1);
   TORCH_CHECK(n == channels, op, ": weight must have 1 or ", channels, " elements (the size of dim 1 of self), got ",
               n);
 }
@@ -108,7 +109,7 @@ at::Tensor prelu_forward_meta(const at::Tensor& self, const at::Tensor& weight) 
 std::tuple<at::Tensor, at::Tensor> prelu_backward_meta(const at::Tensor& grad_output, const at::Tensor& self,
                                                        const at::Tensor& weight) {
   check_prelu_backward(grad_output, self, weight);
-  return {at::empty_like(self), at::empty(weight.sizes(), weight.options())};
+  return {at::empty_like(self), at::empty_symint(weight.sym_sizes(), weight.options())};
 }
 
 }  // namespace

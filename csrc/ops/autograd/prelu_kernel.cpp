@@ -22,18 +22,19 @@ using torch::autograd::variable_list;
 // A weight-shaped tensor (1 or C elements) viewed so that it broadcasts against self:
 // [1, C, 1, ..., 1] for per-channel weights, a scalar for a single weight.
 at::Tensor broadcast_weight(const at::Tensor& w, const at::Tensor& self) {
-  if (w.numel() == 1) {
+  // NB: SymInt sizes: the backward is traced with symbolic shapes by torch.compile.
+  if (w.sym_numel() == 1) {
     return w.reshape({});
   }
-  std::vector<int64_t> shape(self.dim(), 1);
-  shape[1] = w.numel();
-  return w.reshape(shape);
+  std::vector<c10::SymInt> shape(self.dim(), 1);
+  shape[1] = w.sym_numel();
+  return w.reshape_symint(shape);
 }
 
 // The sum of a self-shaped tensor over every position of each channel, in weight's shape.
 at::Tensor reduce_to_weight(const at::Tensor& t, const at::Tensor& weight) {
-  if (weight.numel() == 1) {
-    return t.sum().reshape(weight.sizes());
+  if (weight.sym_numel() == 1) {
+    return t.sum().reshape_symint(weight.sym_sizes());
   }
   std::vector<int64_t> dims;
   for (int64_t d = 0; d < t.dim(); ++d) {
@@ -41,7 +42,7 @@ at::Tensor reduce_to_weight(const at::Tensor& t, const at::Tensor& weight) {
       dims.push_back(d);
     }
   }
-  return t.sum(dims).reshape(weight.sizes());
+  return t.sum(dims).reshape_symint(weight.sym_sizes());
 }
 
 class PreluBackwardFunction : public torch::autograd::Function<PreluBackwardFunction> {
