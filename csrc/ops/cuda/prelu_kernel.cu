@@ -223,23 +223,35 @@ __global__ void __launch_bounds__(kThreads)
   }
 
   if constexpr (kBackward) {
-    // Column sums -> per-channel partials, each channel summed by one thread in column order.
+    // Column sums -> per-channel partials. Channel cl's columns are k = q * inner + i (position i
+    // of period q), at column (k / inner) * period + cl * inner + k % inner; each step of a
+    // pairwise tree adds the upper half of every channel's columns onto the lower half: a fixed
+    // order, and log2(width) steps of all threads rather than one thread's walk per channel.
+    // NB: 32-bit index math: columns are < kThreads * VEC, and period is used only when every
+    // channel fits one block (one_tile).
     __shared__ opmath_t column[kThreads * VEC];
 #pragma unroll
     for (int k = 0; k < VEC; ++k) {
       column[threadIdx.x * VEC + k] = acc[k];
     }
     __syncthreads();
-    const int64_t period = channels * inner;
-    const int64_t periods = one_tile ? width / period : 1;
-    for (int64_t cl = threadIdx.x; cl < c1 - c0; cl += kThreads) {
-      opmath_t sum = 0;
-      for (int64_t q = 0; q < periods; ++q) {
-        for (int64_t i = 0; i < inner; ++i) {
-          sum += column[q * period + cl * inner + i];
-        }
+    const int in = static_cast<int>(inner);
+    const int period = one_tile ? static_cast<int>(channels * inner) : 0;
+    const int nch = static_cast<int>(c1 - c0);
+    auto col = [in, period](int cl, int k) { return (k / in) * period + cl * in + k % in; };
+    for (int n = (one_tile ? static_cast<int>(width) / period : 1) * in; n > 1;) {
+      const int h = (n + 1) / 2;
+      const int pairs = n - h;
+      for (int idx = threadIdx.x; idx < nch * pairs; idx += kThreads) {
+        const int cl = idx / pairs;
+        const int k = idx % pairs;
+        column[col(cl, k)] += column[col(cl, k + h)];
       }
-      partials[static_cast<int64_t>(blockIdx.y) * channels + c0 + cl] = sum;
+      __syncthreads();
+      n = h;
+    }
+    for (int cl = threadIdx.x; cl < nch; cl += kThreads) {
+      partials[static_cast<int64_t>(blockIdx.y) * channels + c0 + cl] = column[col(cl, 0)];
     }
   }
 }
