@@ -1,6 +1,9 @@
 """PReLU (prelu and prelu_backward) against PyTorch and float64 formulas."""
 
+import copy
+import inspect
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -687,7 +690,7 @@ class TestPrelu:
         x.requires_grad_()
         w.requires_grad_()
         activities = [torch.profiler.ProfilerActivity.CPU]
-        with torch.profiler.profile(activities=activities) as prof:
+        with torch.profiler.profile(activities=activities, acc_events=True) as prof:
             y = TF.prelu(x, w) + TF.prelu(x.detach(), w[:1].detach())
             y.backward(torch.ones_like(y))
         names = {e.name for e in prof.events()}
@@ -826,6 +829,37 @@ class TestPreluModule:
         assert_bitwise_equal(ext.weight.detach(), ref.weight.detach())
         ref.load_state_dict(TN.PReLU(*args).state_dict())
         assert TN.PReLU.__constants__ == torch.nn.PReLU.__constants__
+
+    def test_signature_and_docstring(self):
+        ext_sig = inspect.signature(TN.PReLU.__init__)
+        torch_sig = inspect.signature(torch.nn.PReLU.__init__)
+        assert [(p.name, p.default, p.kind) for p in ext_sig.parameters.values()] == [
+            (p.name, p.default, p.kind) for p in torch_sig.parameters.values()
+        ]
+        for section in ("Args:", "Shape:", "Examples::", "Attributes:"):
+            assert section in TN.PReLU.__doc__, section
+        # F.prelu is a builtin without a signature; its documented one is prelu(input, weight).
+        assert list(inspect.signature(TF.prelu).parameters) == ["input", "weight"]
+
+    def test_copy_and_pickle(self):
+        m = TN.PReLU(3, init=0.1)
+        x = normal_values((2, 3, 4)).float()
+        for other in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+            assert type(other) is TN.PReLU and repr(other) == repr(m)
+            assert_bitwise_equal(other(x).detach(), m(x).detach())
+
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_export(self, device):
+        model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), TN.PReLU(4), TN.PReLU()).to(device).eval()
+        x = normal_values((4, 3, 5, 5)).float().to(device)
+        batch = torch.export.Dim("batch", min=2, max=64)
+        ep = torch.export.export(model, (x,), dynamic_shapes=({0: batch},))
+        code = ep.graph_module.code
+        assert code.count("torch_ext.prelu.default") == 2, code
+        assert "aten.prelu" not in code and "aten._prelu_kernel" not in code
+        x2 = normal_values((7, 3, 5, 5), seed=3).float().to(device)
+        with torch.no_grad():
+            assert_close(ep.module()(x2), model(x2), rtol=0, atol=0)
 
     @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
     @pytest.mark.parametrize("device", [*DEVICES, pytest.param("meta", id="meta")])
