@@ -2,9 +2,9 @@
 //
 // The tensors are one dense buffer [outer, channels, inner] (PreluLayout, in prelu.h), cut into
 // work by the layout alone, as on the CPU:
-//  - long rows (inner >= kLongRow, and one weight: {1, 1, numel}): a warp takes a segment of one
-//    (n, c) row, with the weight in a register; in the backward its lanes' weight-gradient terms
-//    are summed with warp shuffles into one partial per segment;
+//  - long rows (inner >= kLongRow; one weight is the single row {1, 1, numel}): a warp takes a
+//    segment of one (n, c) row, with the weight in a register; in the backward its lanes'
+//    weight-gradient terms are summed with warp shuffles into one partial per segment;
 //  - tiles (shorter rows, down to channels_last's inner = 1): the buffer is a matrix of `width`
 //    columns (a whole number of channels * inner periods when every channel fits one block, else
 //    channels * inner, cut into tiles of channels); a thread owns a column vector, loads the
