@@ -42,9 +42,18 @@ fi
 step pytest 300 $py -m pytest tests -q -p no:cacheprovider -x -n 8 -rs
 step validate 120 $py -m torch_ext.validate --device cuda
 if command -v compute-sanitizer >/dev/null; then
-  subset=(tests/test_elu.py -q -p no:cacheprovider -k "cuda and selu and not celu and (float32 or bfloat16) and (test_forward_parity or test_backward_parity or test_backward_mixed_layouts or test_inplace_matches_out_of_place or test_special_values)")
-  step memcheck 240 compute-sanitizer --tool memcheck --error-exitcode 9 $py -m pytest "${subset[@]}"
-  step racecheck 240 compute-sanitizer --tool racecheck --error-exitcode 9 $py -m pytest "${subset[@]}"
+  # A small CUDA subset of each op: every kernel (vector, scalar, strided and reduction paths).
+  subset=(-q -p no:cacheprovider
+    tests/test_elu.py -k "cuda and selu and not celu and (float32 or bfloat16) and (test_forward_parity or test_backward_parity or test_backward_mixed_layouts or test_inplace_matches_out_of_place or test_special_values)")
+  subset_prelu=(-q -p no:cacheprovider tests/test_prelu.py -k "cuda and (float32 or bfloat16) and (test_backward_op or test_run_to_run) and (long_rows or large_NCL or large_channels_last or many_channels_last)")
+  subset_rrelu=(-q -p no:cacheprovider tests/test_rrelu.py -k "cuda and float32 and (test_train_gradient_equals_slope or test_cuda_unaligned_and_odd_sizes or test_train_forward_contract)")
+  subset_softplus=(-q -p no:cacheprovider tests/test_softplus.py -k "cuda and (float32 or bfloat16) and (test_forward_parity or test_backward_parity) and contiguous")
+  for tool in memcheck racecheck; do
+    step "${tool}_elu" 150 compute-sanitizer --tool $tool --error-exitcode 9 $py -m pytest "${subset[@]}"
+    step "${tool}_prelu" 150 compute-sanitizer --tool $tool --error-exitcode 9 $py -m pytest "${subset_prelu[@]}"
+    step "${tool}_rrelu" 150 compute-sanitizer --tool $tool --error-exitcode 9 $py -m pytest "${subset_rrelu[@]}"
+    step "${tool}_softplus" 150 compute-sanitizer --tool $tool --error-exitcode 9 $py -m pytest "${subset_softplus[@]}"
+  done
 fi
 if [ -d torch_ext/bench ]; then
   step bench 300 $py -m torch_ext.bench --device cuda --json "$out/bench_cuda.json" --plot "$out/bench_cuda.png"

@@ -32,7 +32,9 @@ def test_python_module_links_the_op_library():
 
 
 def test_ops_are_registered_with_every_kernel():
-    for name in ("elu", "elu_", "elu_backward"):
+    names = ("elu", "elu_", "elu_backward", "prelu", "prelu_backward", "rrelu", "rrelu_", "rrelu_with_noise",
+             "rrelu_with_noise_", "rrelu_backward", "softplus", "softplus_backward")
+    for name in names:
         op = getattr(torch.ops.torch_ext, name).default
         for key in ("CPU", "Meta", "Autograd"):
             assert torch._C._dispatch_has_kernel_for_dispatch_key(op.name(), key), (name, key)
