@@ -42,7 +42,19 @@ CASES: List[OpCase] = [
     OpCase("celu(alpha=2)", lambda x: TF.celu(x, 2.0), lambda x: F.celu(x, 2.0)),
     OpCase("selu", lambda x: TF.selu(x), lambda x: F.selu(x)),
     OpCase("elu_(inplace)", lambda x: TF.elu(x.clone(), 1.0, inplace=True), lambda x: F.elu(x.clone(), 1.0, inplace=True)),
+    OpCase("prelu(C=1)", lambda x: TF.prelu(x, _weight(x, 1)), lambda x: F.prelu(x, _weight(x, 1))),
+    OpCase("prelu(C=8)", lambda x: TF.prelu(x.view(-1, 8, 2), _weight(x, 8)).view_as(x),
+           lambda x: F.prelu(x.view(-1, 8, 2), _weight(x, 8)).view_as(x)),
+    OpCase("rrelu(eval)", lambda x: TF.rrelu(x, 0.1, 0.3), lambda x: F.rrelu(x, 0.1, 0.3)),
+    OpCase("rrelu(train, l=u)", lambda x: TF.rrelu(x, 0.2, 0.2, training=True), lambda x: F.leaky_relu(x, 0.2)),
+    OpCase("softplus", lambda x: TF.softplus(x), lambda x: F.softplus(x)),
+    OpCase("softplus(b=2,t=5)", lambda x: TF.softplus(x, 2.0, 5.0), lambda x: F.softplus(x, 2.0, 5.0)),
 ]
+
+
+def _weight(x: torch.Tensor, channels: int) -> torch.Tensor:
+    """PReLU weights in x's dtype and device: 1 or `channels` values spread over [-0.5, 0.5]."""
+    return torch.linspace(-0.5, 0.5, channels, dtype=torch.float64).add_(0.25).to(dtype=x.dtype, device=x.device)
 
 
 def error_ratio(actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype) -> tuple:
@@ -70,7 +82,7 @@ def check_case(case: OpCase, device: str, dtype: torch.dtype, size: int, gen: to
 
 
 def check_gradients(case: OpCase, device: str, gen: torch.Generator) -> List[str]:
-    x = torch.randn(24, generator=gen, dtype=torch.float64).mul_(2)
+    x = torch.randn(32, generator=gen, dtype=torch.float64).mul_(2)
     x = torch.where(x.abs() < 0.1, x.sign() * 0.1 + x, x).to(device).requires_grad_()  # off the kink at 0
     grad = torch.autograd.gradcheck(case.ours, (x,), raise_exception=False)
     gradgrad = torch.autograd.gradgradcheck(case.ours, (x,), raise_exception=False)
