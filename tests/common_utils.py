@@ -6,7 +6,11 @@ Everything here is a reference or a generator of inputs; nothing here calls ``to
 
 import dataclasses
 import math
+import os
+import pathlib
 import re
+import subprocess
+import sys
 from typing import Callable, Optional
 
 import pytest
@@ -379,3 +383,31 @@ NEGATIVE_ALPHA_VARIANTS = [v for v in ELU_VARIANTS if not v.inplace_ok]
 
 def parse_capabilities(text: str) -> list:
     return [t.upper() for t in re.split(r"[\s,;]+", text.strip()) if t]
+
+
+def run_with_cpu_isa(isa: str, script: str, *args: str) -> None:
+    """Runs `script` (Python source; argv[1] is the ISA name in capitals, then `args`) in a subprocess whose
+    DispatchStubs pick the `isa` CPU kernels (ATEN_CPU_CAPABILITY), and asserts it ends by printing OK.
+    Skips when that kernel was not compiled, when this CPU cannot run it, or when it is this process's own
+    ISA (every other test runs that one)."""
+    import torch_ext
+
+    compiled = parse_capabilities(torch_ext.build_info()["cpu_capabilities_compiled"])
+    assert "DEFAULT" in compiled, compiled
+    if isa.upper() not in compiled:
+        pytest.skip(f"torch_ext was built without the {isa} kernel (compiled: {compiled})")
+    rank = {"DEFAULT": 0, "AVX2": 1, "AVX512": 2}
+    here = torch.backends.cpu.get_cpu_capability()
+    if rank.get(here, -1) < rank[isa.upper()]:
+        pytest.skip(f"this CPU runs {here}, not {isa}")
+    if here == isa.upper():
+        pytest.skip(f"{isa} is this process's ISA: every other test runs its kernel")
+    tests_dir = pathlib.Path(__file__).resolve().parent
+    root = tests_dir.parent
+    env = dict(os.environ, ATEN_CPU_CAPABILITY=isa, PYTHONPATH=os.pathsep.join([str(root), str(tests_dir)]))
+    proc = subprocess.run(
+        [sys.executable, "-c", script, isa.upper(), *args],
+        env=env, cwd=root, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    assert proc.stdout.strip().endswith("OK"), proc.stdout

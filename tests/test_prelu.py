@@ -2,10 +2,7 @@
 
 import copy
 import inspect
-import os
 import pickle
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -30,7 +27,7 @@ from common_utils import (
     assert_same_zero_signs,
     away_from_zero_values,
     normal_values,
-    parse_capabilities,
+    run_with_cpu_isa,
     requires_cuda,
     special_values,
 )
@@ -737,23 +734,7 @@ class TestPrelu:
     @pytest.mark.parametrize("isa", ["default", "avx2", "avx512"])
     def test_cpu_isa_kernels(self, isa):
         """Each compiled CPU kernel (the ISA picked by ATEN_CPU_CAPABILITY) against PyTorch, in a subprocess."""
-        compiled = parse_capabilities(torch_ext.build_info()["cpu_capabilities_compiled"])
-        assert "DEFAULT" in compiled, compiled
-        if isa.upper() not in compiled:
-            pytest.skip(f"torch_ext was built without the {isa} kernel (compiled: {compiled})")
-        supported = {"DEFAULT": 0, "AVX2": 1, "AVX512": 2}
-        here = torch.backends.cpu.get_cpu_capability()
-        if supported.get(here, -1) < supported[isa.upper()]:
-            pytest.skip(f"this CPU runs {here}, not {isa}")
-        if here == isa.upper():
-            pytest.skip(f"{isa} is this process's ISA: every other test runs its kernel")
-        env = dict(os.environ, ATEN_CPU_CAPABILITY=isa, PYTHONPATH=os.pathsep.join([str(ROOT), str(TESTS_DIR)]))
-        proc = subprocess.run(
-            [sys.executable, "-c", _ISA_SCRIPT, isa.upper()],
-            env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
-        )
-        assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-        assert proc.stdout.strip().endswith("OK"), proc.stdout
+        run_with_cpu_isa(isa, _ISA_SCRIPT)
 
     # ------------------------------------------------------------------------------------------
     # CUDA specifics: alignment, streams, graphs

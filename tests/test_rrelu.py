@@ -1,9 +1,6 @@
 """RReLU (rrelu, rrelu_ and the internal rrelu_with_noise[_] / rrelu_backward ops) against PyTorch, a float64
 formula, the uniform law and a NumPy Philox4x32-10 reference of the in-kernel random slopes."""
 
-import os
-import subprocess
-import sys
 import textwrap
 from fractions import Fraction
 from pathlib import Path
@@ -37,7 +34,7 @@ from common_utils import (
     away_from_zero_values,
     make_input,
     normal_values,
-    parse_capabilities,
+    run_with_cpu_isa,
     requires_cuda,
     same_layout_copy,
     special_values,
@@ -1376,26 +1373,9 @@ class TestRRelu:
         """Each compiled CPU kernel (the ISA picked by ATEN_CPU_CAPABILITY), in a subprocess, gives this process's
         results exactly (every value and sign of zero; NaN payloads aside): training (forward, noise, backward, in
         place) and eval (against PyTorch)."""
-        info = torch_ext.build_info()
-        compiled = parse_capabilities(info["cpu_capabilities_compiled"])
-        assert "DEFAULT" in compiled, compiled
-        if isa.upper() not in compiled:
-            pytest.skip(f"torch_ext was built without the {isa} kernel (compiled: {compiled})")
-        supported = {"DEFAULT": 0, "AVX2": 1, "AVX512": 2}
-        here = torch.backends.cpu.get_cpu_capability()
-        if supported.get(here, -1) < supported[isa.upper()]:
-            pytest.skip(f"this CPU runs {here}, not {isa}")
-        if here == isa.upper():
-            pytest.skip(f"{isa} is this process's ISA: every other test runs its kernel")
         cases = _isa_cases()
         torch.save(cases, tmp_path / "cases.pt")
-        env = dict(os.environ, ATEN_CPU_CAPABILITY=isa, PYTHONPATH=os.pathsep.join([str(ROOT), str(TESTS_DIR)]))
-        proc = subprocess.run(
-            [sys.executable, "-c", _ISA_SCRIPT, isa.upper(), str(tmp_path / "cases.pt")],
-            env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
-        )
-        assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-        assert proc.stdout.strip().endswith("OK"), proc.stdout
+        run_with_cpu_isa(isa, _ISA_SCRIPT, str(tmp_path / "cases.pt"))
 
     # ------------------------------------------------------------------------------------------
     # CUDA specifics: graphs, streams, 64-bit indexing, device guard

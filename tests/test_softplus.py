@@ -8,10 +8,7 @@ torch_ext stays finite: there the float64 closed form is the reference, and ATen
 
 import inspect
 import math
-import os
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -39,7 +36,7 @@ from common_utils import (
     assert_same_zero_signs,
     make_input,
     normal_values,
-    parse_capabilities,
+    run_with_cpu_isa,
     requires_cuda,
     special_values,
     tol,
@@ -956,24 +953,7 @@ class TestSoftplus:
     @pytest.mark.parametrize("isa", ["default", "avx2", "avx512"])
     def test_cpu_isa_kernels(self, isa):
         """Each compiled CPU kernel (the ISA picked by ATEN_CPU_CAPABILITY) against PyTorch's, in a subprocess."""
-        info = torch_ext.build_info()
-        compiled = parse_capabilities(info["cpu_capabilities_compiled"])
-        assert "DEFAULT" in compiled, compiled
-        if isa.upper() not in compiled:
-            pytest.skip(f"torch_ext was built without the {isa} kernel (compiled: {compiled})")
-        supported = {"DEFAULT": 0, "AVX2": 1, "AVX512": 2}
-        here = torch.backends.cpu.get_cpu_capability()
-        if supported.get(here, -1) < supported[isa.upper()]:
-            pytest.skip(f"this CPU runs {here}, not {isa}")
-        if here == isa.upper():
-            pytest.skip(f"{isa} is this process's ISA: every other test runs its kernel")
-        env = dict(os.environ, ATEN_CPU_CAPABILITY=isa, PYTHONPATH=os.pathsep.join([str(ROOT), str(TESTS_DIR)]))
-        proc = subprocess.run(
-            [sys.executable, "-c", _ISA_SCRIPT, isa.upper()],
-            env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
-        )
-        assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-        assert proc.stdout.strip().endswith("OK"), proc.stdout
+        run_with_cpu_isa(isa, _ISA_SCRIPT)
 
     # ------------------------------------------------------------------------------------------
     # CUDA specifics: streams, graphs
