@@ -4,6 +4,8 @@
 // x dtype.
 
 #include <gtest/gtest.h>
+
+#include "tensor_assertions.h"
 #include <torch/torch.h>
 #include <torch_ext/torch_ext.h>
 
@@ -20,38 +22,12 @@
 
 namespace {
 
+using torch_ext_test::AllClose;
+using torch_ext_test::Identical;
+using torch_ext_test::to_vector;
+
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-std::vector<double> to_vector(const at::Tensor& t) {
-  at::Tensor d = t.detach().to(at::kCPU).to(at::kDouble).contiguous();
-  const double* p = d.data_ptr<double>();
-  return std::vector<double>(p, p + d.numel());
-}
-
-// Bitwise-equal values: the same dtype and shape, NaN meets NaN, zeros carry the same sign.
-::testing::AssertionResult Identical(const at::Tensor& actual, const at::Tensor& expected) {
-  if (actual.scalar_type() != expected.scalar_type()) {
-    return ::testing::AssertionFailure() << "dtype " << actual.scalar_type() << " != " << expected.scalar_type();
-  }
-  if (actual.sizes() != expected.sizes()) {
-    return ::testing::AssertionFailure() << "shape " << actual.sizes() << " != expected " << expected.sizes();
-  }
-  const auto a = to_vector(actual);  // exact: every supported dtype converts to double exactly
-  const auto e = to_vector(expected);
-  int64_t bad = 0;
-  std::ostringstream msg;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const bool ok = (std::isnan(a[i]) && std::isnan(e[i])) || (a[i] == e[i] && std::signbit(a[i]) == std::signbit(e[i]));
-    if (!ok && bad++ < 5) {
-      msg << "\n  [" << i << "] actual " << std::setprecision(17) << a[i] << " expected " << e[i];
-    }
-  }
-  if (bad) {
-    return ::testing::AssertionFailure() << bad << " of " << a.size() << " elements differ:" << msg.str();
-  }
-  return ::testing::AssertionSuccess();
-}
 
 double eps_of(at::ScalarType t) {
   switch (t) {

@@ -7,6 +7,8 @@
 #include <ATen/core/PhiloxRNGEngine.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <gtest/gtest.h>
+
+#include "tensor_assertions.h"
 #include <torch/torch.h>
 #include <torch_ext/ops/math/rrelu_math.h>
 #include <torch_ext/torch_ext.h>
@@ -22,37 +24,12 @@
 
 namespace {
 
+using torch_ext_test::AllClose;
+using torch_ext_test::Identical;
+using torch_ext_test::to_vector;
+
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-std::vector<double> values_of(const at::Tensor& t) {
-  at::Tensor d = t.detach().to(at::kCPU).to(at::kDouble).contiguous();
-  const double* p = d.data_ptr<double>();
-  return std::vector<double>(p, p + d.numel());
-}
-
-// Equal values, NaN meets NaN, zeros carry the same sign, same dtype and shape.
-::testing::AssertionResult Same(const at::Tensor& actual, const at::Tensor& expected) {
-  if (actual.scalar_type() != expected.scalar_type() || actual.sizes() != expected.sizes()) {
-    return ::testing::AssertionFailure() << "dtype/shape " << actual.scalar_type() << actual.sizes()
-                                         << " != " << expected.scalar_type() << expected.sizes();
-  }
-  const auto a = values_of(actual);  // exact: every supported dtype converts to double exactly
-  const auto e = values_of(expected);
-  int64_t bad = 0;
-  std::ostringstream msg;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const bool ok =
-        (std::isnan(a[i]) && std::isnan(e[i])) || (a[i] == e[i] && std::signbit(a[i]) == std::signbit(e[i]));
-    if (!ok && bad++ < 5) {
-      msg << "\n  [" << i << "] actual " << std::setprecision(17) << a[i] << " expected " << e[i];
-    }
-  }
-  if (bad) {
-    return ::testing::AssertionFailure() << bad << " of " << a.size() << " elements differ:" << msg.str();
-  }
-  return ::testing::AssertionSuccess();
-}
 
 // Values of both signs with the edges (+-0, NaN, +-inf) spread through them; 37 x 129 leaves vector tails.
 at::Tensor rrelu_input(at::ScalarType dtype, const at::Device& device = at::kCPU) {
@@ -158,27 +135,27 @@ TEST_P(RReluTest, EvalMatchesLeakyRelu) {
        std::vector<std::pair<double, double>>{{0.125, 1.0 / 3.0}, {0.1, 0.3}, {-0.6, -0.2}}) {
     SCOPED_TRACE("lower " + std::to_string(lower) + " upper " + std::to_string(upper));
     const double slope = (lower + upper) / 2;
-    EXPECT_TRUE(Same(torch_ext::rrelu(x, lower, upper, /*training=*/false), at::leaky_relu(x, slope)));
+    EXPECT_TRUE(Identical(torch_ext::rrelu(x, lower, upper, /*training=*/false), at::leaky_relu(x, slope)));
     at::Tensor y = x.clone();
     EXPECT_TRUE(torch_ext::rrelu_(y, lower, upper, false).is_same(y));
-    EXPECT_TRUE(Same(y, at::leaky_relu(x, slope)));
+    EXPECT_TRUE(Identical(y, at::leaky_relu(x, slope)));
 
     const at::Tensor xg = x.clone().requires_grad_();
     const at::Tensor g = torch::randn(x.sizes(), torch::dtype(dtype()));
     torch_ext::rrelu(xg, lower, upper, false).backward(g);
     const at::Tensor xr = x.clone().requires_grad_();
     at::leaky_relu(xr, slope).backward(g);
-    EXPECT_TRUE(Same(xg.grad(), xr.grad()));
+    EXPECT_TRUE(Identical(xg.grad(), xr.grad()));
   }
   // The defaults are the eval-mode (1/8, 1/3).
-  EXPECT_TRUE(Same(torch_ext::rrelu(x), at::leaky_relu(x, (0.125 + 1.0 / 3.0) / 2)));
+  EXPECT_TRUE(Identical(torch_ext::rrelu(x), at::leaky_relu(x, (0.125 + 1.0 / 3.0) / 2)));
 }
 
 TEST_P(RReluTest, TrainingSlopesInBoundsAndOutputIsXTimesSlope) {
   const at::Tensor x = rrelu_input(dtype());
   auto [out, noise] = torch_ext::rrelu_with_noise(x, kLower, kUpper, /*training=*/true, cpu_generator(3));
   ASSERT_EQ(noise.sizes(), x.sizes());
-  const auto xv = values_of(x), yv = values_of(out), nv = values_of(noise);
+  const auto xv = to_vector(x), yv = to_vector(out), nv = to_vector(noise);
   const double lo = bound_in(kLower, dtype()), hi = bound_in(kUpper, dtype());
   int64_t negatives = 0;
   double sum = 0.0;
@@ -197,7 +174,7 @@ TEST_P(RReluTest, TrainingSlopesInBoundsAndOutputIsXTimesSlope) {
   EXPECT_NEAR(sum / negatives, (kLower + kUpper) / 2, 0.01);
   if (dtype() == at::kFloat || dtype() == at::kDouble) {
     // The noise is the very slope: y == x * noise where x <= 0.
-    EXPECT_TRUE(Same(out, at::where(x <= 0, x * noise, x)));
+    EXPECT_TRUE(Identical(out, at::where(x <= 0, x * noise, x)));
   }
 }
 
@@ -217,10 +194,10 @@ TEST_P(RReluTest, TrainingDrawsPhiloxFromTheGenerator) {
                                                : philox_slopes<float>(seed, 0, x.numel(), kLower, kUpper);
   const at::Tensor expected_noise =
       torch::tensor(expected, torch::dtype(at::kDouble)).to(opmath_of(dtype())).to(dtype()).view(x.sizes());
-  EXPECT_TRUE(Same(noise, expected_noise));
+  EXPECT_TRUE(Identical(noise, expected_noise));
   // The output multiplies by the op-math slope, rounded once.
   const at::Tensor slopes = torch::tensor(expected, torch::dtype(at::kDouble)).to(opmath_of(dtype())).view(x.sizes());
-  EXPECT_TRUE(Same(out, (x.to(opmath_of(dtype())) * slopes).to(dtype())));
+  EXPECT_TRUE(Identical(out, (x.to(opmath_of(dtype())) * slopes).to(dtype())));
 }
 
 TEST_P(RReluTest, TrainingReproducibleWithSeededGenerator) {
@@ -228,20 +205,20 @@ TEST_P(RReluTest, TrainingReproducibleWithSeededGenerator) {
   at::Generator gen = cpu_generator(42);
   const at::Tensor a = torch_ext::rrelu(x, kLower, kUpper, true, gen);
   const at::Tensor b = torch_ext::rrelu(x, kLower, kUpper, true, gen);
-  EXPECT_FALSE(Same(a, b)) << "successive calls must draw new slopes";
+  EXPECT_FALSE(Identical(a, b)) << "successive calls must draw new slopes";
   gen.set_current_seed(42);
-  EXPECT_TRUE(Same(torch_ext::rrelu(x, kLower, kUpper, true, gen), a));
-  EXPECT_TRUE(Same(torch_ext::rrelu(x, kLower, kUpper, true, gen), b));
-  EXPECT_TRUE(Same(torch_ext::rrelu(x, kLower, kUpper, true, cpu_generator(42)), a));
+  EXPECT_TRUE(Identical(torch_ext::rrelu(x, kLower, kUpper, true, gen), a));
+  EXPECT_TRUE(Identical(torch_ext::rrelu(x, kLower, kUpper, true, gen), b));
+  EXPECT_TRUE(Identical(torch_ext::rrelu(x, kLower, kUpper, true, cpu_generator(42)), a));
   // The default generator: torch::manual_seed reproduces it.
   torch::manual_seed(7);
   const at::Tensor c = torch_ext::rrelu(x, kLower, kUpper, true);
   torch::manual_seed(7);
-  EXPECT_TRUE(Same(torch_ext::rrelu(x, kLower, kUpper, true), c));
+  EXPECT_TRUE(Identical(torch_ext::rrelu(x, kLower, kUpper, true), c));
   // In place draws what out of place draws.
   at::Tensor y = x.clone();
   EXPECT_TRUE(torch_ext::rrelu_(y, kLower, kUpper, true, cpu_generator(42)).is_same(y));
-  EXPECT_TRUE(Same(y, a));
+  EXPECT_TRUE(Identical(y, a));
 }
 
 TEST_P(RReluTest, TrainingIndependentOfThreadCount) {
@@ -253,8 +230,8 @@ TEST_P(RReluTest, TrainingIndependentOfThreadCount) {
     results.push_back(std::get<1>(torch_ext::rrelu_with_noise(x, kLower, kUpper, true, cpu_generator(9))));
   }
   at::set_num_threads(threads);
-  EXPECT_TRUE(Same(results[1], results[0]));
-  EXPECT_TRUE(Same(results[2], results[0]));
+  EXPECT_TRUE(Identical(results[1], results[0]));
+  EXPECT_TRUE(Identical(results[2], results[0]));
 }
 
 TEST_P(RReluTest, BackwardIsTheSlope) {
@@ -262,24 +239,24 @@ TEST_P(RReluTest, BackwardIsTheSlope) {
   const at::Tensor y = torch_ext::rrelu(x, kLower, kUpper, true, cpu_generator(5));
   y.backward(torch::ones_like(y));
   const at::Tensor noise = std::get<1>(torch_ext::rrelu_with_noise(x.detach(), kLower, kUpper, true, cpu_generator(5)));
-  EXPECT_TRUE(Same(x.grad(), noise));
+  EXPECT_TRUE(Identical(x.grad(), noise));
   EXPECT_TRUE(
-      Same(y.detach(), std::get<0>(torch_ext::rrelu_with_noise(x.detach(), kLower, kUpper, true, cpu_generator(5)))));
+      Identical(y.detach(), std::get<0>(torch_ext::rrelu_with_noise(x.detach(), kLower, kUpper, true, cpu_generator(5)))));
   // The backward op: grad * noise in training (ATen's rrelu_with_noise_backward as the reference).
   const at::Tensor g = torch::randn(x.sizes(), torch::dtype(dtype()));
-  EXPECT_TRUE(Same(torch_ext::rrelu_backward(g, std::nullopt, noise, kLower, kUpper, true, false),
+  EXPECT_TRUE(Identical(torch_ext::rrelu_backward(g, std::nullopt, noise, kLower, kUpper, true, false),
                    at::rrelu_with_noise_backward(g, x.detach(), noise, kLower, kUpper, true, false)));
   // In place: the gradient flows through the same slopes.
   const at::Tensor leaf = x.detach().clone().requires_grad_();
   at::Tensor z = leaf * 1;
   torch_ext::rrelu_(z, kLower, kUpper, true, cpu_generator(5));
   z.backward(torch::ones_like(z));
-  EXPECT_TRUE(Same(leaf.grad(), noise));
+  EXPECT_TRUE(Identical(leaf.grad(), noise));
 }
 
 TEST_P(RReluTest, EqualBoundsIsLeakyRelu) {
   const at::Tensor x = rrelu_input(dtype());
-  EXPECT_TRUE(Same(torch_ext::rrelu(x, 0.2, 0.2, true), at::leaky_relu(x, 0.2)));
+  EXPECT_TRUE(Identical(torch_ext::rrelu(x, 0.2, 0.2, true), at::leaky_relu(x, 0.2)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, RReluTest, ::testing::Values(at::kFloat, at::kDouble, at::kHalf, at::kBFloat16),
@@ -303,7 +280,7 @@ TEST(RReluCuda, TrainingDrawsPhiloxFromTheGenerator) {
   const at::Tensor x = -(torch::rand({5, 1001}, torch::dtype(at::kFloat)) + 0.01f).to(at::kCUDA);
   const at::Tensor noise = std::get<1>(torch_ext::rrelu_with_noise(x, kLower, kUpper, true));
   const auto expected = philox_slopes<float>(seed, offset, x.numel(), kLower, kUpper);
-  EXPECT_TRUE(Same(noise.cpu(), torch::tensor(expected, torch::dtype(at::kDouble)).to(at::kFloat).view(x.sizes())));
+  EXPECT_TRUE(Identical(noise.cpu(), torch::tensor(expected, torch::dtype(at::kDouble)).to(at::kFloat).view(x.sizes())));
   EXPECT_EQ(gen.get_offset(), offset + 4);
 }
 
@@ -331,7 +308,7 @@ TEST(RReluErrors, BadBounds) {
     ExpectErrorContaining([&] { torch_ext::rrelu(x, 0.1, nan, training); }, "upper = nan");
     at::Tensor y = x.clone();
     ExpectErrorContaining([&] { torch_ext::rrelu_(y, 0.5, 0.1, training); }, "lower <= upper");
-    EXPECT_TRUE(Same(y, x)) << "a refused rrelu_ must leave its input alone";
+    EXPECT_TRUE(Identical(y, x)) << "a refused rrelu_ must leave its input alone";
   }
   EXPECT_NO_THROW(torch_ext::rrelu(x, 0.2, 0.2, true));
 }
@@ -347,7 +324,7 @@ TEST(RReluErrors, InplaceOnLeafRequiringGrad) {
   at::Tensor leaf = torch::randn({8}).requires_grad_();
   const at::Tensor before = leaf.detach().clone();
   ExpectErrorContaining([&] { torch_ext::rrelu_(leaf, kLower, kUpper, true); }, "leaf Variable");
-  EXPECT_TRUE(Same(leaf.detach(), before));
+  EXPECT_TRUE(Identical(leaf.detach(), before));
 }
 
 TEST(RReluErrors, BackwardArguments) {

@@ -3,6 +3,8 @@
 // Grids, not copies: the suites are parametrized over (beta, threshold) x dtype.
 
 #include <gtest/gtest.h>
+
+#include "tensor_assertions.h"
 #include <torch/torch.h>
 #include <torch_ext/ops/math/softplus_math.h>
 #include <torch_ext/torch_ext.h>
@@ -19,6 +21,10 @@
 #include <vector>
 
 namespace {
+
+using torch_ext_test::AllClose;
+using torch_ext_test::Identical;
+using torch_ext_test::to_vector;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -69,46 +75,6 @@ double atol_for(at::ScalarType t) {
     default:
       return 1e-5;
   }
-}
-
-std::vector<double> to_vector(const at::Tensor& t) {
-  at::Tensor d = t.detach().to(at::kCPU).to(at::kDouble).contiguous();
-  const double* p = d.data_ptr<double>();
-  return std::vector<double>(p, p + d.numel());
-}
-
-// |actual - expected| <= atol + rtol * |expected| elementwise; NaN must meet NaN and an infinity
-// the same infinity.
-::testing::AssertionResult AllClose(const at::Tensor& actual, const at::Tensor& expected, double rtol,
-                                    double atol) {
-  if (actual.sizes() != expected.sizes()) {
-    return ::testing::AssertionFailure() << "shape " << actual.sizes() << " != expected " << expected.sizes();
-  }
-  const auto a = to_vector(actual);
-  const auto e = to_vector(expected);
-  int64_t bad = 0;
-  double worst_rel = 0.0;
-  std::ostringstream msg;
-  for (size_t i = 0; i < a.size(); ++i) {
-    bool ok;
-    if (std::isnan(a[i]) || std::isnan(e[i])) {
-      ok = std::isnan(a[i]) && std::isnan(e[i]);
-    } else if (std::isinf(a[i]) || std::isinf(e[i])) {
-      ok = a[i] == e[i];
-    } else {
-      const double diff = std::abs(a[i] - e[i]);
-      ok = diff <= atol + rtol * std::abs(e[i]);
-      if (e[i] != 0.0) worst_rel = std::max(worst_rel, diff / std::abs(e[i]));
-    }
-    if (!ok && bad++ < 5) {
-      msg << "\n  [" << i << "] actual " << std::setprecision(17) << a[i] << " expected " << e[i];
-    }
-  }
-  if (bad) {
-    return ::testing::AssertionFailure() << bad << " of " << a.size() << " elements differ (rtol " << rtol
-                                         << ", atol " << atol << ", worst rel " << worst_rel << "):" << msg.str();
-  }
-  return ::testing::AssertionSuccess();
 }
 
 // With the tolerance of actual's dtype (expected may be a float64 closed form).
