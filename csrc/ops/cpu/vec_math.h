@@ -31,6 +31,15 @@ struct VecMath {
   static V lt(const V& a, const V& b) {
     return a < b;
   }
+  template <typename V>
+  static V eq(const V& a, const V& b) {
+    return a == b;
+  }
+  // NaN-propagating, as ScalarMath::maximum.
+  template <typename V>
+  static V maximum(const V& a, const V& b) {
+    return at::vec::maximum(a, b);
+  }
   // select(m, a, b) = m ? a : b, lane by lane
   template <typename V>
   static V select(const V& m, const V& a, const V& b) {
@@ -43,6 +52,10 @@ struct VecMath {
   template <typename V>
   static V expm1(const V& x) {
     return x.expm1();
+  }
+  template <typename V>
+  static V log(const V& x) {
+    return x.log();
   }
   template <typename V>
   static V log1p(const V& x) {

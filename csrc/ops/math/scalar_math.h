@@ -30,6 +30,15 @@ struct ScalarMath {
   static C10_HOST_DEVICE bool lt(T a, T b) {
     return a < b;
   }
+  template <typename T>
+  static C10_HOST_DEVICE bool eq(T a, T b) {
+    return a == b;
+  }
+  // The larger of a and b, NaN if either is NaN (as torch.maximum and ATen's max reductions).
+  template <typename T>
+  static C10_HOST_DEVICE T maximum(T a, T b) {
+    return (a != a || a > b) ? a : b;
+  }
   // select(m, a, b) = m ? a : b
   template <typename T>
   static C10_HOST_DEVICE T select(bool m, T a, T b) {
@@ -42,6 +51,10 @@ struct ScalarMath {
   template <typename T>
   static C10_HOST_DEVICE T expm1(T x) {
     return std::expm1(x);
+  }
+  template <typename T>
+  static C10_HOST_DEVICE T log(T x) {
+    return std::log(x);
   }
   template <typename T>
   static C10_HOST_DEVICE T log1p(T x) {
