@@ -605,6 +605,12 @@ class TestRRelu:
             if dtype == torch.float16 and device == "cpu":
                 continue  # PyTorch's CPU rrelu has no float16 training kernel
             aten_y = F.rrelu(x, slope, slope, training=True)
+            if device == "cuda" and dtype in REDUCED_DTYPES:
+                # ATen's CUDA kernel rounds the slope to the dtype before multiplying (its CPU kernel and
+                # leaky_relu do not); ours multiplies by the op-math slope on both devices, so it is
+                # leaky_relu's bit for bit (checked above) and within one rounding of ATen's CUDA rrelu.
+                torch.testing.assert_close(y, aten_y, equal_nan=True)
+                continue
             assert_exact(y, aten_y)
             (aten_gx,) = torch.autograd.grad(aten_y, x, g)
             assert_exact(gx, aten_gx)
@@ -728,7 +734,11 @@ class TestRRelu:
 
         y, grad = run(_run_inplace)
         y_ref, grad_ref = run(_torch_inplace)
-        assert_exact(y, y_ref)
+        if training and device == "cuda" and dtype in REDUCED_DTYPES:
+            # ATen's CUDA rrelu rounds the slope to the dtype first (see test_train_lower_equals_upper_is_leaky_relu).
+            assert_close(y, y_ref)
+        else:
+            assert_exact(y, y_ref)
         assert_close(grad, grad_ref)
 
     @pytest.mark.parametrize("layout", ["contiguous", "transposed", "sliced_step2", "offset_slice", "channels_last"])
@@ -759,12 +769,14 @@ class TestRRelu:
     def test_inplace_train_gradient_is_noise(self, device, dtype):
         leaf = make_input("large", dtype, device, values=values_with_specials(dtype)).requires_grad_()
         x = leaf * 1
+        # NB: the reference reads x's values, not leaf's: on CUDA, leaf * 1 turns NaN payloads canonical.
+        x_before = x.detach().clone()
         y = ops.rrelu_with_noise_(x, 0.1, 0.3, True, _generator(device, 12))
         noise = y  # rrelu_with_noise_ returns the noise and writes the output into x
         assert not noise.requires_grad and x.requires_grad
         (gx,) = torch.autograd.grad(x, leaf, torch.ones_like(x))
         assert_bitwise_equal(gx, noise)
-        out, noise_ref = ops.rrelu_with_noise(leaf.detach(), 0.1, 0.3, True, _generator(device, 12))
+        out, noise_ref = ops.rrelu_with_noise(x_before, 0.1, 0.3, True, _generator(device, 12))
         assert_bitwise_equal(x.detach(), out)
         assert_bitwise_equal(noise, noise_ref)
 
