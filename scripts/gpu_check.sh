@@ -50,6 +50,43 @@ export PYTHONPATH=$root${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 [ -f /usr/include/gtest/gtest.h ] || export TORCH_EXT_BUILD_TESTS=0
 
 step build 420 $py setup.py build_ext --inplace || { echo "build failed"; exit 1; }
+
+# Errors must raise, not crash: on one GPU image, messages that format numbers crashed the process.
+# If the probe fails, record why (compilers, loaded runtime libraries, a cuda-gdb backtrace) and rebuild
+# with the system compiler, if it differs from the one used, before running anything else.
+probe() {
+  local d rc=0
+  for d in cpu cuda; do timeout 60 $py scripts/error_probe.py $d >>"$out/error_probe.log" 2>&1 || rc=1; done
+  return $rc
+}
+diagnose() {
+  echo "== compilers and environment"
+  env | grep -E '^(CC|CXX|CUDAHOSTCXX|PATH|LD_LIBRARY_PATH|LD_PRELOAD|CXXFLAGS|LDFLAGS)=' || true
+  ls -la /usr/bin/g++* /usr/bin/c++ /opt/gcc/bin 2>&1 | head -20
+  for c in /opt/gcc/bin/g++ /usr/bin/g++; do [ -x $c ] && $c --version | head -1; done
+  echo "== runtime libraries loaded with torch_ext"
+  $py -c 'import torch_ext; print("\n".join(sorted({l.split()[-1] for l in open("/proc/self/maps") if any(k in l for k in ("libstdc++", "libgcc_s", "gomp"))})))'
+  readelf -d torch_ext/lib/libtorch_ext_ops.so | grep -E "RUNPATH|RPATH|NEEDED"
+  for f in $($py -c 'import torch_ext; print("\n".join(sorted({l.split()[-1] for l in open("/proc/self/maps") if "libstdc++" in l})))'); do
+    echo "$f: newest $(strings "$f" | grep -E '^GLIBCXX_3\.4\.[0-9]+$' | sort -V | tail -1)"
+  done
+  if command -v cuda-gdb >/dev/null; then
+    echo "== cuda-gdb backtrace of the probe (cpu)"
+    timeout 120 cuda-gdb -batch -ex run -ex bt --args $py scripts/error_probe.py cpu 2>&1 | grep -v "^\[New Thread\|^\[Thread" | tail -60
+  fi
+}
+if ! probe; then
+  echo "error probe FAILED (see error_probe.log, error_probe_diag.log)"; status=1
+  diagnose >"$out/error_probe_diag.log" 2>&1
+  used=$(readlink -f "$(command -v "${CXX:-c++}")")
+  if [ -x /usr/bin/g++ ] && [ "$(readlink -f /usr/bin/g++)" != "$used" ]; then
+    echo "== retrying the build with /usr/bin/g++ (was $used)"
+    step build_system_gcc 300 env CXX=/usr/bin/g++ CC=/usr/bin/gcc CUDAHOSTCXX=/usr/bin/g++ \
+      TORCH_EXT_BUILD_DIR="$root/build/cmake-system-gcc" $py setup.py build_ext --inplace && echo "== probe after the rebuild" >>"$out/error_probe.log" &&
+      probe && echo "error probe passes with /usr/bin/g++"
+  fi
+fi
+tail -n 12 "$out/error_probe.log"
 if [ "${TORCH_EXT_BUILD_TESTS:-1}" != 0 ] && wanted ctest; then
   step cpp_build 120 cmake --build build/cmake -j "$MAX_JOBS" && step ctest 120 ctest --test-dir build/cmake --output-on-failure
 fi
@@ -57,22 +94,26 @@ fi
 wanted pytest && step pytest 300 $py -m pytest tests -q -p no:cacheprovider -n 8 -rfE -k "${GPU_CHECK_PYTEST_K:-cuda}"
 wanted validate && step validate 120 $py -m torch_ext.validate --device cuda
 if command -v compute-sanitizer >/dev/null; then
-  # A small CUDA subset of each op: every kernel (vector, scalar, strided and reduction paths).
-  subset=(-q -p no:cacheprovider
-    tests/test_elu.py -k "cuda and selu and not celu and (float32 or bfloat16) and (test_forward_parity or test_backward_parity or test_backward_mixed_layouts or test_inplace_matches_out_of_place or test_special_values)")
-  subset_prelu=(-q -p no:cacheprovider tests/test_prelu.py -k "cuda and (float32 or bfloat16) and (test_backward_op or test_run_to_run) and (long_rows or large_NCL or large_channels_last or many_channels_last)")
-  subset_rrelu=(-q -p no:cacheprovider tests/test_rrelu.py -k "cuda and float32 and (test_train_gradient_equals_slope or test_cuda_unaligned_and_odd_sizes or test_train_forward_contract)")
-  subset_softplus=(-q -p no:cacheprovider tests/test_softplus.py -k "cuda and (float32 or bfloat16) and (test_forward_parity or test_backward_parity) and contiguous")
+  # A small CUDA subset of each op that still reaches every kernel (vector, scalar, strided and
+  # reduction paths). GPU_CHECK_SANITIZE_OPS picks the ops (default: all).
+  declare -A subset=(
+    [elu]='tests/test_elu.py -k "cuda and selu and not celu and (float32 or bfloat16) and (test_forward_parity or test_backward_parity or test_backward_mixed_layouts or test_inplace_matches_out_of_place or test_special_values)"'
+    [prelu]='tests/test_prelu.py -k "cuda and (float32 or bfloat16) and (test_backward_op or test_run_to_run) and (long_rows or large_NCL or large_channels_last or many_channels_last)"'
+    [rrelu]='tests/test_rrelu.py -k "cuda and float32 and (test_train_gradient_equals_slope or test_cuda_unaligned_and_odd_sizes or test_train_forward_contract)"'
+    [softplus]='tests/test_softplus.py -k "cuda and (float32 or bfloat16) and (test_forward_parity or test_backward_parity) and contiguous"'
+    [softmax]='tests/test_softmax.py -k "cuda and (float32 or float16) and (parity or special or backward) and not gradgrad"'
+  )
   for tool in memcheck racecheck; do
     wanted $tool || continue
-    step "${tool}_elu" 150 compute-sanitizer --tool $tool --error-exitcode 9 $py -m pytest "${subset[@]}"
-    step "${tool}_prelu" 150 compute-sanitizer --tool $tool --error-exitcode 9 $py -m pytest "${subset_prelu[@]}"
-    step "${tool}_rrelu" 150 compute-sanitizer --tool $tool --error-exitcode 9 $py -m pytest "${subset_rrelu[@]}"
-    step "${tool}_softplus" 150 compute-sanitizer --tool $tool --error-exitcode 9 $py -m pytest "${subset_softplus[@]}"
+    for op in ${GPU_CHECK_SANITIZE_OPS:-elu prelu rrelu softplus softmax}; do
+      [ -f "tests/test_$op.py" ] || continue
+      eval "args=(${subset[$op]})"
+      step "${tool}_$op" 150 compute-sanitizer --tool $tool --error-exitcode 9 $py -m pytest -q -p no:cacheprovider "${args[@]}"
+    done
   done
 fi
 if [ -d torch_ext/bench ] && wanted bench; then
-  step bench 300 $py -m torch_ext.bench --device cuda --json "$out/bench_cuda.json" --plot "$out/bench_cuda.png"
+  step bench 300 $py -m torch_ext.bench --device cuda ${GPU_CHECK_BENCH_ARGS:-} --json "$out/bench_cuda.json" --plot "$out/bench_cuda.png"
 fi
 echo "gpu_check: $([ $status = 0 ] && echo all steps passed || echo SOME STEPS FAILED)"
 exit $status
