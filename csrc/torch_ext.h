@@ -4,6 +4,7 @@
 #include <map>
 #include <string>
 
+#include "nn/activation.h"
 #include "ops/ops.h"
 
 namespace torch_ext {

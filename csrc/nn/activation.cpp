@@ -1,0 +1,117 @@
+// torch_ext::nn's activation modules: each forward is one call of the op's C++ API.
+
+#include "activation.h"
+
+#include <ATen/ops/full.h>
+
+#include "../ops/ops.h"
+#include "../ops/softmax.h"
+
+namespace torch_ext::nn {
+
+ELUImpl::ELUImpl(const ELUOptions& options_) : options(options_) {}
+
+at::Tensor ELUImpl::forward(at::Tensor input) {
+  return options.inplace() ? torch_ext::elu_(input, options.alpha()) : torch_ext::elu(input, options.alpha());
+}
+
+void ELUImpl::pretty_print(std::ostream& stream) const {
+  stream << "torch_ext::nn::ELU(alpha=" << options.alpha();
+  if (options.inplace()) {
+    stream << std::boolalpha << ", inplace=" << options.inplace();
+  }
+  stream << ")";
+}
+
+CELUImpl::CELUImpl(const CELUOptions& options_) : options(options_) {}
+
+at::Tensor CELUImpl::forward(at::Tensor input) {
+  return options.inplace() ? torch_ext::celu_(input, options.alpha()) : torch_ext::celu(input, options.alpha());
+}
+
+void CELUImpl::pretty_print(std::ostream& stream) const {
+  stream << "torch_ext::nn::CELU(alpha=" << options.alpha();
+  if (options.inplace()) {
+    stream << std::boolalpha << ", inplace=" << options.inplace();
+  }
+  stream << ")";
+}
+
+SELUImpl::SELUImpl(const SELUOptions& options_) : options(options_) {}
+
+at::Tensor SELUImpl::forward(at::Tensor input) {
+  return options.inplace() ? torch_ext::selu_(input) : torch_ext::selu(input);
+}
+
+void SELUImpl::pretty_print(std::ostream& stream) const {
+  stream << "torch_ext::nn::SELU(";
+  if (options.inplace()) {
+    stream << std::boolalpha << "inplace=" << options.inplace();
+  }
+  stream << ")";
+}
+
+PReLUImpl::PReLUImpl(const PReLUOptions& options_) : options(options_) {
+  reset();
+}
+
+void PReLUImpl::reset() {
+  TORCH_CHECK(options.num_parameters() >= 1, "torch_ext::nn::PReLU: expected num_parameters >= 1, got ",
+              options.num_parameters());
+  weight = register_parameter("weight", at::full({options.num_parameters()}, options.init()));
+}
+
+at::Tensor PReLUImpl::forward(const at::Tensor& input) {
+  return torch_ext::prelu(input, weight);
+}
+
+void PReLUImpl::pretty_print(std::ostream& stream) const {
+  stream << "torch_ext::nn::PReLU(num_parameters=" << options.num_parameters() << ")";
+}
+
+RReLUImpl::RReLUImpl(const RReLUOptions& options_) : options(options_) {}
+
+at::Tensor RReLUImpl::forward(at::Tensor input) {
+  return options.inplace() ? torch_ext::rrelu_(input, options.lower(), options.upper(), is_training())
+                           : torch_ext::rrelu(input, options.lower(), options.upper(), is_training());
+}
+
+void RReLUImpl::pretty_print(std::ostream& stream) const {
+  stream << "torch_ext::nn::RReLU(lower=" << options.lower() << ", upper=" << options.upper();
+  if (options.inplace()) {
+    stream << std::boolalpha << ", inplace=" << options.inplace();
+  }
+  stream << ")";
+}
+
+SoftplusImpl::SoftplusImpl(const SoftplusOptions& options_) : options(options_) {}
+
+at::Tensor SoftplusImpl::forward(const at::Tensor& input) {
+  return torch_ext::softplus(input, options.beta(), options.threshold());
+}
+
+void SoftplusImpl::pretty_print(std::ostream& stream) const {
+  stream << "torch_ext::nn::Softplus(beta=" << options.beta() << ", threshold=" << options.threshold() << ")";
+}
+
+SoftmaxImpl::SoftmaxImpl(const SoftmaxOptions& options_) : options(options_) {}
+
+at::Tensor SoftmaxImpl::forward(const at::Tensor& input) {
+  return torch_ext::softmax(input, options.dim());
+}
+
+void SoftmaxImpl::pretty_print(std::ostream& stream) const {
+  stream << "torch_ext::nn::Softmax(dim=" << options.dim() << ")";
+}
+
+LogSoftmaxImpl::LogSoftmaxImpl(const LogSoftmaxOptions& options_) : options(options_) {}
+
+at::Tensor LogSoftmaxImpl::forward(const at::Tensor& input) {
+  return torch_ext::log_softmax(input, options.dim());
+}
+
+void LogSoftmaxImpl::pretty_print(std::ostream& stream) const {
+  stream << "torch_ext::nn::LogSoftmax(dim=" << options.dim() << ")";
+}
+
+}  // namespace torch_ext::nn

@@ -1,0 +1,142 @@
+// C++ tests of torch_ext::nn's modules: options and defaults as torch::nn's, parameters, pretty_print,
+// clone, and outputs and gradients equal to torch::nn's modules on the same input.
+
+#include <gtest/gtest.h>
+
+#include "tensor_assertions.h"
+#include <torch/torch.h>
+#include <torch_ext/torch_ext.h>
+
+#include <sstream>
+#include <string>
+
+namespace {
+
+using torch_ext_test::AllClose;
+
+std::string printed(const torch::nn::Module& m) {
+  std::ostringstream os;
+  m.pretty_print(os);
+  return os.str();
+}
+
+at::Tensor input() {
+  torch::manual_seed(0);
+  return torch::randn({4, 3, 5}, torch::kDouble) * 3;
+}
+
+// Forward and backward of `ours` equal `theirs` on the same input (double, tight tolerance).
+template <typename Ours, typename Theirs>
+void expect_same_function(Ours& ours, Theirs& theirs) {
+  const at::Tensor x = input().requires_grad_();
+  const at::Tensor x_ref = input().requires_grad_();
+  const at::Tensor y = ours->forward(x);
+  const at::Tensor y_ref = theirs->forward(x_ref);
+  EXPECT_TRUE(AllClose(y, y_ref, 1e-12, 1e-12));
+  const at::Tensor g = torch::linspace(-1, 1, y.numel(), torch::kDouble).view(y.sizes());
+  y.backward(g);
+  y_ref.backward(g);
+  EXPECT_TRUE(AllClose(x.grad(), x_ref.grad(), 1e-12, 1e-12));
+}
+
+TEST(NnModules, DefaultsMatchTorchNn) {
+  EXPECT_EQ(torch_ext::nn::ELUOptions().alpha(), torch::nn::ELUOptions().alpha());
+  EXPECT_EQ(torch_ext::nn::CELUOptions().alpha(), torch::nn::CELUOptions().alpha());
+  EXPECT_EQ(torch_ext::nn::PReLUOptions().num_parameters(), torch::nn::PReLUOptions().num_parameters());
+  EXPECT_EQ(torch_ext::nn::PReLUOptions().init(), torch::nn::PReLUOptions().init());
+  EXPECT_EQ(torch_ext::nn::RReLUOptions().lower(), torch::nn::RReLUOptions().lower());
+  EXPECT_EQ(torch_ext::nn::RReLUOptions().upper(), torch::nn::RReLUOptions().upper());
+  EXPECT_EQ(torch_ext::nn::SoftplusOptions().beta(), torch::nn::SoftplusOptions().beta());
+  EXPECT_EQ(torch_ext::nn::SoftplusOptions().threshold(), torch::nn::SoftplusOptions().threshold());
+}
+
+TEST(NnModules, ElementwiseModulesMatchTorchNn) {
+  torch_ext::nn::ELU elu(torch_ext::nn::ELUOptions().alpha(0.7));
+  torch::nn::ELU elu_ref(torch::nn::ELUOptions().alpha(0.7));
+  expect_same_function(elu, elu_ref);
+  torch_ext::nn::CELU celu(torch_ext::nn::CELUOptions().alpha(1.3));
+  torch::nn::CELU celu_ref(torch::nn::CELUOptions().alpha(1.3));
+  expect_same_function(celu, celu_ref);
+  torch_ext::nn::SELU selu;
+  torch::nn::SELU selu_ref;
+  expect_same_function(selu, selu_ref);
+  torch_ext::nn::Softplus softplus(torch_ext::nn::SoftplusOptions().beta(2).threshold(5));
+  torch::nn::Softplus softplus_ref(torch::nn::SoftplusOptions().beta(2).threshold(5));
+  expect_same_function(softplus, softplus_ref);
+}
+
+TEST(NnModules, SoftmaxModulesMatchTorchNn) {
+  for (int64_t dim : {0, 1, -1}) {
+    torch_ext::nn::Softmax softmax(dim);
+    torch::nn::Softmax softmax_ref(dim);
+    expect_same_function(softmax, softmax_ref);
+    torch_ext::nn::LogSoftmax log_softmax(dim);
+    torch::nn::LogSoftmax log_softmax_ref(dim);
+    expect_same_function(log_softmax, log_softmax_ref);
+  }
+}
+
+TEST(NnModules, PReLUWeightIsAParameterNamedWeight) {
+  torch_ext::nn::PReLU prelu(torch_ext::nn::PReLUOptions().num_parameters(3).init(0.1));
+  const auto params = prelu->named_parameters();
+  ASSERT_EQ(params.size(), 1u);
+  ASSERT_TRUE(params.contains("weight"));
+  EXPECT_TRUE(torch::equal(params["weight"], torch::full({3}, 0.1)));
+  EXPECT_TRUE(params["weight"].requires_grad());
+
+  torch::nn::PReLU prelu_ref(torch::nn::PReLUOptions().num_parameters(3).init(0.1));
+  prelu->to(torch::kDouble);
+  prelu_ref->to(torch::kDouble);
+  expect_same_function(prelu, prelu_ref);
+  // The weight gradient, reduced over batch and length, equals torch::nn's.
+  EXPECT_TRUE(AllClose(prelu->weight.grad(), prelu_ref->weight.grad(), 1e-12, 1e-12));
+}
+
+TEST(NnModules, RReLUFollowsTrainingMode) {
+  torch_ext::nn::RReLU rrelu(torch_ext::nn::RReLUOptions().lower(0.1).upper(0.3));
+  const at::Tensor x = -torch::ones({1000}, torch::kDouble);
+  rrelu->eval();
+  EXPECT_TRUE(AllClose(rrelu->forward(x), x * 0.2, 0, 1e-15));
+  rrelu->train();
+  const at::Tensor slopes = rrelu->forward(x) / x;
+  EXPECT_GE(slopes.min().item<double>(), 0.1);
+  EXPECT_LE(slopes.max().item<double>(), 0.3);
+  EXPECT_GT((slopes.max() - slopes.min()).item<double>(), 0.1);  // random, not the eval slope
+}
+
+TEST(NnModules, InplaceOptionWritesTheInput) {
+  torch_ext::nn::ELU elu(torch_ext::nn::ELUOptions().inplace(true));
+  at::Tensor x = input();
+  const at::Tensor y = elu(x);
+  EXPECT_EQ(y.data_ptr(), x.data_ptr());
+}
+
+TEST(NnModules, PrettyPrintAndClone) {
+  EXPECT_EQ(printed(*torch_ext::nn::ELU(torch_ext::nn::ELUOptions().alpha(0.5).inplace(true))),
+            "torch_ext::nn::ELU(alpha=0.5, inplace=true)");
+  EXPECT_EQ(printed(*torch_ext::nn::PReLU(torch_ext::nn::PReLUOptions().num_parameters(4))),
+            "torch_ext::nn::PReLU(num_parameters=4)");
+  EXPECT_EQ(printed(*torch_ext::nn::Softmax(1)), "torch_ext::nn::Softmax(dim=1)");
+  EXPECT_EQ(printed(*torch_ext::nn::Softplus()), "torch_ext::nn::Softplus(beta=1, threshold=20)");
+
+  torch_ext::nn::PReLU prelu(torch_ext::nn::PReLUOptions().num_parameters(2));
+  auto copy = std::dynamic_pointer_cast<torch_ext::nn::PReLUImpl>(prelu->clone());
+  ASSERT_TRUE(copy);
+  EXPECT_NE(copy->weight.data_ptr(), prelu->weight.data_ptr());
+  EXPECT_TRUE(torch::equal(copy->weight, prelu->weight));
+}
+
+TEST(NnModules, InSequential) {
+  torch::manual_seed(0);
+  torch::nn::Sequential model(torch::nn::Linear(5, 8), torch_ext::nn::PReLU(torch_ext::nn::PReLUOptions().num_parameters(8)),
+                              torch::nn::Linear(8, 3), torch_ext::nn::LogSoftmax(1));
+  const at::Tensor y = model->forward(torch::randn({4, 5}));
+  EXPECT_EQ(y.sizes(), (std::vector<int64_t>{4, 3}));
+  EXPECT_TRUE(AllClose(y.exp().sum(1), torch::ones({4}), 1e-6, 1e-6));
+  y.sum().backward();
+  for (const auto& p : model->parameters()) {
+    EXPECT_TRUE(p.grad().defined());
+  }
+}
+
+}  // namespace

@@ -1,0 +1,66 @@
+"""Swap torch.nn's activation layers in an existing model for torch_ext's."""
+
+from typing import Callable, Dict, Type
+
+import torch
+from torch.nn import Module
+
+from . import activation as A
+
+__all__ = ["convert"]
+
+
+def _prelu(m: torch.nn.PReLU) -> A.PReLU:
+    # Built on the meta device, then handed the original Parameter: optimizers and anything else that
+    # holds it keep working, and no memory is allocated twice.
+    new = A.PReLU(m.num_parameters, m.init, device="meta", dtype=m.weight.dtype)
+    new.weight = m.weight
+    return new
+
+
+def _converters() -> Dict[Type[Module], Callable[[Module], Module]]:
+    return {
+        torch.nn.ELU: lambda m: A.ELU(m.alpha, m.inplace),
+        torch.nn.CELU: lambda m: A.CELU(m.alpha, m.inplace),
+        torch.nn.SELU: lambda m: A.SELU(m.inplace),
+        torch.nn.PReLU: _prelu,
+        torch.nn.RReLU: lambda m: A.RReLU(m.lower, m.upper, m.inplace),
+        torch.nn.Softplus: lambda m: A.Softplus(m.beta, m.threshold),
+        torch.nn.Softmax: lambda m: A.Softmax(m.dim),
+        torch.nn.LogSoftmax: lambda m: A.LogSoftmax(m.dim),
+    }
+
+
+def convert(module: Module) -> Module:
+    r"""Replace every ``torch.nn`` PReLU, RReLU, ELU, CELU, SELU, Softplus, Softmax and LogSoftmax in
+    :attr:`module` with the ``torch_ext.nn`` layer of the same arguments.
+
+    Parameters are kept (the same :class:`~torch.nn.Parameter` objects, so an optimizer built before the
+    call still updates them), as are the layers' flags and training mode; the state_dict keys do not
+    change. Hooks registered on a replaced layer are not carried over. Only these exact classes are replaced: a subclass may override
+    ``forward``, so it is left alone. Like :meth:`torch.nn.SyncBatchNorm.convert_sync_batchnorm`, children
+    are replaced in place and the (possibly new) root is returned.
+
+    Args:
+        module (nn.Module): the model (or a single layer) to convert
+
+    Returns:
+        The converted module: :attr:`module` itself unless it is one of the replaced layers.
+
+    Example::
+
+        >>> model = nn.Sequential(nn.Linear(8, 8), nn.PReLU(), nn.Linear(8, 2), nn.LogSoftmax(dim=1))
+        >>> model = torch_ext.nn.convert(model)
+        >>> type(model[1])
+        <class 'torch_ext.nn.activation.PReLU'>
+    """
+    converters = _converters()
+    make = converters.get(type(module))
+    if make is not None:
+        new = make(module)
+        return new.train(module.training)
+    for name, child in module.named_children():
+        converted = convert(child)
+        if converted is not child:
+            setattr(module, name, converted)
+    return module
