@@ -1,5 +1,5 @@
 """Drop-in replacements for ``torch.nn`` activation modules."""
 
-from .activation import CELU, ELU, SELU, PReLU, RReLU, Softplus
+from .activation import CELU, ELU, SELU, LogSoftmax, PReLU, RReLU, Softmax, Softplus
 
-__all__ = ["ELU", "CELU", "SELU", "PReLU", "RReLU", "Softplus"]
+__all__ = ["ELU", "CELU", "SELU", "PReLU", "RReLU", "Softplus", "Softmax", "LogSoftmax"]
