@@ -72,19 +72,13 @@ diagnose() {
   done
   if command -v cuda-gdb >/dev/null; then
     echo "== cuda-gdb backtrace of the probe (cpu)"
-    timeout 120 cuda-gdb -batch -ex run -ex bt --args $py scripts/error_probe.py cpu 2>&1 | grep -v "^\[New Thread\|^\[Thread" | tail -60
+    timeout 60 cuda-gdb -batch -ex run -ex bt --args $py scripts/error_probe.py cpu 2>&1 | grep -v "^\[New Thread\|^\[Thread" | tail -60
   fi
 }
+probe_failed=0
 if ! probe; then
-  echo "error probe FAILED (see error_probe.log, error_probe_diag.log)"; status=1
+  echo "error probe FAILED (see error_probe.log, error_probe_diag.log)"; status=1; probe_failed=1
   diagnose >"$out/error_probe_diag.log" 2>&1
-  used=$(readlink -f "$(command -v "${CXX:-c++}")")
-  if [ -x /usr/bin/g++ ] && [ "$(readlink -f /usr/bin/g++)" != "$used" ]; then
-    echo "== retrying the build with /usr/bin/g++ (was $used)"
-    step build_system_gcc 300 env CXX=/usr/bin/g++ CC=/usr/bin/gcc CUDAHOSTCXX=/usr/bin/g++ \
-      TORCH_EXT_BUILD_DIR="$root/build/cmake-system-gcc" $py setup.py build_ext --inplace && echo "== probe after the rebuild" >>"$out/error_probe.log" &&
-      probe && echo "error probe passes with /usr/bin/g++"
-  fi
 fi
 tail -n 12 "$out/error_probe.log"
 if [ "${TORCH_EXT_BUILD_TESTS:-1}" != 0 ] && wanted ctest; then
@@ -114,6 +108,17 @@ if command -v compute-sanitizer >/dev/null; then
       step "${tool}_$op" 150 compute-sanitizer --tool $tool --error-exitcode 9 $py -m pytest -q -p no:cacheprovider "${args[@]}"
     done
   done
+fi
+# Last, with what is left of the budget: if errors crashed, rebuild with the system compiler (when it
+# differs from the one used) and probe again, to tell a toolchain problem from one of ours.
+used=$(readlink -f "$(command -v "${CXX:-c++}")")
+if [ $probe_failed = 1 ] && [ -x /usr/bin/g++ ] && [ "$(readlink -f /usr/bin/g++)" != "$used" ]; then
+  echo "== retrying the build with /usr/bin/g++ (was $used)"
+  step build_system_gcc 300 env CXX=/usr/bin/g++ CC=/usr/bin/gcc CUDAHOSTCXX=/usr/bin/g++ \
+    TORCH_EXT_BUILD_DIR="$root/build/cmake-system-gcc" $py setup.py build_ext --inplace &&
+    echo "== probe after the rebuild with /usr/bin/g++" >>"$out/error_probe.log" &&
+    { probe && echo "error probe passes with /usr/bin/g++" || echo "error probe still fails with /usr/bin/g++"; }
+  tail -n 6 "$out/error_probe.log"
 fi
 echo "gpu_check: $([ $status = 0 ] && echo all steps passed || echo SOME STEPS FAILED)"
 exit $status
