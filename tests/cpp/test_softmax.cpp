@@ -13,7 +13,10 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 
 #include <cmath>
+#include <iomanip>
 #include <limits>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -58,6 +61,36 @@ double atol_for(at::ScalarType t) {
   return AllClose(actual, expected, rtol_for(actual.scalar_type()), atol_for(actual.scalar_type()));
 }
 
+double eps_of(at::ScalarType t) {
+  switch (t) {
+    case at::kDouble:
+      return std::numeric_limits<double>::epsilon();
+    case at::kFloat:
+      return std::numeric_limits<float>::epsilon();
+    case at::kHalf:
+      return 0.0009765625;  // 2^-10
+    default:
+      return 0.0078125;  // bfloat16: 2^-7
+  }
+}
+
+// The smallest normal value: outputs below it are subnormal, rounded to absolute steps.
+double min_normal_of(at::ScalarType t) {
+  switch (t) {
+    case at::kDouble:
+      return std::numeric_limits<double>::min();
+    case at::kHalf:
+      return 6.103515625e-05;  // 2^-14
+    default:
+      return std::numeric_limits<float>::min();  // float and bfloat16
+  }
+}
+
+// The op-math epsilon: float's, or double's for double.
+double op_eps(at::ScalarType t) { return t == at::kDouble ? eps_of(at::kDouble) : eps_of(at::kFloat); }
+
+int64_t slice_len(const at::Tensor& t, int64_t dim) { return t.dim() == 0 ? 1 : t.size(dim); }
+
 struct Op {
   const char* name;
   bool log;
@@ -73,7 +106,70 @@ struct Op {
   at::Tensor aten_backward(const at::Tensor& g, const at::Tensor& y, int64_t dim, at::ScalarType t) const {
     return log ? at::_log_softmax_backward_data(g, y, dim, t) : at::_softmax_backward_data(g, y, dim, t);
   }
+  // In double from x's values, not rounded.
+  at::Tensor reference(const at::Tensor& x, int64_t dim) const { return aten(x.to(at::kDouble), dim); }
 };
+
+// |actual - ref| within the error of the formula in op-math over slices of n elements and one
+// rounding to actual's dtype (tests/test_softmax.py's error_bound): softmax, relative
+// eps * (16 + 2 |log p| + 2 sqrt(n)); log_softmax, absolute eps * (8 + 4 |y| + 2 sqrt(n)); plus an ulp
+// of the dtype and a few subnormal steps. ref: exact (double); values past the dtype's range compare with their rounding.
+::testing::AssertionResult Accurate(const Op& op, const at::Tensor& actual, const at::Tensor& ref, int64_t n) {
+  const at::ScalarType t = actual.scalar_type();
+  const auto a = to_vector(actual);
+  const auto e = to_vector(ref);
+  const auto e_rounded = to_vector(ref.to(t));
+  const double eps = op_eps(t);
+  const double sum_err = 2.0 * std::sqrt(static_cast<double>(n));
+  int64_t bad = 0;
+  std::ostringstream msg;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double ei = std::isinf(e_rounded[i]) ? e_rounded[i] : e[i];
+    bool ok;
+    if (!std::isfinite(a[i]) || !std::isfinite(ei)) {
+      ok = (std::isnan(a[i]) && std::isnan(ei)) || a[i] == ei;
+    } else {
+      const double ae = std::abs(ei);
+      double bound = op.log ? eps * (8 + 4 * ae + sum_err)
+                            : (ae > 0 ? ae * eps * (16 + 2 * std::abs(std::log(ae)) + sum_err) : 0.0);
+      bound += eps_of(t) * ae + 4 * min_normal_of(t) * eps_of(t);
+      ok = std::abs(a[i] - ei) <= bound;
+    }
+    if (!ok && bad++ < 5) {
+      msg << "\n  [" << i << "] actual " << std::setprecision(17) << a[i] << " exact " << ei;
+    }
+  }
+  if (bad) {
+    return ::testing::AssertionFailure() << bad << " of " << a.size() << " elements off:" << msg.str();
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Parity with ATen's forward: the dtype's tolerance; ATen's half and bfloat16 log_softmax rounds
+// log(sum) to the dtype, an ulp of log(sum) and of |y| more.
+::testing::AssertionResult MatchesATenForward(const Op& op, const at::Tensor& y, const at::Tensor& expected,
+                                              int64_t n) {
+  const at::ScalarType t = y.scalar_type();
+  double atol = atol_for(t);
+  if (op.log && (t == at::kHalf || t == at::kBFloat16)) {
+    const double max_abs = at::nan_to_num(expected.to(at::kDouble), 0.0, 0.0, 0.0).abs().max().item<double>();
+    atol += eps_of(t) * (max_abs + std::log(std::max<int64_t>(n, 2)) + 1);
+  }
+  return AllClose(y, expected, rtol_for(t), atol);
+}
+
+// The largest term of a backward result, |g_i| + p_i * sum |g| (p = y, or exp(y) for log_softmax),
+// times 4 ulps: what two backward results may differ by when computed from outputs y an ulp of y's
+// dtype apart (ours and ATen's), whatever their sum orders. For log_softmax an ulp of y moves
+// exp(y) by exp(y) * eps * |y|.
+double backward_margin(const Op& op, const at::Tensor& g, const at::Tensor& y, int64_t dim) {
+  const at::Tensor gd = g.to(at::kDouble).abs();
+  at::Tensor p = y.to(at::kDouble);
+  at::Tensor w = op.log ? p.exp() * (p.abs() + 1) : p;
+  w = at::nan_to_num(w, 0.0, 0.0, 0.0);
+  const double scale = (gd + w * gd.sum({dim}, /*keepdim=*/true)).max().item<double>();
+  return 4 * std::max(eps_of(y.scalar_type()), op_eps(g.scalar_type())) * scale;
+}
 
 std::ostream& operator<<(std::ostream& os, const Op& op) { return os << op.name; }
 
@@ -114,7 +210,8 @@ TEST_P(SoftmaxTest, ForwardMatchesATen) {
     EXPECT_EQ(y.scalar_type(), dtype());
     EXPECT_EQ(y.sizes(), x.sizes());
     EXPECT_TRUE(y.is_contiguous());
-    EXPECT_TRUE(AllClose(y, op().aten(x, c.dim)));
+    EXPECT_TRUE(MatchesATenForward(op(), y, op().aten(x, c.dim), slice_len(x, c.dim)));
+    EXPECT_TRUE(Accurate(op(), y, op().reference(x, c.dim), slice_len(x, c.dim)));
   }
 }
 
@@ -123,7 +220,8 @@ TEST_P(SoftmaxTest, ForwardNonContiguous) {
   for (const int64_t dim : {0, 1}) {
     const at::Tensor y = op().ours(x, dim);
     EXPECT_TRUE(y.is_contiguous());
-    EXPECT_TRUE(AllClose(y, op().aten(x, dim))) << "dim " << dim;
+    EXPECT_TRUE(MatchesATenForward(op(), y, op().aten(x, dim), x.size(dim))) << "dim " << dim;
+    EXPECT_TRUE(Accurate(op(), y, op().reference(x, dim), x.size(dim))) << "dim " << dim;
   }
 }
 
@@ -134,7 +232,8 @@ TEST_P(SoftmaxTest, DtypeArgument) {
     for (const int64_t dim : {0, 1}) {
       const at::Tensor y = op().ours(x, dim, out);
       EXPECT_EQ(y.scalar_type(), out);
-      EXPECT_TRUE(AllClose(y, op().aten(x, dim, out)));
+      EXPECT_TRUE(MatchesATenForward(op(), y, op().aten(x, dim, out), x.size(dim)));
+      EXPECT_TRUE(Accurate(op(), y, op().reference(x.to(out), dim), x.size(dim)));
     }
   }
 }
@@ -150,7 +249,7 @@ TEST_P(SoftmaxTest, SpecialRows) {
                            .to(dtype());
   for (const auto& [t, dim] : {std::make_tuple(x, int64_t{1}), std::make_tuple(x.t().contiguous(), int64_t{0})}) {
     const at::Tensor y = op().ours(t, dim);
-    EXPECT_TRUE(AllClose(y, op().aten(t, dim)));
+    EXPECT_TRUE(MatchesATenForward(op(), y, op().aten(t, dim), 4));
     const auto rows = to_vector(dim == 1 ? y : y.t());
     for (int i = 0; i < 12; ++i) EXPECT_TRUE(std::isnan(rows[i])) << i;
     EXPECT_EQ(rows[12], op().log ? -kInf : 0.0);
@@ -181,7 +280,10 @@ TEST_P(SoftmaxTest, AutogradMatchesATen) {
     ASSERT_TRUE(y.requires_grad());
     y.backward(g);
     op().aten(x_ref, c.dim).backward(g);
-    EXPECT_TRUE(AllClose(x.grad(), x_ref.grad()));
+    // Autograd runs our backward op on our output; ATen's on its own output.
+    EXPECT_TRUE(Identical(x.grad(), op().ours_backward(g, y.detach(), c.dim, dtype())));
+    EXPECT_TRUE(AllClose(x.grad(), x_ref.grad(), rtol_for(dtype()),
+                         atol_for(dtype()) + backward_margin(op(), g, y.detach(), c.dim)));
   }
 }
 
@@ -200,10 +302,15 @@ TEST_P(SoftmaxTest, DoubleBackwardMatchesATen) {
     };
     const auto [gx, gg] = second_order(true);
     const auto [gx_ref, gg_ref] = second_order(false);
-    const double scale = dtype() == at::kDouble ? 1e-12 : (dtype() == at::kFloat ? 1e-5 : 5e-2);
-    EXPECT_TRUE(AllClose(gx, gx_ref)) << "dim " << dim;
-    EXPECT_TRUE(AllClose(gg[0], gg_ref[0], rtol_for(dtype()), scale)) << "d/dx, dim " << dim;
-    EXPECT_TRUE(AllClose(gg[1], gg_ref[1], rtol_for(dtype()), scale)) << "d/dgrad_output, dim " << dim;
+    // Second-order terms are sums of products of g, y and v: an absolute margin of a few ulps of
+    // their scale.
+    const double margin = backward_margin(op(), g_data, op().aten(data, dim), dim);
+    const double scale = 4 * eps_of(dtype()) * (g_data.abs().max().item<double>() + 1) *
+                         (v.abs().max().item<double>() + 1) * 4;
+    EXPECT_TRUE(AllClose(gx, gx_ref, rtol_for(dtype()), atol_for(dtype()) + margin)) << "dim " << dim;
+    EXPECT_TRUE(AllClose(gg[0], gg_ref[0], rtol_for(dtype()), atol_for(dtype()) + scale)) << "d/dx, dim " << dim;
+    EXPECT_TRUE(AllClose(gg[1], gg_ref[1], rtol_for(dtype()), atol_for(dtype()) + scale))
+        << "d/dgrad_output, dim " << dim;
   }
 }
 

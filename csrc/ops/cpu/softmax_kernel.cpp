@@ -4,18 +4,23 @@
 //
 // Every kernel sees its (contiguous) tensors as [outer, dim_size, inner]:
 //  - inner == 1 (the softmax dim is the last one): rows of dim_size elements, vectorized along the
-//    row. The forward reduces a row to (max, sum) in one read, with the online update of
-//    math/softmax_math.h lane by lane (a block of kBlock vectors shares one rescale of the sum),
-//    merges the lanes in lane order, then writes the row in a second pass. Rows are shared between
-//    threads; when there are few, long rows (fewer than kFewRows rows longer than kSegment), each
-//    row is cut into segments of kSegment elements, reduced in parallel, and the segments' states
-//    are merged in segment order before the output pass.
+//    row, rows shared between threads, three passes over a row with one exp per element: the max;
+//    the sum of e = exp(x - max) (softmax keeps e: in the output, or in a float row buffer for
+//    half/bfloat16 outputs); the output pass (softmax: e / sum; log_softmax: (x - max) - log(sum)).
+//    Few long rows (fewer than kFewRows rows longer than kSegment): each row is cut into segments of
+//    kSegment elements, each reduced to (max, sum) in one read with the online update of
+//    math/softmax_math.h lane by lane (a block of kRowBlock vectors shares one rescale of the sum;
+//    lanes merged with one vector exp), in parallel; the segments' states are merged in segment
+//    order, then the segments are written in parallel.
 //  - inner > 1: vectorized along inner (contiguous), kInnerUnits vectors of inner positions per work
-//    item, each lane keeping its own running (max, sum) over dim_size; then the write pass. Items
-//    are (outer, inner chunk) pairs. No transpose, no copy.
-// The work is cut by the shape alone and every reduction runs in one fixed order, so results do
-// not depend on the thread count. The backward kernels have the same two layouts: a reduction
-// pass (sum(g * y) for softmax, sum(g) for log_softmax), then the write pass.
+//    item, each lane one position with its own max and sum over dim_size: softmax into a float or
+//    double output in three passes (max; exps stored and summed; scale); log_softmax, and softmax
+//    into half/bfloat16, with a running (max, sum) updated online (kColumnBlock rows per rescale),
+//    then the write pass. Items are (outer, inner chunk) pairs. No transpose, no copy.
+// The work is cut by the shape alone and every reduction runs in one fixed order (horizontal
+// reductions in vec_reduce_all's fixed shuffle tree), so results do not depend on the thread
+// count. The backward kernels have the same two layouts, fused: a reduction pass (sum(g * y) for
+// softmax, sum(g) for log_softmax), then the write pass.
 //
 // Types: In -> Out with op-math A = float (double for double). The forward runs (T -> T) or, for a
 // half/bfloat16 input with dtype=float32, (T -> float) in one pass; the backward runs (T -> T) or
@@ -73,8 +78,11 @@ using M = VecMath;
 // Elements per parallel task, ATen's GRAIN_SIZE (at::internal::GRAIN_SIZE, in TensorIterator.h):
 // small tensors stay on one thread.
 constexpr int64_t kGrain = 32768;
-// Vectors per online-update block: one rescale of the running sum (one exp) per block and lane.
-constexpr int kBlock = 4;
+// Op-math vectors per online-update block along a row: one rescale of the running sum (one exp)
+// per block and lane.
+constexpr int kRowBlock = 8;
+// Rows per online-update block along the softmax dim of the other layout.
+constexpr int kColumnBlock = 4;
 // Last dim: a row is cut into segments of kSegment elements when there are fewer than kFewRows
 // rows (so that a few long rows still spread over the threads). A multiple of any block's length.
 constexpr int64_t kSegment = 8192;
@@ -101,13 +109,13 @@ struct Unit {
 
 // Lanes of part k that hold one of the first n elements of a unit.
 template <typename A>
-int64_t part_count(int k, int64_t n) {
+C10_ALWAYS_INLINE int64_t part_count(int k, int64_t n) {
   return std::clamp<int64_t>(n - k * AVec<A>::size(), 0, AVec<A>::size());
 }
 
 // The first n (1..kParts * size) elements at p as op-math vectors; the lanes past n hold `pad`.
 template <int kParts, typename T, typename A>
-std::array<AVec<A>, kParts> load_parts(const T* p, int64_t n, A pad) {
+C10_ALWAYS_INLINE std::array<AVec<A>, kParts> load_parts(const T* p, int64_t n, A pad) {
   constexpr int64_t F = AVec<A>::size();
   std::array<AVec<A>, kParts> v;
   if constexpr (!std::is_same_v<T, A>) {
@@ -133,7 +141,7 @@ std::array<AVec<A>, kParts> load_parts(const T* p, int64_t n, A pad) {
 
 // Stores the first n elements of v at p, rounded to T.
 template <int kParts, typename T, typename A>
-void store_parts(T* p, const std::array<AVec<A>, kParts>& v, int64_t n) {
+C10_ALWAYS_INLINE void store_parts(T* p, const std::array<AVec<A>, kParts>& v, int64_t n) {
   constexpr int64_t F = AVec<A>::size();
   if constexpr (!std::is_same_v<T, A>) {
     static_assert(kParts == 2, "a reduced vector is two float vectors");
@@ -158,7 +166,7 @@ void store_parts(T* p, const std::array<AVec<A>, kParts>& v, int64_t n) {
 // The per-lane online update with a block of vectors: one new max, one rescale of the sum.
 // With one vector this is math::softmax_update.
 template <typename V, size_t N>
-void update_block(V& max, V& sum, const std::array<V, N>& x) {
+C10_ALWAYS_INLINE void update_block(V& max, V& sum, const std::array<V, N>& x) {
   V block_max = x[0];
   for (size_t j = 1; j < N; ++j) {
     block_max = M::maximum(block_max, x[j]);
@@ -172,18 +180,22 @@ void update_block(V& max, V& sum, const std::array<V, N>& x) {
   sum = s;
 }
 
-// The row's (max, sum) from per-lane states, merged in lane order.
+template <typename V>
+typename V::value_type reduce_max(const V& v) {
+  return at::vec::vec_reduce_all<typename V::value_type>([](const V& a, const V& b) { return M::maximum(a, b); }, v);
+}
+
+template <typename V>
+typename V::value_type reduce_sum(const V& v) {
+  return at::vec::vec_reduce_all<typename V::value_type>([](const V& a, const V& b) { return a + b; }, v);
+}
+
+// The row's (max, sum) from per-lane states: the lanes' sums rescaled to the row's max (one vector
+// exp), then added by vec_reduce_all's fixed shuffle tree.
 template <typename A>
 math::SoftmaxState<A> merge_lanes(const AVec<A>& max, const AVec<A>& sum) {
-  constexpr int64_t F = AVec<A>::size();
-  std::array<A, F> m, s;
-  max.store(m.data());
-  sum.store(s.data());
-  math::SoftmaxState<A> st{m[0], s[0]};
-  for (int64_t l = 1; l < F; ++l) {
-    math::softmax_merge<ScalarMath>(st.max, st.sum, m[l], s[l]);
-  }
-  return st;
+  const A m = reduce_max(max);
+  return {m, reduce_sum(sum * math::softmax_shifted_exp<M>(max, AVec<A>(m)))};
 }
 
 // Merges states in order.
@@ -206,12 +218,13 @@ math::SoftmaxState<typename Unit<In, Out>::A> reduce_row(const In* x, int64_t n)
   using A = typename U::A;
   using V = AVec<A>;
   constexpr A kNegInf = -std::numeric_limits<A>::infinity();
+  constexpr int kUnits = kRowBlock / U::kParts;
   V max(kNegInf), sum(A(0));
   int64_t i = 0;
-  constexpr int64_t kStep = kBlock * U::kSize;
+  constexpr int64_t kStep = kUnits * U::kSize;
   for (; i + kStep <= n; i += kStep) {
-    std::array<V, kBlock * U::kParts> v;
-    for (int b = 0; b < kBlock; ++b) {
+    std::array<V, kRowBlock> v;
+    for (int b = 0; b < kUnits; ++b) {
       const auto parts = load_parts<U::kParts>(x + i + b * U::kSize, U::kSize, kNegInf);
       for (int k = 0; k < U::kParts; ++k) {
         v[b * U::kParts + k] = parts[k];
@@ -253,19 +266,97 @@ void write_row(Out* y, const In* x, int64_t n, math::SoftmaxState<typename Unit<
   }
 }
 
+// softmax of one row in three passes with one exp per element: the max; e = exp(x - max) (the
+// numerator of math::softmax_output), stored in e (y itself when Out is the op-math type) and summed
+// in kParts vector accumulators; then y = e * (1 / sum).
+template <typename In, typename Out>
+void softmax_row(Out* y, const In* x, int64_t n, typename Unit<In, Out>::A* e) {
+  using U = Unit<In, Out>;
+  using A = typename U::A;
+  using V = AVec<A>;
+  constexpr int kParts = U::kParts;
+  constexpr A kNegInf = -std::numeric_limits<A>::infinity();
+  V vmax(kNegInf);
+  for (int64_t i = 0; i < n; i += U::kSize) {
+    const auto parts = load_parts<kParts>(x + i, std::min(U::kSize, n - i), kNegInf);
+    for (int k = 0; k < kParts; ++k) {
+      vmax = M::maximum(vmax, parts[k]);
+    }
+  }
+  const V max(reduce_max(vmax));
+  // NB: lanes past n read as -inf add exp(-inf - max) = 0 to the sum (or NaN where max is -inf or
+  // NaN, whose rows are NaN anyway).
+  V acc(A(0));
+  for (int64_t i = 0; i < n; i += U::kSize) {
+    const int64_t cnt = std::min(U::kSize, n - i);
+    auto parts = load_parts<kParts>(x + i, cnt, kNegInf);
+    for (int k = 0; k < kParts; ++k) {
+      parts[k] = M::exp(parts[k] - max);
+      acc = acc + parts[k];
+    }
+    store_parts<kParts>(e + i, parts, cnt);
+  }
+  const V inv(A(1) / reduce_sum(acc));
+  for (int64_t i = 0; i < n; i += U::kSize) {
+    const int64_t cnt = std::min(U::kSize, n - i);
+    auto parts = load_parts<kParts>(e + i, cnt, A(0));
+    for (int k = 0; k < kParts; ++k) {
+      parts[k] = parts[k] * inv;
+    }
+    store_parts<kParts>(y + i, parts, cnt);
+  }
+}
+
+// log_softmax of one row in three passes with one exp per element: the max; sum = sum exp(x - max);
+// then y = (x - max) - log(sum).
+template <typename In, typename Out>
+void log_softmax_row(Out* y, const In* x, int64_t n) {
+  using U = Unit<In, Out>;
+  using A = typename U::A;
+  using V = AVec<A>;
+  constexpr int kParts = U::kParts;
+  constexpr A kNegInf = -std::numeric_limits<A>::infinity();
+  V vmax(kNegInf);
+  for (int64_t i = 0; i < n; i += U::kSize) {
+    const auto parts = load_parts<kParts>(x + i, std::min(U::kSize, n - i), kNegInf);
+    for (int k = 0; k < kParts; ++k) {
+      vmax = M::maximum(vmax, parts[k]);
+    }
+  }
+  const A m = reduce_max(vmax);
+  const V max(m);
+  V acc(A(0));
+  for (int64_t i = 0; i < n; i += U::kSize) {
+    const auto parts = load_parts<kParts>(x + i, std::min(U::kSize, n - i), kNegInf);
+    for (int k = 0; k < kParts; ++k) {
+      acc = acc + M::exp(parts[k] - max);
+    }
+  }
+  write_row<true>(y, x, n, math::SoftmaxState<A>{m, reduce_sum(acc)});
+}
+
 template <bool kLog, typename In, typename Out>
 void softmax_lastdim(Out* y, const In* x, int64_t rows, int64_t n) {
   using A = typename Unit<In, Out>::A;
   if (rows >= kFewRows || n <= kSegment) {
     at::parallel_for(0, rows, std::max<int64_t>(1, kGrain / n), [&](int64_t begin, int64_t end) {
+      // softmax's exps: in the output when it holds op-math values, else in a row buffer.
+      std::vector<A> buffer(kLog || std::is_same_v<Out, A> ? 0 : n);
       for (int64_t r = begin; r < end; ++r) {
         const In* xr = x + r * n;
-        write_row<kLog>(y + r * n, xr, n, reduce_row<In, Out>(xr, n));
+        Out* yr = y + r * n;
+        if constexpr (kLog) {
+          log_softmax_row(yr, xr, n);
+        } else if constexpr (std::is_same_v<Out, A>) {
+          softmax_row(yr, xr, n, yr);
+        } else {
+          softmax_row(yr, xr, n, buffer.data());
+        }
       }
     });
     return;
   }
-  // Few long rows: (row, segment) items, reduced in parallel, then written in parallel.
+  // Few long rows: (row, segment) items, reduced online in parallel, then written in parallel.
   const int64_t segments = ceil_div(n, kSegment);
   const int64_t items = rows * segments;
   const int64_t grain = std::max<int64_t>(1, kGrain / kSegment);
@@ -290,9 +381,10 @@ void softmax_lastdim(Out* y, const In* x, int64_t rows, int64_t n) {
 // ---------------------------------------------------------------------------------------------
 // Forward, other dims: [outer, dim_size, inner], vectorized along inner
 
-// One item: w (<= kInnerUnits * unit) inner positions starting at x, over dim_size rows of stride inner.
+// One item: w (<= kInnerUnits * unit) inner positions starting at x, over dim_size rows of stride
+// inner. Each lane is one position, with its own running (max, sum), updated online.
 template <bool kLog, typename In, typename Out>
-void softmax_columns(Out* y, const In* x, int64_t dim_size, int64_t inner, int64_t w) {
+void softmax_columns_online(Out* y, const In* x, int64_t dim_size, int64_t inner, int64_t w) {
   using U = Unit<In, Out>;
   using A = typename U::A;
   using V = AVec<A>;
@@ -303,16 +395,16 @@ void softmax_columns(Out* y, const In* x, int64_t dim_size, int64_t inner, int64
   max.fill(V(kNegInf));
   sum.fill(V(A(0)));
   int64_t d = 0;
-  for (; d + kBlock <= dim_size; d += kBlock) {
+  for (; d + kColumnBlock <= dim_size; d += kColumnBlock) {
     for (int64_t u = 0; u < units; ++u) {
       const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
-      std::array<typename U::Parts, kBlock> v;
-      for (int b = 0; b < kBlock; ++b) {
+      std::array<typename U::Parts, kColumnBlock> v;
+      for (int b = 0; b < kColumnBlock; ++b) {
         v[b] = load_parts<kParts>(x + (d + b) * inner + u * U::kSize, cnt, kNegInf);
       }
       for (int k = 0; k < kParts; ++k) {
-        std::array<V, kBlock> column;
-        for (int b = 0; b < kBlock; ++b) {
+        std::array<V, kColumnBlock> column;
+        for (int b = 0; b < kColumnBlock; ++b) {
           column[b] = v[b][k];
         }
         update_block(max[u * kParts + k], sum[u * kParts + k], column);
@@ -354,6 +446,58 @@ void softmax_columns(Out* y, const In* x, int64_t dim_size, int64_t inner, int64
   }
 }
 
+// softmax of one item when Out is the op-math type, with one exp per element: the per-lane max over
+// dim_size; e = exp(x - max) stored in y and summed per lane; then y = e * (1 / sum).
+template <typename In, typename Out>
+void softmax_columns(Out* y, const In* x, int64_t dim_size, int64_t inner, int64_t w) {
+  using U = Unit<In, Out>;
+  using A = typename U::A;
+  using V = AVec<A>;
+  static_assert(std::is_same_v<Out, A>, "the exps are kept in the output");
+  constexpr int kParts = U::kParts;
+  constexpr A kNegInf = -std::numeric_limits<A>::infinity();
+  const int64_t units = ceil_div(w, U::kSize);
+  std::array<V, kInnerUnits * kParts> max, sum;
+  max.fill(V(kNegInf));
+  sum.fill(V(A(0)));
+  for (int64_t d = 0; d < dim_size; ++d) {
+    for (int64_t u = 0; u < units; ++u) {
+      const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
+      const auto parts = load_parts<kParts>(x + d * inner + u * U::kSize, cnt, kNegInf);
+      for (int k = 0; k < kParts; ++k) {
+        max[u * kParts + k] = M::maximum(max[u * kParts + k], parts[k]);
+      }
+    }
+  }
+  for (int64_t d = 0; d < dim_size; ++d) {
+    for (int64_t u = 0; u < units; ++u) {
+      const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
+      const int64_t off = d * inner + u * U::kSize;
+      auto parts = load_parts<kParts>(x + off, cnt, A(0));
+      for (int k = 0; k < kParts; ++k) {
+        const int64_t j = u * kParts + k;
+        parts[k] = M::exp(parts[k] - max[j]);
+        sum[j] = sum[j] + parts[k];
+      }
+      store_parts<kParts>(y + off, parts, cnt);
+    }
+  }
+  for (int64_t j = 0; j < units * kParts; ++j) {
+    sum[j] = V(A(1)) / sum[j];
+  }
+  for (int64_t d = 0; d < dim_size; ++d) {
+    for (int64_t u = 0; u < units; ++u) {
+      const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
+      const int64_t off = d * inner + u * U::kSize;
+      auto parts = load_parts<kParts>(y + off, cnt, A(0));
+      for (int k = 0; k < kParts; ++k) {
+        parts[k] = parts[k] * sum[u * kParts + k];
+      }
+      store_parts<kParts>(y + off, parts, cnt);
+    }
+  }
+}
+
 template <bool kLog, typename In, typename Out>
 void softmax_inner(Out* y, const In* x, int64_t outer, int64_t dim_size, int64_t inner) {
   constexpr int64_t W = kInnerUnits * Unit<In, Out>::kSize;
@@ -363,7 +507,11 @@ void softmax_inner(Out* y, const In* x, int64_t outer, int64_t dim_size, int64_t
     for (int64_t it = begin; it < end; ++it) {
       const int64_t i0 = (it % chunks) * W;
       const int64_t off = (it / chunks) * dim_size * inner + i0;
-      softmax_columns<kLog>(y + off, x + off, dim_size, inner, std::min(W, inner - i0));
+      if constexpr (kLog || !std::is_same_v<Out, typename Unit<In, Out>::A>) {
+        softmax_columns_online<kLog>(y + off, x + off, dim_size, inner, std::min(W, inner - i0));
+      } else {
+        softmax_columns(y + off, x + off, dim_size, inner, std::min(W, inner - i0));
+      }
     }
   });
 }
@@ -372,7 +520,7 @@ void softmax_inner(Out* y, const In* x, int64_t outer, int64_t dim_size, int64_t
 // Backward: grad_input from (grad_output g, output y); softmax needs sum(g * y), log_softmax sum(g)
 
 template <bool kLog, typename V>
-V backward_term(const V& g, const V& y) {
+C10_ALWAYS_INLINE V backward_term(const V& g, const V& y) {
   if constexpr (kLog) {
     return g;
   } else {
@@ -381,7 +529,7 @@ V backward_term(const V& g, const V& y) {
 }
 
 template <bool kLog, typename V>
-V backward_output(const V& g, const V& y, const V& red) {
+C10_ALWAYS_INLINE V backward_output(const V& g, const V& y, const V& red) {
   if constexpr (kLog) {
     return math::log_softmax_backward_output<M>(g, y, red);
   } else {
@@ -389,22 +537,32 @@ V backward_output(const V& g, const V& y, const V& red) {
   }
 }
 
-// sum(g * y) or sum(g) over n contiguous elements: kBlock * parts accumulators, added in a fixed order.
+// sum(g * y) or sum(g) over n contiguous elements: kRowBlock accumulators over whole blocks, folded
+// in order, then the rest; a fixed order for a given n.
 template <bool kLog, typename In, typename Out>
 typename Unit<In, Out>::A reduce_backward_row(const In* g, const In* y, int64_t n) {
   using U = Unit<In, Out>;
   using A = typename U::A;
   using V = AVec<A>;
-  std::array<V, kBlock * U::kParts> acc;
-  acc.fill(V(A(0)));
+  constexpr int kUnits = kRowBlock / U::kParts;
+  constexpr int64_t kStep = kUnits * U::kSize;
+  V total(A(0));
   int64_t i = 0;
-  for (; i + kBlock * U::kSize <= n; i += kBlock * U::kSize) {
-    for (int b = 0; b < kBlock; ++b) {
-      const auto gv = load_parts<U::kParts>(g + i + b * U::kSize, U::kSize, A(0));
-      const auto yv = load_parts<U::kParts>(y + i + b * U::kSize, U::kSize, A(0));
-      for (int k = 0; k < U::kParts; ++k) {
-        acc[b * U::kParts + k] = acc[b * U::kParts + k] + backward_term<kLog>(gv[k], yv[k]);
+  if (n >= kStep) {
+    std::array<V, kRowBlock> acc;
+    acc.fill(V(A(0)));
+    for (; i + kStep <= n; i += kStep) {
+      for (int b = 0; b < kUnits; ++b) {
+        const auto gv = load_parts<U::kParts>(g + i + b * U::kSize, U::kSize, A(0));
+        const auto yv = load_parts<U::kParts>(y + i + b * U::kSize, U::kSize, A(0));
+        for (int k = 0; k < U::kParts; ++k) {
+          acc[b * U::kParts + k] = acc[b * U::kParts + k] + backward_term<kLog>(gv[k], yv[k]);
+        }
       }
+    }
+    total = acc[0];
+    for (int j = 1; j < kRowBlock; ++j) {
+      total = total + acc[j];
     }
   }
   for (; i < n; i += U::kSize) {
@@ -412,20 +570,10 @@ typename Unit<In, Out>::A reduce_backward_row(const In* g, const In* y, int64_t 
     const auto gv = load_parts<U::kParts>(g + i, cnt, A(0));
     const auto yv = load_parts<U::kParts>(y + i, cnt, A(0));
     for (int k = 0; k < U::kParts; ++k) {
-      acc[k] = acc[k] + backward_term<kLog>(gv[k], yv[k]);
+      total = total + backward_term<kLog>(gv[k], yv[k]);
     }
   }
-  V total = acc[0];
-  for (size_t j = 1; j < acc.size(); ++j) {
-    total = total + acc[j];
-  }
-  std::array<A, V::size()> lanes;
-  total.store(lanes.data());
-  A r = lanes[0];
-  for (int64_t l = 1; l < V::size(); ++l) {
-    r += lanes[l];
-  }
-  return r;
+  return reduce_sum(total);
 }
 
 template <bool kLog, typename In, typename Out>
