@@ -54,8 +54,10 @@ TEST(NnModules, ElementwiseModulesMatchTorchNn) {
   torch_ext::nn::ELU elu(torch_ext::nn::ELUOptions().alpha(0.7));
   torch::nn::ELU elu_ref(torch::nn::ELUOptions().alpha(0.7));
   expect_same_function(elu, elu_ref);
-  torch_ext::nn::CELU celu(torch_ext::nn::CELUOptions().alpha(1.3));
-  torch::nn::CELU celu_ref(torch::nn::CELUOptions().alpha(1.3));
+  // NB: an alpha exact in float: ATen's celu derivative takes 1 / alpha with alpha rounded to float
+  // (derivatives.yaml: 1.0 / alpha.toFloat()), ours the exact 1 / alpha of the forward.
+  torch_ext::nn::CELU celu(torch_ext::nn::CELUOptions().alpha(1.25));
+  torch::nn::CELU celu_ref(torch::nn::CELUOptions().alpha(1.25));
   expect_same_function(celu, celu_ref);
   torch_ext::nn::SELU selu;
   torch::nn::SELU selu_ref;
