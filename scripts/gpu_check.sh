@@ -85,7 +85,7 @@ if [ "${TORCH_EXT_BUILD_TESTS:-1}" != 0 ] && wanted ctest; then
   step cpp_build 120 cmake --build build/cmake -j "$MAX_JOBS" && step ctest 120 ctest --test-dir build/cmake --output-on-failure
 fi
 # The CPU cases run in CI; here the CUDA ones (and every test that needs a GPU to mean anything).
-wanted pytest && step pytest 300 $py -m pytest tests -q -p no:cacheprovider -n 8 -rfE -k "${GPU_CHECK_PYTEST_K:-cuda}"
+wanted pytest && step pytest 300 $py -m pytest tests -q -p no:cacheprovider -n "${GPU_CHECK_PYTEST_N:-8}" -rfE -k "${GPU_CHECK_PYTEST_K:-cuda}"
 wanted validate && step validate 120 $py -m torch_ext.validate --device cuda
 if [ -d torch_ext/bench ] && wanted bench; then
   step bench 300 $py -m torch_ext.bench --device cuda ${GPU_CHECK_BENCH_ARGS:-} --json "$out/bench_cuda.json" --plot "$out/bench_cuda.png"
@@ -98,7 +98,7 @@ if command -v compute-sanitizer >/dev/null; then
     [prelu]='tests/test_prelu.py -k "cuda and (float32 or bfloat16) and (test_backward_op or test_run_to_run) and (long_rows or large_NCL or large_channels_last or many_channels_last)"'
     [rrelu]='tests/test_rrelu.py -k "cuda and float32 and (test_train_gradient_equals_slope or test_cuda_unaligned_and_odd_sizes or test_train_forward_contract)"'
     [softplus]='tests/test_softplus.py -k "cuda and (float32 or bfloat16) and (test_forward_parity or test_backward_parity) and contiguous"'
-    [softmax]='tests/test_softmax.py -k "cuda and (float32 or float16) and (parity or special or backward) and not gradgrad"'
+    [softmax]='tests/test_softmax.py -k "cuda and float32 and (test_long_rows or test_inner_sizes or test_row_counts or test_special_rows or test_row_lengths)"'
   )
   for tool in memcheck racecheck; do
     wanted $tool || continue
