@@ -31,6 +31,26 @@ def test_python_module_links_the_op_library():
     assert "libtorch_ext_ops.so" in needed_libraries(module)
 
 
+@pytest.mark.skipif(shutil.which("readelf") is None, reason="needs readelf")
+def test_libraries_use_the_shared_libstdcxx():
+    # A private static copy of libstdc++ (a g++ that adds -static-libstdc++) has its own locale state:
+    # on the GPU image, formatting a number in an error message then crashed the process.
+    (module,) = pathlib.Path(torch_ext._C.__file__).parent.glob("_C*.so")
+    for path in (LIB, module):
+        assert "libstdc++.so.6" in needed_libraries(path), path
+
+
+def test_error_messages_format_numbers():
+    # The failure above, seen from Python: the numbers in a message are printed, and nothing crashes.
+    x = torch.ones(4, 3)
+    with pytest.raises(RuntimeError, match=r"got alpha = 0\b"):
+        torch.ops.torch_ext.celu(x, 0.0)
+    with pytest.raises(RuntimeError, match=r"grad_output \[4, 3\], got \[2, 3\]"):
+        torch.ops.torch_ext.softplus_backward(x, x[:2], 1.0, 20.0)
+    with pytest.raises(RuntimeError, match=r"got 5$"):
+        torch.ops.torch_ext.prelu(x, torch.ones(5))
+
+
 # Each op's registered names, by the source family that holds its kernels (csrc/ops/{cpu,cuda}/<family>_kernel.*).
 OPS_BY_FAMILY = {
     "elu": ("elu", "elu_", "elu_backward"),

@@ -192,12 +192,30 @@ def backward_atol(op: SoftmaxOp, g: torch.Tensor, y: torch.Tensor, dim: int, y_d
     return 4 * eps * scale
 
 
-def assert_backward_close(op: SoftmaxOp, actual, expected, g, y, dim, msg="", y_differs=False):
+def aten_cuda_backward_atol(op: SoftmaxOp, g, y, dim):
+    """What ATen's CUDA backward may be off by in half/bfloat16. On an H200 it differed from the exactly rounded
+    result by up to ~8 ulps of a small softmax gradient where g_i and sum(g * y) cancel (ours matched the float64
+    reference there): as if the terms g_i * y_i and y_i * sum were rounded to the dtype. Allowed: two such
+    roundings of those terms."""
+    eps = torch.finfo(y.dtype).eps
+    gd = g.detach().double()
+    p = y.detach().double().nan_to_num(0.0, 0.0, 0.0)
+    if op.log:
+        scale = gd.abs() + p.exp() * gd.abs().sum(dim, keepdim=True)
+    else:
+        scale = (gd * p).abs() + p.abs() * (gd * p).abs().sum(dim, keepdim=True)
+    return 2 * eps * scale
+
+
+def assert_backward_close(op: SoftmaxOp, actual, expected, g, y, dim, msg="", y_differs=False, aten_cuda=False):
     """|actual - expected| <= atol + backward_atol + rtol * |expected| elementwise (NaN meets NaN), with the
-    tolerance of the coarser of the result's and g's dtypes."""
+    tolerance of the coarser of the result's and g's dtypes. aten_cuda: expected is ATen's CUDA backward in a
+    reduced dtype, which gets aten_cuda_backward_atol on top."""
     t = tol(coarser(actual.dtype, g.dtype))
     a, e = actual.detach().double().cpu(), expected.detach().double().cpu()
     allowed = t["atol"] + backward_atol(op, g, y, dim, y_differs).cpu() + t["rtol"] * e.abs()
+    if aten_cuda:
+        allowed = allowed + aten_cuda_backward_atol(op, g, y, dim).cpu()
     assert a.shape == e.shape and actual.dtype == expected.dtype, (a.shape, e.shape, actual.dtype, expected.dtype)
     nan = torch.isnan(a) | torch.isnan(e)
     bad = (nan & (torch.isnan(a) != torch.isnan(e))) | (~nan & ((a - e).abs() > allowed))
@@ -229,7 +247,8 @@ def check_forward_backward(op: SoftmaxOp, x: torch.Tensor, dim: int, dtype=None,
     # dtype cast's backward then casts to the input's).
     ours = op.ext_backward(g, expected, dim, x.dtype)
     aten = op.aten_backward(g, expected, dim, expected.dtype).to(x.dtype)
-    assert_backward_close(op, ours, aten, g, expected, dim, "vs ATen")
+    aten_cuda = x.device.type == "cuda" and expected.dtype in REDUCED_DTYPES
+    assert_backward_close(op, ours, aten, g, expected, dim, "vs ATen", aten_cuda=aten_cuda)
     return out
 
 
