@@ -15,8 +15,15 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
+#include <cstdio>
 #include <tuple>
+#include <type_traits>
 #include <utility>
+
+#if defined(CPU_CAPABILITY_AVX2) || defined(CPU_CAPABILITY_AVX512)
+#include <immintrin.h>
+#endif
 
 #include "vec_math.h"
 
@@ -26,20 +33,105 @@ inline namespace CPU_CAPABILITY {
 // Elements per parallel task; ATen's GRAIN_SIZE, so small tensors stay on one thread.
 constexpr int64_t kGrainSize = at::internal::GRAIN_SIZE;
 
+// The size of the last-level cache in bytes (Linux sysfs; 32 MiB where it cannot be read).
+inline int64_t llc_bytes() {
+  static const int64_t bytes = [] {
+    int64_t best = 0;
+    for (int index = 0; index < 8; ++index) {
+      char path[96];
+      std::snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu0/cache/index%d/size", index);
+      std::FILE* f = std::fopen(path, "r");
+      if (f == nullptr) {
+        continue;
+      }
+      long long value = 0;
+      char unit = 0;
+      if (std::fscanf(f, "%lld%c", &value, &unit) >= 1) {
+        const int64_t mult = unit == 'K' ? (1 << 10) : unit == 'M' ? (1 << 20) : unit == 'G' ? (1 << 30) : 1;
+        best = std::max<int64_t>(best, value * mult);
+      }
+      std::fclose(f);
+    }
+    return best > 0 ? best : int64_t{32} << 20;
+  }();
+  return bytes;
+}
+
+// Whether a pass over `bytes` of inputs and outputs should write its outputs with non-temporal
+// (streaming) stores: when they cannot stay in the last-level cache anyway. A streaming store
+// skips the read-for-ownership of each output line (a normal store reads the line before
+// writing it), so the pass moves (inputs + outputs) instead of (inputs + 2 x outputs) bytes;
+// below the LLC the output is better left in cache for its consumer.
+inline bool use_streaming_stores(int64_t bytes) { return bytes >= llc_bytes(); }
+
+// Stores v at p, 64-byte aligned (AVX512) or 32-byte aligned (AVX2), bypassing the caches.
+// The DEFAULT build has no streaming store: a plain store.
+template <typename scalar_t>
+inline void stream_store(scalar_t* p, const at::vec::Vectorized<scalar_t>& v) {
+#if defined(CPU_CAPABILITY_AVX512)
+  if constexpr (std::is_same_v<scalar_t, float>) {
+    _mm512_stream_ps(reinterpret_cast<float*>(p), v);
+  } else if constexpr (std::is_same_v<scalar_t, double>) {
+    _mm512_stream_pd(reinterpret_cast<double*>(p), v);
+  } else {
+    _mm512_stream_si512(reinterpret_cast<__m512i*>(p), v);
+  }
+#elif defined(CPU_CAPABILITY_AVX2)
+  if constexpr (std::is_same_v<scalar_t, float>) {
+    _mm256_stream_ps(reinterpret_cast<float*>(p), v);
+  } else if constexpr (std::is_same_v<scalar_t, double>) {
+    _mm256_stream_pd(reinterpret_cast<double*>(p), v);
+  } else {
+    _mm256_stream_si256(reinterpret_cast<__m256i*>(p), v);
+  }
+#else
+  v.store(p);
+#endif
+}
+
+// Orders this thread's streaming stores before whatever it does next (the end of a parallel
+// region hands the output to other threads).
+inline void stream_fence() {
+#if defined(CPU_CAPABILITY_AVX2) || defined(CPU_CAPABILITY_AVX512)
+  _mm_sfence();
+#endif
+}
+
+// Elements of scalar_t before p reaches the alignment of a full vector (0 if it never does).
+template <typename scalar_t>
+inline int64_t elements_to_alignment(const void* p) {
+  constexpr int64_t kAlign = sizeof(at::vec::Vectorized<scalar_t>);
+  const auto addr = reinterpret_cast<uintptr_t>(p);
+  if (addr % sizeof(scalar_t) != 0) {
+    return 0;
+  }
+  return static_cast<int64_t>((kAlign - addr % kAlign) % kAlign / sizeof(scalar_t));
+}
+
+// Whether every lane of a comparison's result is true (all bits set); a scalar comparison is its bool.
+// The kernels use it to skip a transcendental when a whole vector is on the cheap side of a branch.
+template <typename T>
+inline bool all_lanes(const at::vec::Vectorized<T>& mask) {
+  return mask.zero_mask() == 0;
+}
+inline bool all_lanes(bool b) { return b; }
+
 // Computes n elements of unit-strided arrays. Every element, the tail included, goes through
 // the vector formula.
 // NB: a scalar tail would use libm where the body uses Sleef (they differ by an ulp), and then
 // an element's result would depend on where a thread's chunk happens to end.
+// With `stream`, full vectors are written with streaming stores once the output is aligned
+// (a partial head reaches the alignment); each element's value is the same either way. The caller
+// ends its run of streaming loops with stream_fence().
 template <typename scalar_t, typename F, size_t... I>
 inline void elementwise_vec_loop(char* out, const std::array<const char*, sizeof...(I)>& in, int64_t n,
-                                 const F& f, std::index_sequence<I...>) {
+                                 const F& f, std::index_sequence<I...>, bool stream = false) {
   using Vec = at::vec::Vectorized<scalar_t>;
   using opmath_t = at::opmath_type<scalar_t>;
   auto* out_p = reinterpret_cast<scalar_t*>(out);
-  auto step = [&](int64_t i, int64_t count) {
+  auto compute = [&](int64_t i, int64_t count) -> Vec {
     if constexpr (std::is_same_v<opmath_t, scalar_t>) {
-      Vec r = f(Vec::loadu(reinterpret_cast<const scalar_t*>(in[I]) + i, count)...);
-      r.store(out_p + i, count);
+      return f(Vec::loadu(reinterpret_cast<const scalar_t*>(in[I]) + i, count)...);
     } else {
       // Half and bfloat16: widen each vector to two float vectors, compute, narrow back.
       using FVec = at::vec::Vectorized<float>;
@@ -47,15 +139,23 @@ inline void elementwise_vec_loop(char* out, const std::array<const char*, sizeof
           Vec::loadu(reinterpret_cast<const scalar_t*>(in[I]) + i, count))...};
       FVec lo = f(std::get<0>(wide[I])...);
       FVec hi = f(std::get<1>(wide[I])...);
-      at::vec::convert_from_float<scalar_t>(lo, hi).store(out_p + i, count);
+      return at::vec::convert_from_float<scalar_t>(lo, hi);
     }
   };
-  int64_t i = 0;
-  for (; i + Vec::size() <= n; i += Vec::size()) {
-    step(i, Vec::size());
-  }
-  if (i < n) {
-    step(i, n - i);
+  // NB: one call site of f (the formula, often large once its math is inlined), so that the
+  // compiler inlines it into this loop instead of calling it once per vector.
+  const int64_t head = stream ? std::min(n, elements_to_alignment<scalar_t>(out_p)) : 0;
+  for (int64_t i = 0; i < n;) {
+    const int64_t count = i < head ? head : std::min<int64_t>(Vec::size(), n - i);
+    const Vec r = compute(i, count);
+    if (count != Vec::size()) {
+      r.store(out_p + i, count);
+    } else if (stream) {
+      stream_store(out_p + i, r);
+    } else {
+      r.store(out_p + i);
+    }
+    i += count;
   }
 }
 
@@ -107,12 +207,22 @@ void elementwise_kernel(const at::Tensor& out, const F& f, const Inputs&... inpu
   if (shares_dense_layout(out, {inputs...})) {
     char* out_p = static_cast<char*>(out.data_ptr());
     const std::array<const char*, kN> in_p{static_cast<const char*>(inputs.const_data_ptr())...};
+    // NB: in place (out is an input) the output lines are read anyway: no streaming.
+    bool aliased = false;
+    for (size_t k = 0; k < kN; ++k) {
+      aliased = aliased || in_p[k] == out_p;
+    }
+    const bool stream = !aliased && use_streaming_stores(numel * static_cast<int64_t>(sizeof(scalar_t)) *
+                                                         static_cast<int64_t>(kN + 1));
     at::parallel_for(0, numel, kGrainSize, [&](int64_t begin, int64_t end) {
       std::array<const char*, kN> in_b;
       for (size_t k = 0; k < kN; ++k) {
         in_b[k] = in_p[k] + begin * sizeof(scalar_t);
       }
-      elementwise_vec_loop<scalar_t>(out_p + begin * sizeof(scalar_t), in_b, end - begin, f, Seq{});
+      elementwise_vec_loop<scalar_t>(out_p + begin * sizeof(scalar_t), in_b, end - begin, f, Seq{}, stream);
+      if (stream) {
+        stream_fence();
+      }
     });
     return;
   }

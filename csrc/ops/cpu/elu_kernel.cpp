@@ -38,7 +38,12 @@ void elu_loop(const at::Tensor& out, const at::Tensor& self, double alpha, doubl
         out,
         [c](auto x) {
           using T = decltype(x);
-          return math::elu_forward<math_for_t<T>>(x, T(c.negcoef), T(c.poscoef), T(c.negiptcoef));
+          // A vector with every lane on the positive side skips expm1 (same values: the
+          // formula's positive branch).
+          if (all_lanes(x > T(0))) {
+            return T(x * T(c.poscoef));
+          }
+          return math::elu_forward<fast_math_for_t<T>>(x, T(c.negcoef), T(c.poscoef), T(c.negiptcoef));
         },
         self);
   });
@@ -53,7 +58,11 @@ void elu_backward_loop(const at::Tensor& grad_input, const at::Tensor& grad_outp
         grad_input,
         [c, is_result](auto g, auto b) {
           using T = decltype(g);
-          return math::elu_backward<math_for_t<T>>(g, b, T(c.negcoef), T(c.poscoef), T(c.negiptcoef), is_result);
+          if (all_lanes(b > T(0))) {
+            return T(g * T(c.poscoef));  // the formula's b > 0 branch, without exp
+          }
+          return math::elu_backward<fast_math_for_t<T>>(g, b, T(c.negcoef), T(c.poscoef), T(c.negiptcoef),
+                                                        is_result);
         },
         grad_output, self_or_result);
   });

@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -179,7 +180,8 @@ struct Wide {
       return {v};
     }
   }
-  static void store(scalar_t* p, int64_t n, const Parts& v) {
+  // With `stream`, a full vector at an aligned address is written with a streaming store.
+  static void store(scalar_t* p, int64_t n, const Parts& v, bool stream = false) {
     Vec out;
     if constexpr (kReduced) {
       out = at::vec::convert_from_float<scalar_t>(v[0], v[1]);
@@ -187,7 +189,11 @@ struct Wide {
       out = v[0];
     }
     if (n == kSize) {
-      out.store(p);
+      if (stream && reinterpret_cast<uintptr_t>(p) % sizeof(Vec) == 0) {
+        stream_store(p, out);
+      } else {
+        out.store(p);
+      }
     } else {
       out.store(p, n);
     }
@@ -210,6 +216,8 @@ void prelu_forward_loop(scalar_t* out, const scalar_t* x, const scalar_t* weight
     shared_pattern.resize(p.pattern);
     fill_pattern(shared_pattern.data(), weight, p, tile_item(p, 0), p.pattern);
   }
+  // Streaming stores for outputs past the last-level cache (see elementwise.h).
+  const bool stream = use_streaming_stores(2 * p.l.outer * p.l.channels * p.l.inner * int64_t(sizeof(scalar_t)));
   at::parallel_for(0, p.items(), p.grain(), [&](int64_t begin, int64_t end) {
     std::vector<scalar_t> own_pattern;
     for (int64_t item = begin; item < end; ++item) {
@@ -224,7 +232,7 @@ void prelu_forward_loop(scalar_t* out, const scalar_t* x, const scalar_t* weight
               using T = decltype(xv);
               return math::prelu_forward<math_for_t<T>>(xv, T(w));
             },
-            std::make_index_sequence<1>{});
+            std::make_index_sequence<1>{}, stream);
         continue;
       }
       const TileItem it = tile_item(p, item);
@@ -238,8 +246,11 @@ void prelu_forward_loop(scalar_t* out, const scalar_t* x, const scalar_t* weight
         elementwise_vec_loop<scalar_t>(
             out_c(off), std::array<const char*, 2>{in_c(x, off), in_c(pattern, 0)}, len,
             [](auto xv, auto wv) { return math::prelu_forward<math_for_t<decltype(xv)>>(xv, wv); },
-            std::make_index_sequence<2>{});
+            std::make_index_sequence<2>{}, stream);
       });
+    }
+    if (stream) {
+      stream_fence();
     }
   });
 }
@@ -251,7 +262,7 @@ void prelu_forward_loop(scalar_t* out, const scalar_t* x, const scalar_t* weight
 // vector accumulators are reduced in a fixed order.
 template <typename scalar_t>
 at::opmath_type<scalar_t> backward_row(scalar_t* gx, const scalar_t* g, const scalar_t* x,
-                                       at::opmath_type<scalar_t> w, int64_t n) {
+                                       at::opmath_type<scalar_t> w, int64_t n, bool stream) {
   using W = Wide<scalar_t>;
   using OVec = typename W::OVec;
   using M = VecMath;
@@ -274,7 +285,7 @@ at::opmath_type<scalar_t> backward_row(scalar_t* gx, const scalar_t* g, const sc
       }
       acc[k] = acc[k] + term;
     }
-    W::store(gx + i, cnt, out);
+    W::store(gx + i, cnt, out, stream);
   }
   OVec total = acc[0];
   for (int k = 1; k < W::kParts; ++k) {
@@ -288,7 +299,7 @@ at::opmath_type<scalar_t> backward_row(scalar_t* gx, const scalar_t* g, const sc
 // weight-gradient term to acc[j].
 template <typename scalar_t>
 void backward_tile_run(scalar_t* gx, const scalar_t* g, const scalar_t* x, const scalar_t* pattern,
-                       at::opmath_type<scalar_t>* acc, int64_t n) {
+                       at::opmath_type<scalar_t>* acc, int64_t n, bool stream) {
   using W = Wide<scalar_t>;
   using OVec = typename W::OVec;
   using M = VecMath;
@@ -312,7 +323,7 @@ void backward_tile_run(scalar_t* gx, const scalar_t* g, const scalar_t* x, const
         (OVec::loadu(a, lanes) + term).store(a, lanes);
       }
     }
-    W::store(gx + i, cnt, out);
+    W::store(gx + i, cnt, out, stream);
   }
 }
 
@@ -327,6 +338,9 @@ void prelu_backward_loop(scalar_t* gx, scalar_t* grad_weight, const scalar_t* g,
     shared_pattern.resize(p.pattern);
     fill_pattern(shared_pattern.data(), weight, p, tile_item(p, 0), p.pattern);
   }
+  // Streaming stores for grad_self past the last-level cache (see elementwise.h); they change no
+  // value and no summation order.
+  const bool stream = use_streaming_stores(3 * p.l.outer * channels * p.l.inner * int64_t(sizeof(scalar_t)));
   at::parallel_for(0, p.items(), p.grain(), [&](int64_t begin, int64_t end) {
     std::vector<scalar_t> own_pattern;
     std::vector<opmath_t> acc;
@@ -336,7 +350,8 @@ void prelu_backward_loop(scalar_t* gx, scalar_t* grad_weight, const scalar_t* g,
         const int64_t s0 = (item % p.segments) * kSegment;
         const int64_t off = row * p.l.inner + s0;
         const opmath_t w = static_cast<opmath_t>(weight[row % channels]);
-        partials[item] = backward_row<scalar_t>(gx + off, g + off, x + off, w, std::min(kSegment, p.l.inner - s0));
+        partials[item] =
+            backward_row<scalar_t>(gx + off, g + off, x + off, w, std::min(kSegment, p.l.inner - s0), stream);
         continue;
       }
       const TileItem it = tile_item(p, item);
@@ -349,13 +364,16 @@ void prelu_backward_loop(scalar_t* gx, scalar_t* grad_weight, const scalar_t* g,
       }
       acc.assign(len, opmath_t(0));
       for_each_tile_run(p, it, [&](int64_t off, int64_t n) {
-        backward_tile_run<scalar_t>(gx + off, g + off, x + off, pattern, acc.data(), n);
+        backward_tile_run<scalar_t>(gx + off, g + off, x + off, pattern, acc.data(), n, stream);
       });
       // Fold the positions into the item's channels, in position order.
       opmath_t* part = partials.data() + (item / p.tiles) * channels;
       for (int64_t j = 0; j < len; ++j) {
         part[pattern_channel(p, it, j)] += acc[j];
       }
+    }
+    if (stream) {
+      stream_fence();
     }
   });
   // grad_weight[c]: channel c's partials in item order. Each channel is summed by one thread.

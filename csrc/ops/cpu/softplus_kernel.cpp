@@ -36,7 +36,11 @@ void softplus_loop(const at::Tensor& out, const at::Tensor& self, double beta, d
         out,
         [c](auto x) {
           using T = decltype(x);
-          return math::softplus_forward<math_for_t<T>>(x, T(c.beta), T(c.threshold));
+          // A vector with every lane on the linear side skips exp and log1p (same values).
+          if (all_lanes(x * T(c.beta) > T(c.threshold))) {
+            return x;
+          }
+          return math::softplus_forward<fast_math_for_t<T>>(x, T(c.beta), T(c.threshold));
         },
         self);
   });
@@ -51,7 +55,10 @@ void softplus_backward_loop(const at::Tensor& grad_input, const at::Tensor& grad
         grad_input,
         [c](auto g, auto x) {
           using T = decltype(g);
-          return math::softplus_backward<math_for_t<T>>(g, x, T(c.beta), T(c.threshold));
+          if (all_lanes(x * T(c.beta) > T(c.threshold))) {
+            return g;
+          }
+          return math::softplus_backward<fast_math_for_t<T>>(g, x, T(c.beta), T(c.threshold));
         },
         grad_output, self);
   });

@@ -1,0 +1,133 @@
+"""python -m torch_ext.bench: a tiny run over every op and both passes writes the documented JSON (and the
+plot), prints the table and the summary; the pieces that decide what is compared are checked alone."""
+
+import importlib.util
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from common_utils import requires_cuda
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+KEYS = {"op", "pass", "dtype", "shape", "dim", "layout", "ours_ms", "torch_ms", "speedup", "gbps", "copy_gbps"}
+ELEMENTWISE_OPS = ["elu", "celu", "selu", "prelu", "rrelu_train", "rrelu_eval", "softplus"]
+
+
+def _bench(tmp_path, *args, timeout=240):
+    out_json = tmp_path / "bench.json"
+    out_png = tmp_path / "bench.png"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch_ext.bench", "--json", str(out_json), "--plot", str(out_png), *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    return json.loads(out_json.read_text()), out_png, proc.stdout
+
+
+def _check_results(data, device):
+    assert {"device", "torch", "threads", "results"} <= set(data)
+    assert data["torch"] == torch.__version__
+    results = data["results"]
+    assert results
+    seen = set()
+    for r in results:
+        assert KEYS <= set(r), set(r) ^ KEYS
+        assert "skipped" not in r, r
+        assert r["check"] == "ok", r  # ours and ATen's computed the same thing
+        assert r["pass"] in ("fwd", "bwd") and r["layout"] in ("contiguous", "channels_last")
+        for k in ("ours_ms", "torch_ms", "gbps", "copy_gbps"):
+            assert r[k] > 0 and math.isfinite(r[k]), (k, r)
+        assert r["speedup"] == pytest.approx(r["torch_ms"] / r["ours_ms"])
+        assert r["gbps"] == pytest.approx(r["bytes"] / (r["ours_ms"] * 1e-3) / 1e9)
+        assert r["dtype"] in ("float32", "bfloat16")
+        seen.add((r["op"], r["pass"], r.get("variant", ""), r["layout"]))
+    for op in ELEMENTWISE_OPS:
+        for p in ("fwd", "bwd"):
+            assert any(s[0] == op and s[1] == p for s in seen), (op, p)
+    # PReLU with one weight and with 64, contiguous and channels_last
+    assert {("prelu", "fwd", "C=1", "contiguous"), ("prelu", "bwd", "C=64", "channels_last")} <= seen
+    if hasattr(torch.ops.torch_ext, "softmax"):
+        assert {s[2] for s in seen if s[0] == "softmax"} >= {"last dim", "dim=1"}
+
+
+def test_tiny_cpu_run_writes_json_and_plot(tmp_path):
+    data, png, stdout = _bench(tmp_path, "--device", "cpu", "--sizes", "4096", "--repeats", "2",
+                               "--dtype", "float32,bfloat16")
+    _check_results(data, "cpu")
+    assert data["threads"] >= 1
+    assert "malloc" in data and "isa" in data
+    assert "geometric mean speedup" in stdout and "CPU goals" in stdout
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ops_subset_and_single_thread(tmp_path):
+    data, _, stdout = _bench(tmp_path, "--ops", "prelu,softplus", "--sizes", "512", "--repeats", "1",
+                             "--dtype", "float32", "--threads", "1")
+    assert {r["op"] for r in data["results"]} == {"prelu", "softplus"}
+    assert data["threads"] == 1
+    if not hasattr(torch.ops.torch_ext, "softmax"):
+        data, _, stdout = _bench(tmp_path, "--ops", "softmax", "--sizes", "512", "--repeats", "1")
+        assert "softmax: skipped" in stdout and data["results"] == []
+
+
+def test_unknown_op_is_refused(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "torch_ext.bench", "--ops", "gelu"], cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "unknown op" in proc.stderr
+
+
+def test_case_grid():
+    from torch_ext.bench import cases
+
+    grid = cases.make_cases("cpu", cases.ALL_OPS, [torch.float32, torch.bfloat16], quick=True)
+    for dtype in (torch.float32, torch.bfloat16):
+        big = max(c.numel for c in grid if c.dtype == dtype)
+        # the largest forward moves at least 64 MB on the CPU
+        assert 2 * big * torch.empty((), dtype=dtype).element_size() >= 64 << 20
+    gpu = cases.make_cases("cuda", cases.ALL_OPS, [torch.float32], quick=False)
+    assert 2 * max(c.numel for c in gpu) * 4 >= 256 << 20
+    if cases.have_softmax():
+        grid_n = {c.shape[-1] for c in gpu if c.variant == "M=4096"}
+        assert grid_n == {256, 512, 1024, 2048, 4096, 8192, 16384}
+        assert max(c.shape[-1] for c in gpu if c.variant == "long rows") == 262144
+    # minimum bytes: 2N forward, 3N backward and for RReLU's training forward (it writes the noise)
+    c = cases.Case("elu", "fwd", torch.float32, (2, 64, 8, 8), "cpu")
+    assert c.bytes == 2 * c.numel * 4
+    assert cases.Case("elu", "bwd", torch.bfloat16, (2, 64, 8, 8), "cpu").bytes == 3 * c.numel * 2
+    assert cases.Case("rrelu_train", "fwd", torch.float32, (2, 64, 8, 8), "cpu").bytes == 3 * c.numel * 4
+    assert cases.nchw(1 << 23) == (32, 64, 64, 64) and cases.nchw(1 << 12) == (1, 64, 8, 8)
+
+
+def test_goals_and_summary():
+    from torch_ext.bench import report
+
+    def rec(op, p, speedup, dtype="float32", gbps=10.0, variant=""):
+        return dict(op=op, variant=variant, layout="contiguous", dim=None, dtype=dtype, shape=[8], bytes=100, pass_=p,
+                    ours_ms=1.0, torch_ms=speedup, speedup=speedup, gbps=gbps, copy_gbps=10.0, check="ok")
+
+    results = [rec("prelu", "bwd", 1.4, variant="C=64"), rec("softplus", "fwd", 1.3), rec("elu", "bwd", 1.1, gbps=8.0)]
+    for r in results:
+        r["pass"] = r.pop("pass_")
+    goals = {name: met for name, _, _, met in report.goals(results)}
+    assert goals["prelu[C=64] bwd speedup"] is False  # needs 1.5
+    assert goals["softplus fwd speedup"] is True
+    assert goals["elu bwd fraction of copy"] is False  # 0.8 of copy
+    assert report.geomean([2.0, 0.5]) == pytest.approx(1.0)
+    text = report.summary(results, "cpu")
+    assert "1 of" not in text.splitlines()[0] and "goals met" in text
+
+
+@requires_cuda
+def test_tiny_cuda_run(tmp_path):
+    data, png, _ = _bench(tmp_path, "--device", "cuda", "--sizes", "65536", "--repeats", "2",
+                          "--dtype", "float32,bfloat16")
+    _check_results(data, "cuda")
+    assert data["device"] == torch.cuda.get_device_name()

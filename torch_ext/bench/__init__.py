@@ -1,0 +1,224 @@
+"""torch_ext's benchmark: every op against ATen, side by side in one process.
+
+    python -m torch_ext.bench [--device cpu|cuda] [--ops elu,prelu,...] [--dtype float32,bfloat16]
+                              [--quick] [--json PATH] [--plot PATH] [--threads N] [--repeats N]
+
+For each op, pass (fwd; bwd = the backward op alone), dtype and size it times torch_ext's call and
+ATen's on the same tensors, interleaved, as medians over repeats (torch.utils.benchmark on the CPU,
+CUDA events on the GPU; see timing.py for warm-up and cache flushing), and a clone() that moves the
+same number of bytes, in the same run, as the bandwidth roof. Before timing, one result of each is
+compared, so that the two calls are known to compute the same thing. What each case compares is
+described in cases.py.
+
+Each result (JSON "results"): op, pass, dtype, shape, dim, layout, ours_ms, torch_ms,
+speedup (= torch_ms / ours_ms), gbps (the minimum bytes the op must move / ours_ms), copy_gbps (the
+clone's), and variant, bytes, copy_ms, flushed (timed from a flushed cache), check ("ok" or what
+differed). The summary gives the geometric mean speedup, each op's worst case, and on the CPU the
+goals of issue #6.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import time
+from typing import Callable, List, Optional, Sequence
+
+import torch
+
+from . import cases as _cases
+from . import report
+from .timing import CpuTimer, CudaTimer, llc_bytes, malloc_reuse
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "float64": torch.float64}
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git_commit() -> Optional[str]:
+    try:
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        out = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def metadata(device: str, threads: int, quick: bool, repeats: int) -> dict:
+    meta = {
+        "device": torch.cuda.get_device_name() if device == "cuda" else cpu_model(),
+        "torch": torch.__version__,
+        "threads": threads,
+        "date": datetime.date.today().isoformat(),
+        "quick": quick,
+        "repeats": repeats,
+        "torch_ext_commit": _git_commit(),
+    }
+    if device == "cuda":
+        meta["cuda"] = torch.version.cuda
+    else:
+        meta.update(cpu_count=os.cpu_count(), isa=torch.backends.cpu.get_cpu_capability(), llc_bytes=llc_bytes())
+    return meta
+
+
+def run(device: str = "cpu", ops: Sequence[str] = _cases.ALL_OPS, dtypes: Sequence[torch.dtype] = (torch.float32,),
+        quick: bool = False, threads: Optional[int] = None, repeats: Optional[int] = None,
+        sizes: Optional[Sequence[int]] = None, malloc: str = "default", log=print,
+        on_result: Optional[Callable[[dict, List[dict]], None]] = None) -> dict:
+    """Runs the benchmark; returns {"device", "torch", "threads", ..., "results": [...]}. sizes (element
+    counts) replaces the default grid. on_result(meta, results so far) is called after each case."""
+    import torch_ext  # noqa: F401  (registers torch.ops.torch_ext)
+
+    threads = threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("torch_ext.bench: --device cuda, but CUDA is not available")
+        repeats = repeats or (10 if quick else 20)
+        timer = CudaTimer(repeats)
+    else:
+        repeats = repeats or (9 if quick else 21)
+        timer = CpuTimer(threads, repeats)
+    ops = list(ops)
+    skipped_ops = []
+    if not _cases.have_softmax():
+        skipped_ops = [op for op in ops if op in _cases.SOFTMAX_OPS]
+        ops = [op for op in ops if op not in _cases.SOFTMAX_OPS]
+    meta = metadata(device, threads, quick, repeats)
+    if device == "cpu":
+        meta["malloc"] = malloc
+    if sizes is None:
+        todo = _cases.make_cases(device, ops, dtypes, quick)
+    else:
+        todo = _custom_sizes(device, ops, dtypes, sizes)
+
+    log(f"torch_ext.bench: {meta['device']}, torch {meta['torch']}, {threads} threads, {len(todo)} cases, "
+        f"median of {repeats} interleaved repeats" + (f", {meta.get('isa')} kernels" if device == "cpu" else ""))
+    for op in skipped_ops:
+        log(f"  {op}: skipped, torch.ops.torch_ext has no {op} yet")
+    log("  speedup = torch ms / ours ms; GB/s = the op's minimum bytes / ours ms; "
+        "copy = clone() of as many bytes, same run")
+    log(report.header())
+    results: List[dict] = []
+    t_start = time.time()
+    for i, case in enumerate(todo, 1):
+        r = {"op": case.op, "pass": case.pass_, "dtype": str(case.dtype).replace("torch.", ""),
+             "shape": list(case.shape), "dim": case.dim, "layout": case.layout, "variant": case.variant,
+             "bytes": case.bytes}
+        try:
+            built = case.build()
+        except (RuntimeError, NotImplementedError, AttributeError) as e:
+            r["skipped"] = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
+            results.append(r)
+            log(report.row(i, len(todo), r))
+            continue
+        try:
+            built.check()
+            r["check"] = "ok"
+        except AssertionError as e:
+            r["check"] = str(e).splitlines()[0][:160]
+        except (RuntimeError, NotImplementedError) as e:
+            r["skipped"] = f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
+            results.append(r)
+            log(report.row(i, len(todo), r))
+            continue
+        src = built.copy_src
+        t = timer.time({"ours": built.ours, "torch": built.torch, "copy": src.clone}, working_set=case.bytes)
+        del built, src
+        r.update(ours_ms=t["ours"] * 1e3, torch_ms=t["torch"] * 1e3, speedup=t["torch"] / t["ours"],
+                 gbps=case.bytes / t["ours"] / 1e9, copy_gbps=case.bytes / t["copy"] / 1e9, copy_ms=t["copy"] * 1e3,
+                 flushed=timer.flushed)
+        results.append(r)
+        log(report.row(i, len(todo), r))
+        if on_result is not None:
+            on_result(meta, results)
+    meta["seconds"] = round(time.time() - t_start, 1)
+    meta["skipped_ops"] = skipped_ops
+    log("")
+    log(report.summary(results, device))
+    log(f"\n{len(todo)} cases in {meta['seconds']:.0f} s")
+    return dict(meta, results=results)
+
+
+def _custom_sizes(device, ops, dtypes, sizes) -> List[_cases.Case]:
+    out = []
+    for dtype in dtypes:
+        for numel in sizes:
+            for op in ops:
+                for p in ("fwd", "bwd"):
+                    if op in _cases.SOFTMAX_OPS:
+                        for shape, dim, variant in _cases._softmax_shapes(device, numel):
+                            out.append(_cases.Case(op, p, dtype, shape, device, "contiguous", dim, variant))
+                    elif op == "prelu":
+                        for variant, layout in (("C=1", "contiguous"), ("C=64", "contiguous"),
+                                                ("C=64", "channels_last")):
+                            out.append(_cases.Case(op, p, dtype, _cases.nchw(numel), device, layout, None, variant))
+                    else:
+                        out.append(_cases.Case(op, p, dtype, _cases.nchw(numel), device))
+    return out
+
+
+def _parse_list(text: str, allowed: Sequence[str], what: str) -> List[str]:
+    items = [t for t in text.replace(" ", ",").split(",") if t]
+    bad = [t for t in items if t not in allowed]
+    if bad:
+        raise SystemExit(f"torch_ext.bench: unknown {what} {bad}; choose from {list(allowed)}")
+    return items
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m torch_ext.bench", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--ops", default=",".join(_cases.ALL_OPS), help="comma-separated subset of: "
+                   + ", ".join(_cases.ALL_OPS))
+    p.add_argument("--dtype", default="float32,bfloat16", help="comma-separated: " + ", ".join(DTYPES))
+    p.add_argument("--quick", action="store_true",
+                   help="fewer sizes and repeats (the whole CPU run in under 3 minutes on 2 cores)")
+    p.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    p.add_argument("--plot", metavar="PATH", help="write a PNG of the speedups and bandwidth fractions")
+    p.add_argument("--threads", type=int, help="CPU threads (default: torch.get_num_threads())")
+    p.add_argument("--repeats", type=int, help="interleaved repeats per case (default: 9/21 CPU, 10/20 CUDA)")
+    p.add_argument("--sizes", help="comma-separated element counts, replacing the default sizes")
+    p.add_argument("--malloc", choices=["reuse", "default"], default="reuse",
+                   help="CPU: 'reuse' (default) keeps glibc from returning large blocks to the OS, so that "
+                   "outputs do not page-fault on every call; 'default' leaves glibc as it is")
+    a = p.parse_args(argv)
+    ops = _parse_list(a.ops, _cases.ALL_OPS, "op")
+    dtypes = [DTYPES[d] for d in _parse_list(a.dtype, list(DTYPES), "dtype")]
+    sizes = [int(s) for s in a.sizes.split(",")] if a.sizes else None
+    sys.stdout.reconfigure(line_buffering=True)
+    malloc = "default"
+    if a.device == "cpu" and a.malloc == "reuse":
+        malloc = malloc_reuse() or "default (not glibc)"
+    if a.device == "cpu":
+        print(f"allocator: {malloc}")
+    # NB: the JSON is rewritten after every case, so a run cut short (a time limit) keeps what it measured.
+    partial = (lambda meta, results: report.write_json(a.json, dict(meta, partial=True), results)) if a.json else None
+    out = run(a.device, ops, dtypes, a.quick, a.threads, a.repeats, sizes, malloc=malloc, on_result=partial)
+    results = out.pop("results")
+    if a.json:
+        report.write_json(a.json, out, results)
+        print(f"wrote {a.json}")
+    if a.plot:
+        err = report.plot(a.plot, out, results)
+        if err:
+            report.warn(err)
+        else:
+            print(f"wrote {a.plot}")
+    return 0
+
+
+__all__ = ["run", "main"]

@@ -1,0 +1,364 @@
+"""The benchmark's cases: for each op and pass, a pair of callables (torch_ext's and ATen's) over the
+same tensors, and the minimum number of bytes the op must move.
+
+A case is described without tensors (``Case``); ``Case.build()`` allocates them and returns a
+``Built`` with the two calls, their comparison and the copy that serves as the bandwidth roof.
+
+What is compared with what:
+  fwd: the functional call, ``torch_ext.functional`` (or the raw op) against ``torch.nn.functional``,
+       both on inputs that do not require grad.
+  bwd: the backward op alone, on the same saved tensors: ``torch.ops.torch_ext.<op>_backward``
+       against the ATen op autograd calls (``aten.elu_backward``, ``aten.softplus_backward``, ...).
+       PReLU's ATen backward returns a full-size weight gradient that autograd then sums to the
+       weight's shape (``sum_to_size``); that sum is part of ATen's side, as it is part of its step.
+  rrelu_train fwd: the forward a training step runs, which keeps the slopes for the backward:
+       ``torch.ops.torch_ext.rrelu_with_noise`` against ``F.rrelu(training=True)`` (ATen's
+       ``rrelu_with_noise``, which writes a noise tensor too). Both write out and noise: 3N bytes.
+"""
+
+import dataclasses
+import math
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+
+ELU_OPS = {
+    # name: (alpha, scale, input_scale), ATen's elu_backward arguments for the functional's defaults
+    "elu": (1.0, 1.0, 1.0),
+    "celu": (1.0, 1.0, 1.0),  # celu(alpha=1) = elu(alpha=1, scale=1, input_scale=1/alpha)
+    "selu": (1.6732632423543772848170429916717, 1.0507009873554804934193349852946, 1.0),
+}
+RRELU_LOWER, RRELU_UPPER = 1.0 / 8, 1.0 / 3
+SOFTPLUS_BETA, SOFTPLUS_THRESHOLD = 1.0, 20.0
+
+ALL_OPS = ["elu", "celu", "selu", "prelu", "rrelu_train", "rrelu_eval", "softplus", "softmax", "log_softmax"]
+SOFTMAX_OPS = ("softmax", "log_softmax")
+# Cheap ops: a compare and a multiply per element, so they should run at the copy's bandwidth.
+CHEAP = {("prelu", "fwd"), ("rrelu_eval", "fwd"), ("rrelu_eval", "bwd"), ("elu", "bwd"), ("rrelu_train", "bwd")}
+
+
+def have_softmax() -> bool:
+    """softmax/log_softmax are benchmarked once torch_ext registers them (schemas as in csrc/ops/softmax.h)."""
+    return all(hasattr(torch.ops.torch_ext, n) for n in ("softmax", "softmax_backward", "log_softmax",
+                                                          "log_softmax_backward"))
+
+
+@dataclasses.dataclass
+class Built:
+    ours: Callable[[], object]
+    torch: Callable[[], object]
+    # Compares one result of each (raises AssertionError with a message); None: not comparable
+    # (random slopes), the check is done inside.
+    check: Callable[[], None]
+    copy_src: torch.Tensor  # clone() of it moves the op's minimum bytes
+
+
+@dataclasses.dataclass
+class Case:
+    op: str
+    pass_: str  # "fwd" | "bwd"
+    dtype: torch.dtype
+    shape: Tuple[int, ...]
+    device: str
+    layout: str = "contiguous"  # "contiguous" | "channels_last"
+    dim: Optional[int] = None
+    variant: str = ""  # e.g. "C=64" for PReLU, "last dim" for softmax
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def itemsize(self) -> int:
+        return torch.empty((), dtype=self.dtype).element_size()
+
+    @property
+    def bytes(self) -> int:
+        """The minimum bytes the op must move: each input read once, each output written once."""
+        if self.pass_ == "fwd":
+            tensors = 3 if self.op == "rrelu_train" else 2  # x, out (and rrelu's noise)
+        else:
+            tensors = 3  # grad_output, the saved tensor, grad_input
+        return tensors * self.numel * self.itemsize
+
+    @property
+    def label(self) -> str:
+        return self.op + (f"[{self.variant}]" if self.variant else "")
+
+    def build(self) -> Built:
+        return _BUILDERS[self.op](self)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+def _input(case: Case, seed: int = 0, scale: float = 1.0) -> torch.Tensor:
+    # NB: drawn on the case's device (a GPU draws 64M values in microseconds; the host takes seconds).
+    g = torch.Generator(device=case.device).manual_seed(seed)
+    x = torch.randn(case.shape, generator=g, dtype=torch.float32, device=case.device) * scale
+    x = x.to(dtype=case.dtype)
+    if case.layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def _copy_src(case: Case) -> torch.Tensor:
+    # clone() reads and writes it: 2 * numel * itemsize bytes, the op's minimum.
+    n = max(1, case.bytes // (2 * case.itemsize))
+    return torch.randn(n, device=case.device).to(case.dtype)
+
+
+def _tol(dtype: torch.dtype) -> dict:
+    # Loose: this is a guard against timing two different computations, not a parity test.
+    return dict(rtol=1e-4, atol=1e-5) if dtype in (torch.float32, torch.float64) else dict(rtol=2e-2, atol=2e-2)
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype, what: str = "", **kw) -> None:
+    opts = _tol(dtype)
+    opts.update(kw)
+    try:
+        torch.testing.assert_close(a.reshape(b.shape), b, equal_nan=True, check_stride=False, **opts)
+    except AssertionError as e:
+        raise AssertionError(f"{what}: {str(e).splitlines()[0]}") from None
+
+
+def _compare(ours: Callable, theirs: Callable, dtype: torch.dtype) -> Callable[[], None]:
+    def check():
+        a, b = ours(), theirs()
+        a = a if isinstance(a, (tuple, list)) else (a,)
+        b = b if isinstance(b, (tuple, list)) else (b,)
+        for i, (u, v) in enumerate(zip(a, b)):
+            _close(u, v, dtype, f"output {i}")
+
+    return check
+
+
+# ---------------------------------------------------------------------------------------------
+# Builders, one per op
+
+
+def _build_elu(case: Case) -> Built:
+    ext = torch.ops.torch_ext
+    import torch_ext.functional as TF
+
+    x = _input(case)
+    alpha, scale, input_scale = ELU_OPS[case.op]
+    fwd = {
+        "elu": (lambda: TF.elu(x), lambda: F.elu(x)),
+        "celu": (lambda: TF.celu(x), lambda: F.celu(x)),
+        "selu": (lambda: TF.selu(x), lambda: F.selu(x)),
+    }[case.op]
+    if case.pass_ == "fwd":
+        ours, theirs = fwd
+    else:
+        g = _input(case, seed=1)
+        ours = lambda: ext.elu_backward(g, alpha, scale, input_scale, False, x)  # noqa: E731
+        theirs = lambda: torch.ops.aten.elu_backward(g, alpha, scale, input_scale, False, x)  # noqa: E731
+    return Built(ours, theirs, _compare(ours, theirs, case.dtype), _copy_src(case))
+
+
+def _prelu_channels(case: Case) -> int:
+    return int(case.variant.split("=")[1])
+
+
+def _build_prelu(case: Case) -> Built:
+    ext = torch.ops.torch_ext
+    x = _input(case)
+    c = _prelu_channels(case)
+    w = (torch.rand(c, generator=torch.Generator().manual_seed(2)) * 0.5).to(device=case.device, dtype=case.dtype)
+    if case.pass_ == "fwd":
+        ours = lambda: ext.prelu(x, w)  # noqa: E731
+        theirs = lambda: F.prelu(x, w)  # noqa: E731
+        return Built(ours, theirs, _compare(ours, theirs, case.dtype), _copy_src(case))
+    g = _input(case, seed=1)
+    # ATen's backward kernel sees the weight as F.prelu hands it over: broadcastable over self
+    # ([1, C, 1, 1]); it returns a full-size weight gradient that autograd sums to that shape.
+    w_b = w.reshape([1, c] + [1] * (x.dim() - 2))
+
+    def theirs():
+        gx, gw_full = torch.ops.aten._prelu_kernel_backward(g, x, w_b)
+        return gx, gw_full.sum_to_size(w_b.shape)
+
+    ours = lambda: ext.prelu_backward(g, x, w)  # noqa: E731
+
+    def check():
+        (gx, gw), (tgx, tgw) = ours(), theirs()
+        _close(gx, tgx, case.dtype, "grad_self")
+        # A sum over numel / C terms: compare it against its own scale.
+        ref = tgw.double().reshape(-1)
+        bound = (g.double().abs() * x.double().abs()).sum() / c
+        tol = (1e-5 if case.dtype == torch.float32 else 2e-2) * float(bound) + 1e-6
+        err = float((gw.double().reshape(-1) - ref).abs().max())
+        assert err <= tol, f"grad_weight differs by {err:.3g} (allowed {tol:.3g})"
+
+    return Built(ours, theirs, check, _copy_src(case))
+
+
+def _build_rrelu(case: Case) -> Built:
+    ext = torch.ops.torch_ext
+    import torch_ext.functional as TF
+
+    x = _input(case)
+    training = case.op == "rrelu_train"
+    slope = (RRELU_LOWER + RRELU_UPPER) / 2
+    if case.pass_ == "fwd":
+        if not training:
+            ours = lambda: TF.rrelu(x, RRELU_LOWER, RRELU_UPPER, False)  # noqa: E731
+            theirs = lambda: F.rrelu(x, RRELU_LOWER, RRELU_UPPER, False)  # noqa: E731
+            return Built(ours, theirs, _compare(ours, theirs, case.dtype), _copy_src(case))
+        ours = lambda: ext.rrelu_with_noise(x, RRELU_LOWER, RRELU_UPPER, True)  # noqa: E731
+        theirs = lambda: F.rrelu(x, RRELU_LOWER, RRELU_UPPER, True)  # noqa: E731
+
+        def check():
+            # Random slopes: the positive side is x, the negative side x * r with r in [lower, upper].
+            out, noise = ours()
+            ref = theirs()
+            pos = x > 0
+            assert torch.equal(out[pos], x[pos]) and torch.equal(ref[pos], x[pos]), "positive side"
+            r = noise[~pos].float()
+            assert bool(((r >= RRELU_LOWER - 1e-2) & (r <= RRELU_UPPER + 1e-2)).all()), "slopes out of range"
+
+        return Built(ours, theirs, check, _copy_src(case))
+    g = _input(case, seed=1)
+    if training:
+        _, noise = ext.rrelu_with_noise(x, RRELU_LOWER, RRELU_UPPER, True)
+        ours = lambda: ext.rrelu_backward(g, None, noise, RRELU_LOWER, RRELU_UPPER, True, False)  # noqa: E731
+        theirs = lambda: torch.ops.aten.rrelu_with_noise_backward(  # noqa: E731
+            g, x, noise, RRELU_LOWER, RRELU_UPPER, True, False)
+    else:
+        ours = lambda: ext.rrelu_backward(g, x, None, RRELU_LOWER, RRELU_UPPER, False, False)  # noqa: E731
+        theirs = lambda: torch.ops.aten.leaky_relu_backward(g, x, slope, False)  # noqa: E731
+    return Built(ours, theirs, _compare(ours, theirs, case.dtype), _copy_src(case))
+
+
+def _build_softplus(case: Case) -> Built:
+    import torch_ext.functional as TF
+
+    x = _input(case, scale=4.0)  # spans both sides of 0 well past the curve's bend
+    b, t = SOFTPLUS_BETA, SOFTPLUS_THRESHOLD
+    if case.pass_ == "fwd":
+        ours = lambda: TF.softplus(x, b, t)  # noqa: E731
+        theirs = lambda: F.softplus(x, b, t)  # noqa: E731
+    else:
+        g = _input(case, seed=1)
+        ours = lambda: torch.ops.torch_ext.softplus_backward(g, x, b, t)  # noqa: E731
+        theirs = lambda: torch.ops.aten.softplus_backward(g, x, b, t)  # noqa: E731
+    return Built(ours, theirs, _compare(ours, theirs, case.dtype), _copy_src(case))
+
+
+def _build_softmax(case: Case) -> Built:
+    ext = torch.ops.torch_ext
+    log = case.op == "log_softmax"
+    x = _input(case, scale=3.0)
+    dim = case.dim
+    if case.pass_ == "fwd":
+        if log:
+            ours = lambda: ext.log_softmax(x, dim, None)  # noqa: E731
+            theirs = lambda: F.log_softmax(x, dim)  # noqa: E731
+        else:
+            ours = lambda: ext.softmax(x, dim, None)  # noqa: E731
+            theirs = lambda: F.softmax(x, dim)  # noqa: E731
+        return Built(ours, theirs, _compare(ours, theirs, case.dtype), _copy_src(case))
+    y = F.log_softmax(x, dim) if log else F.softmax(x, dim)
+    g = _input(case, seed=1)
+    if log:
+        ours = lambda: ext.log_softmax_backward(g, y, dim, case.dtype)  # noqa: E731
+        theirs = lambda: torch.ops.aten._log_softmax_backward_data(g, y, dim, case.dtype)  # noqa: E731
+    else:
+        ours = lambda: ext.softmax_backward(g, y, dim, case.dtype)  # noqa: E731
+        theirs = lambda: torch.ops.aten._softmax_backward_data(g, y, dim, case.dtype)  # noqa: E731
+    return Built(ours, theirs, _compare(ours, theirs, case.dtype), _copy_src(case))
+
+
+_BUILDERS = {
+    "elu": _build_elu,
+    "celu": _build_elu,
+    "selu": _build_elu,
+    "prelu": _build_prelu,
+    "rrelu_train": _build_rrelu,
+    "rrelu_eval": _build_rrelu,
+    "softplus": _build_softplus,
+    "softmax": _build_softmax,
+    "log_softmax": _build_softmax,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The grid
+
+
+def nchw(numel: int, channels: int = 64) -> Tuple[int, ...]:
+    """An activation-like NCHW shape of numel elements: 64 channels, square planes up to 64 x 64."""
+    hw = numel // channels
+    side = min(64, 1 << (int(math.log2(hw)) // 2))
+    return (max(1, numel // (channels * side * side)), channels, side, side)
+
+
+def sizes(device: str, dtype: torch.dtype, quick: bool) -> List[int]:
+    """Element counts from latency-bound to bandwidth-bound. The largest moves at least 64 MB (CPU)
+    or 256 MB (GPU) in a forward pass (2 * numel * itemsize bytes), whatever the dtype."""
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    floor = (64 << 20) if device == "cpu" else (256 << 20)
+    largest = 1 << math.ceil(math.log2(floor / (2 * itemsize)))
+    if device == "cpu":
+        small = [1 << 12, 1 << 18] if quick else [1 << 12, 1 << 15, 1 << 18, 1 << 21]
+    else:
+        small = [1 << 16, 1 << 20] if quick else [1 << 12, 1 << 16, 1 << 20, 1 << 23]
+    return small + [largest]
+
+
+def _softmax_shapes(device: str, numel: int) -> List[Tuple[Tuple[int, ...], int, str]]:
+    """(shape, dim, variant) of the softmax cases at one size: rows of 1024 over the last dim, and
+    dim 1 of [B, 256, L] (a non-last dim with a long inner stride)."""
+    row = min(1024, numel)
+    inner = max(1, min(1024, numel // 256))
+    return [
+        ((numel // row, row), 1, "last dim"),
+        ((max(1, numel // (256 * inner)), 256, inner), 1, "dim=1"),
+    ]
+
+
+def _softmax_gpu_grid() -> List[Tuple[Tuple[int, ...], int, str]]:
+    """The GPU grid: M = 4096 rows x N = 256 ... 16384, few long rows (up to 262144), a non-last dim."""
+    grid = [((4096, n), 1, "M=4096") for n in (256, 512, 1024, 2048, 4096, 8192, 16384)]
+    grid += [((32, 65536), 1, "long rows"), ((8, 131072), 1, "long rows"), ((4, 262144), 1, "long rows")]
+    grid += [((32, 1024, 1024), 1, "dim=1")]
+    return grid
+
+
+def make_cases(device: str, ops: Sequence[str], dtypes: Sequence[torch.dtype], quick: bool) -> List[Case]:
+    cases: List[Case] = []
+    for dtype in dtypes:
+        for numel in sizes(device, dtype, quick):
+            for op in ops:
+                for pass_ in ("fwd", "bwd"):
+                    if op in SOFTMAX_OPS:
+                        continue  # below
+                    if op == "prelu":
+                        for variant, layout in (("C=1", "contiguous"), ("C=64", "contiguous"),
+                                                ("C=64", "channels_last")):
+                            cases.append(Case(op, pass_, dtype, nchw(numel), device, layout, None, variant))
+                    else:
+                        cases.append(Case(op, pass_, dtype, nchw(numel), device))
+            for op in ops:
+                if op not in SOFTMAX_OPS:
+                    continue
+                shapes = _softmax_shapes(device, numel)
+                if device != "cpu":
+                    shapes = shapes[1:] if numel >= (1 << 20) else shapes  # the grid has the last dim
+                for pass_ in ("fwd", "bwd"):
+                    for shape, dim, variant in shapes:
+                        cases.append(Case(op, pass_, dtype, shape, device, "contiguous", dim, variant))
+        if device != "cpu":
+            for op in ops:
+                if op not in SOFTMAX_OPS:
+                    continue
+                grid = _softmax_gpu_grid()
+                if quick:
+                    grid = [g for g in grid if g[0][-1] in (1024, 8192, 262144) or g[2] == "dim=1"]
+                for pass_ in ("fwd", "bwd"):
+                    for shape, dim, variant in grid:
+                        cases.append(Case(op, pass_, dtype, shape, device, "contiguous", dim, variant))
+    return cases
