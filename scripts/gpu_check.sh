@@ -93,6 +93,9 @@ fi
 # The CPU cases run in CI; here the CUDA ones (and every test that needs a GPU to mean anything).
 wanted pytest && step pytest 300 $py -m pytest tests -q -p no:cacheprovider -n 8 -rfE -k "${GPU_CHECK_PYTEST_K:-cuda}"
 wanted validate && step validate 120 $py -m torch_ext.validate --device cuda
+if [ -d torch_ext/bench ] && wanted bench; then
+  step bench 300 $py -m torch_ext.bench --device cuda ${GPU_CHECK_BENCH_ARGS:-} --json "$out/bench_cuda.json" --plot "$out/bench_cuda.png"
+fi
 if command -v compute-sanitizer >/dev/null; then
   # A small CUDA subset of each op that still reaches every kernel (vector, scalar, strided and
   # reduction paths). GPU_CHECK_SANITIZE_OPS picks the ops (default: all).
@@ -111,9 +114,6 @@ if command -v compute-sanitizer >/dev/null; then
       step "${tool}_$op" 150 compute-sanitizer --tool $tool --error-exitcode 9 $py -m pytest -q -p no:cacheprovider "${args[@]}"
     done
   done
-fi
-if [ -d torch_ext/bench ] && wanted bench; then
-  step bench 300 $py -m torch_ext.bench --device cuda ${GPU_CHECK_BENCH_ARGS:-} --json "$out/bench_cuda.json" --plot "$out/bench_cuda.png"
 fi
 echo "gpu_check: $([ $status = 0 ] && echo all steps passed || echo SOME STEPS FAILED)"
 exit $status
