@@ -1,9 +1,12 @@
 """Functional interface: the signatures and defaults of ``torch.nn.functional``, over ``torch.ops.torch_ext``."""
 
+import warnings
+from typing import Optional
+
 from torch import Tensor
 import torch
 
-__all__ = ["elu", "celu", "selu", "prelu", "rrelu", "softplus"]
+__all__ = ["elu", "celu", "selu", "prelu", "rrelu", "softplus", "softmax", "log_softmax"]
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -53,3 +56,34 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     r"""Applies :math:`\frac{1}{\beta} \log(1 + \exp(\beta x))`, linear where :math:`\beta x > \text{threshold}`.
     See :class:`torch_ext.nn.Softplus`."""
     return torch.ops.torch_ext.softplus(input, beta, threshold)
+
+
+def _get_softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
+    # torch.nn.functional's legacy choice when dim is not given (and its deprecation warning).
+    warnings.warn(
+        f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X as an argument.",
+        stacklevel=stacklevel,
+    )
+    if ndim == 0 or ndim == 1 or ndim == 3:
+        return 0
+    return 1
+
+
+def softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3, dtype: Optional[torch.dtype] = None) -> Tensor:
+    r"""Applies softmax, :math:`\text{Softmax}(x_{i}) = \frac{\exp(x_i)}{\sum_j \exp(x_j)}`, over every slice along
+    ``dim``. ``dtype``, if given, is the output's dtype: the input is cast to it first (a half or bfloat16 input with
+    ``dtype=torch.float32`` is read as is). See :class:`torch_ext.nn.Softmax`."""
+    if dim is None:
+        dim = _get_softmax_dim("softmax", input.dim(), _stacklevel)
+    return torch.ops.torch_ext.softmax(input, dim, dtype)
+
+
+def log_softmax(
+    input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3, dtype: Optional[torch.dtype] = None
+) -> Tensor:
+    r"""Applies :math:`\log(\text{Softmax}(x))` over every slice along ``dim``, computed as
+    :math:`(x_i - \max_j x_j) - \log \sum_j \exp(x_j - \max_j x_j)`. ``dtype`` as in :func:`softmax`.
+    See :class:`torch_ext.nn.LogSoftmax`."""
+    if dim is None:
+        dim = _get_softmax_dim("log_softmax", input.dim(), _stacklevel)
+    return torch.ops.torch_ext.log_softmax(input, dim, dtype)

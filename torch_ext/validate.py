@@ -49,6 +49,15 @@ CASES: List[OpCase] = [
     OpCase("rrelu(train, l=u)", lambda x: TF.rrelu(x, 0.2, 0.2, training=True), lambda x: F.leaky_relu(x, 0.2)),
     OpCase("softplus", lambda x: TF.softplus(x), lambda x: F.softplus(x)),
     OpCase("softplus(b=2,t=5)", lambda x: TF.softplus(x, 2.0, 5.0), lambda x: F.softplus(x, 2.0, 5.0)),
+    # Rows of 8 (the last dim) and columns of size/8 (dim 0).
+    OpCase("softmax(dim=-1)", lambda x: TF.softmax(x.view(-1, 8), -1).view_as(x),
+           lambda x: F.softmax(x.view(-1, 8), -1).view_as(x)),
+    OpCase("softmax(dim=0)", lambda x: TF.softmax(x.view(-1, 8), 0).view_as(x),
+           lambda x: F.softmax(x.view(-1, 8), 0).view_as(x)),
+    OpCase("log_softmax(dim=-1)", lambda x: TF.log_softmax(x.view(-1, 8), -1).view_as(x),
+           lambda x: F.log_softmax(x.view(-1, 8), -1).view_as(x)),
+    OpCase("log_softmax(dim=0)", lambda x: TF.log_softmax(x.view(-1, 8), 0).view_as(x),
+           lambda x: F.log_softmax(x.view(-1, 8), 0).view_as(x)),
 ]
 
 

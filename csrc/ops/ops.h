@@ -5,4 +5,5 @@
 #include "elu.h"
 #include "prelu.h"
 #include "rrelu.h"
+#include "softmax.h"
 #include "softplus.h"

@@ -1,5 +1,6 @@
-"""Drop-in replacements for ``torch.nn`` activation modules."""
+"""Drop-in replacements for ``torch.nn`` activation modules, and :func:`convert` to swap them into a model."""
 
-from .activation import CELU, ELU, SELU, PReLU, RReLU, Softplus
+from .activation import CELU, ELU, SELU, LogSoftmax, PReLU, RReLU, Softmax, Softplus
+from .convert import convert
 
-__all__ = ["ELU", "CELU", "SELU", "PReLU", "RReLU", "Softplus"]
+__all__ = ["ELU", "CELU", "SELU", "PReLU", "RReLU", "Softplus", "Softmax", "LogSoftmax", "convert"]

@@ -1,13 +1,15 @@
 """Activation modules mirroring ``torch.nn.modules.activation``: same arguments, defaults,
 constants, ``repr`` and state_dict, backed by ``torch.ops.torch_ext``."""
 
+from typing import Optional
+
 import torch
 from torch import Tensor
 from torch.nn import Module, Parameter, init
 
 from .. import functional as F
 
-__all__ = ["ELU", "CELU", "SELU", "PReLU", "RReLU", "Softplus"]
+__all__ = ["ELU", "CELU", "SELU", "PReLU", "RReLU", "Softplus", "Softmax", "LogSoftmax"]
 
 
 class ELU(Module):
@@ -251,3 +253,95 @@ class Softplus(Module):
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Softmax(Module):
+    r"""Applies the Softmax function to an n-dimensional input Tensor.
+
+    Rescales it so that the elements of the n-dimensional output Tensor lie in the range [0,1] and every slice along
+    ``dim`` sums to 1.
+
+    .. math::
+        \text{Softmax}(x_{i}) = \frac{\exp(x_i)}{\sum_j \exp(x_j)}
+
+    Computed as :math:`\exp(x_i - m) / \sum_j \exp(x_j - m)` with :math:`m = \max_j x_j`, in float for half and
+    bfloat16 inputs. A slice holding NaN or +inf gives NaN, as does a slice of only -inf.
+
+    Args:
+        dim (int): A dimension along which Softmax will be computed (so every slice along dim will sum to 1).
+
+    Shape:
+        - Input: :math:`(*)` where `*` means, any number of additional dimensions
+        - Output: :math:`(*)`, same shape as the input
+
+    Returns:
+        a Tensor of the same dimension and shape as the input with values in the range [0, 1]
+
+    Examples::
+
+        >>> m = torch_ext.nn.Softmax(dim=1)
+        >>> output = m(torch.randn(2, 3))
+    """
+
+    __constants__ = ["dim"]
+    dim: Optional[int]
+
+    def __init__(self, dim: Optional[int] = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if not hasattr(self, "dim"):
+            self.dim = None
+
+    def forward(self, input: Tensor) -> Tensor:
+        # NB: _stacklevel=5 points the dim=None warning at the caller of the module, as torch.nn.Softmax.
+        return F.softmax(input, self.dim, _stacklevel=5)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Module):
+    r"""Applies the :math:`\log(\text{Softmax}(x))` function to an n-dimensional input Tensor.
+
+    .. math::
+        \text{LogSoftmax}(x_{i}) = \log\left(\frac{\exp(x_i) }{ \sum_j \exp(x_j)} \right)
+
+    Computed as :math:`(x_i - m) - \log \sum_j \exp(x_j - m)` with :math:`m = \max_j x_j`, in float for half and
+    bfloat16 inputs.
+
+    Args:
+        dim (int): A dimension along which LogSoftmax will be computed.
+
+    Shape:
+        - Input: :math:`(*)` where `*` means, any number of additional dimensions
+        - Output: :math:`(*)`, same shape as the input
+
+    Returns:
+        a Tensor of the same dimension and shape as the input with values in the range [-inf, 0)
+
+    Examples::
+
+        >>> m = torch_ext.nn.LogSoftmax(dim=1)
+        >>> output = m(torch.randn(2, 3))
+    """
+
+    __constants__ = ["dim"]
+    dim: Optional[int]
+
+    def __init__(self, dim: Optional[int] = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if not hasattr(self, "dim"):
+            self.dim = None
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.log_softmax(input, self.dim, _stacklevel=5)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"

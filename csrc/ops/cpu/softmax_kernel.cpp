@@ -1,0 +1,704 @@
+// softmax and log_softmax on the CPU. This file is compiled once per CPU capability (DEFAULT, AVX2,
+// AVX512; see CMakeLists.txt): each build registers its vectorized loops in a DispatchStub, and the
+// DEFAULT build also holds the op-facing kernels, which pick the loops for this machine.
+//
+// Every kernel sees its (contiguous) tensors as [outer, dim_size, inner]:
+//  - inner == 1 (the softmax dim is the last one): rows of dim_size elements, vectorized along the
+//    row. The forward reduces a row to (max, sum) in one read, with the online update of
+//    math/softmax_math.h lane by lane (a block of kBlock vectors shares one rescale of the sum),
+//    merges the lanes in lane order, then writes the row in a second pass. Rows are shared between
+//    threads; when there are few, long rows (fewer than kFewRows rows longer than kSegment), each
+//    row is cut into segments of kSegment elements, reduced in parallel, and the segments' states
+//    are merged in segment order before the output pass.
+//  - inner > 1: vectorized along inner (contiguous), kInnerUnits vectors of inner positions per work
+//    item, each lane keeping its own running (max, sum) over dim_size; then the write pass. Items
+//    are (outer, inner chunk) pairs. No transpose, no copy.
+// The work is cut by the shape alone and every reduction runs in one fixed order, so results do
+// not depend on the thread count. The backward kernels have the same two layouts: a reduction
+// pass (sum(g * y) for softmax, sum(g) for log_softmax), then the write pass.
+//
+// Types: In -> Out with op-math A = float (double for double). The forward runs (T -> T) or, for a
+// half/bfloat16 input with dtype=float32, (T -> float) in one pass; the backward runs (T -> T) or
+// (float -> T) for a float gradient of a half/bfloat16 input.
+
+// NB: GCC 12 reports its own AVX512 intrinsics (avx512fintrin.h's deliberately undefined `__Y = __Y`
+// vectors, in _mm512_max_ps and the bfloat16 widening) as uninitialized once they are inlined here.
+#if defined(CPU_CAPABILITY_AVX512) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <ATen/cpu/vec/functional.h>
+#include <ATen/cpu/vec/vec.h>
+#include <ATen/native/DispatchStub.h>
+#include <ATen/ops/empty.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+#include "ops/cpu/vec_math.h"
+#include "ops/math/softmax_math.h"
+#include "ops/softmax.h"
+
+namespace at::native {
+
+// out: contiguous, self's sizes; self: contiguous; dim: wrapped. (self, out) dtypes: (T, T) or
+// (half/bfloat16, float).
+using torch_ext_softmax_fn = void (*)(const at::Tensor& out, const at::Tensor& self, int64_t dim, bool log);
+// grad_input: contiguous, grad_output's sizes; grad_output, output: contiguous, one dtype; dim:
+// wrapped. (grad_output, grad_input) dtypes: (T, T) or (float, half/bfloat16).
+using torch_ext_softmax_backward_fn = void (*)(const at::Tensor& grad_input, const at::Tensor& grad_output,
+                                               const at::Tensor& output, int64_t dim, bool log);
+DECLARE_DISPATCH(torch_ext_softmax_fn, torch_ext_softmax_stub);
+DECLARE_DISPATCH(torch_ext_softmax_backward_fn, torch_ext_softmax_backward_stub);
+
+}  // namespace at::native
+
+namespace torch_ext::ops::cpu {
+inline namespace CPU_CAPABILITY {
+namespace {
+
+using math::ScalarMath;
+using M = VecMath;
+
+// Elements per parallel task, ATen's GRAIN_SIZE (at::internal::GRAIN_SIZE, in TensorIterator.h):
+// small tensors stay on one thread.
+constexpr int64_t kGrain = 32768;
+// Vectors per online-update block: one rescale of the running sum (one exp) per block and lane.
+constexpr int kBlock = 4;
+// Last dim: a row is cut into segments of kSegment elements when there are fewer than kFewRows
+// rows (so that a few long rows still spread over the threads). A multiple of any block's length.
+constexpr int64_t kSegment = 8192;
+constexpr int64_t kFewRows = 64;
+// Other dims: vectors of inner positions per work item.
+constexpr int kInnerUnits = 4;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+template <typename A>
+using AVec = at::vec::Vectorized<A>;
+
+// The vector unit of a kernel reading In and writing Out in op-math A: one Vectorized<A>, or two
+// when either side is half/bfloat16 (one Vectorized<half> holds two float vectors' elements).
+template <typename In, typename Out>
+struct Unit {
+  using A = at::opmath_type<In>;
+  static_assert(std::is_same_v<A, at::opmath_type<Out>>, "In and Out share an op-math type");
+  static constexpr int kParts = (std::is_same_v<In, A> && std::is_same_v<Out, A>) ? 1 : 2;
+  static constexpr int64_t kPartSize = AVec<A>::size();
+  static constexpr int64_t kSize = kParts * kPartSize;
+  using Parts = std::array<AVec<A>, kParts>;
+};
+
+// Lanes of part k that hold one of the first n elements of a unit.
+template <typename A>
+int64_t part_count(int k, int64_t n) {
+  return std::clamp<int64_t>(n - k * AVec<A>::size(), 0, AVec<A>::size());
+}
+
+// The first n (1..kParts * size) elements at p as op-math vectors; the lanes past n hold `pad`.
+template <int kParts, typename T, typename A>
+std::array<AVec<A>, kParts> load_parts(const T* p, int64_t n, A pad) {
+  constexpr int64_t F = AVec<A>::size();
+  std::array<AVec<A>, kParts> v;
+  if constexpr (!std::is_same_v<T, A>) {
+    static_assert(kParts == 2 && at::vec::Vectorized<T>::size() == 2 * F, "a reduced vector is two float vectors");
+    const auto raw = n == 2 * F ? at::vec::Vectorized<T>::loadu(p) : at::vec::Vectorized<T>::loadu(p, n);
+    std::tie(v[0], v[1]) = at::vec::convert_to_float<T>(raw);
+  } else {
+    for (int k = 0; k < kParts; ++k) {
+      const int64_t c = part_count<A>(k, n);
+      v[k] = c == F ? AVec<A>::loadu(p + k * F) : (c > 0 ? AVec<A>::loadu(p + k * F, c) : AVec<A>(pad));
+    }
+  }
+  if (n < kParts * F) {
+    for (int k = 0; k < kParts; ++k) {
+      const int64_t c = part_count<A>(k, n);
+      if (c < F) {
+        v[k] = AVec<A>::set(AVec<A>(pad), v[k], c);
+      }
+    }
+  }
+  return v;
+}
+
+// Stores the first n elements of v at p, rounded to T.
+template <int kParts, typename T, typename A>
+void store_parts(T* p, const std::array<AVec<A>, kParts>& v, int64_t n) {
+  constexpr int64_t F = AVec<A>::size();
+  if constexpr (!std::is_same_v<T, A>) {
+    static_assert(kParts == 2, "a reduced vector is two float vectors");
+    const auto raw = at::vec::convert_from_float<T>(v[0], v[1]);
+    if (n == 2 * F) {
+      raw.store(p);
+    } else {
+      raw.store(p, n);
+    }
+  } else {
+    for (int k = 0; k < kParts; ++k) {
+      const int64_t c = part_count<A>(k, n);
+      if (c == F) {
+        v[k].store(p + k * F);
+      } else if (c > 0) {
+        v[k].store(p + k * F, c);
+      }
+    }
+  }
+}
+
+// The per-lane online update with a block of vectors: one new max, one rescale of the sum.
+// With one vector this is math::softmax_update.
+template <typename V, size_t N>
+void update_block(V& max, V& sum, const std::array<V, N>& x) {
+  V block_max = x[0];
+  for (size_t j = 1; j < N; ++j) {
+    block_max = M::maximum(block_max, x[j]);
+  }
+  const V m = M::maximum(max, block_max);
+  V s = sum * math::softmax_shifted_exp<M>(max, m);
+  for (size_t j = 0; j < N; ++j) {
+    s = s + math::softmax_shifted_exp<M>(x[j], m);
+  }
+  max = m;
+  sum = s;
+}
+
+// The row's (max, sum) from per-lane states, merged in lane order.
+template <typename A>
+math::SoftmaxState<A> merge_lanes(const AVec<A>& max, const AVec<A>& sum) {
+  constexpr int64_t F = AVec<A>::size();
+  std::array<A, F> m, s;
+  max.store(m.data());
+  sum.store(s.data());
+  math::SoftmaxState<A> st{m[0], s[0]};
+  for (int64_t l = 1; l < F; ++l) {
+    math::softmax_merge<ScalarMath>(st.max, st.sum, m[l], s[l]);
+  }
+  return st;
+}
+
+// Merges states in order.
+template <typename A>
+math::SoftmaxState<A> merge_states(const math::SoftmaxState<A>* st, int64_t n) {
+  math::SoftmaxState<A> r = st[0];
+  for (int64_t i = 1; i < n; ++i) {
+    math::softmax_merge<ScalarMath>(r.max, r.sum, st[i].max, st[i].sum);
+  }
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward, last dim
+
+// (max, sum) of n contiguous elements, in one read.
+template <typename In, typename Out>
+math::SoftmaxState<typename Unit<In, Out>::A> reduce_row(const In* x, int64_t n) {
+  using U = Unit<In, Out>;
+  using A = typename U::A;
+  using V = AVec<A>;
+  constexpr A kNegInf = -std::numeric_limits<A>::infinity();
+  V max(kNegInf), sum(A(0));
+  int64_t i = 0;
+  constexpr int64_t kStep = kBlock * U::kSize;
+  for (; i + kStep <= n; i += kStep) {
+    std::array<V, kBlock * U::kParts> v;
+    for (int b = 0; b < kBlock; ++b) {
+      const auto parts = load_parts<U::kParts>(x + i + b * U::kSize, U::kSize, kNegInf);
+      for (int k = 0; k < U::kParts; ++k) {
+        v[b * U::kParts + k] = parts[k];
+      }
+    }
+    update_block(max, sum, v);
+  }
+  // NB: the tail runs through the same vector formulas (lanes past n read as -inf, which leave a
+  // lane's state unchanged), never a scalar loop: Sleef and libm differ in the last bit.
+  for (; i < n; i += U::kSize) {
+    const auto parts = load_parts<U::kParts>(x + i, std::min(U::kSize, n - i), kNegInf);
+    for (int k = 0; k < U::kParts; ++k) {
+      math::softmax_update<M>(max, sum, parts[k]);
+    }
+  }
+  return merge_lanes(max, sum);
+}
+
+// y[0, n) from x[0, n) and the row's (max, sum).
+template <bool kLog, typename In, typename Out>
+void write_row(Out* y, const In* x, int64_t n, math::SoftmaxState<typename Unit<In, Out>::A> st) {
+  using U = Unit<In, Out>;
+  using A = typename U::A;
+  using V = AVec<A>;
+  const V max(st.max);
+  // inv_sum = 1 / s, log_sum = log(s): once per row.
+  const V c(kLog ? ScalarMath::log(st.sum) : A(1) / st.sum);
+  for (int64_t i = 0; i < n; i += U::kSize) {
+    const int64_t cnt = std::min(U::kSize, n - i);
+    auto parts = load_parts<U::kParts>(x + i, cnt, A(0));
+    for (int k = 0; k < U::kParts; ++k) {
+      if constexpr (kLog) {
+        parts[k] = math::log_softmax_output<M>(parts[k], max, c);
+      } else {
+        parts[k] = math::softmax_output<M>(parts[k], max, c);
+      }
+    }
+    store_parts<U::kParts>(y + i, parts, cnt);
+  }
+}
+
+template <bool kLog, typename In, typename Out>
+void softmax_lastdim(Out* y, const In* x, int64_t rows, int64_t n) {
+  using A = typename Unit<In, Out>::A;
+  if (rows >= kFewRows || n <= kSegment) {
+    at::parallel_for(0, rows, std::max<int64_t>(1, kGrain / n), [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const In* xr = x + r * n;
+        write_row<kLog>(y + r * n, xr, n, reduce_row<In, Out>(xr, n));
+      }
+    });
+    return;
+  }
+  // Few long rows: (row, segment) items, reduced in parallel, then written in parallel.
+  const int64_t segments = ceil_div(n, kSegment);
+  const int64_t items = rows * segments;
+  const int64_t grain = std::max<int64_t>(1, kGrain / kSegment);
+  std::vector<math::SoftmaxState<A>> states(items);
+  at::parallel_for(0, items, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t it = begin; it < end; ++it) {
+      const int64_t off = (it / segments) * n + (it % segments) * kSegment;
+      states[it] = reduce_row<In, Out>(x + off, std::min(kSegment, n - (it % segments) * kSegment));
+    }
+  });
+  at::parallel_for(0, items, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t it = begin; it < end; ++it) {
+      const int64_t row = it / segments;
+      const int64_t s0 = (it % segments) * kSegment;
+      const int64_t off = row * n + s0;
+      write_row<kLog>(y + off, x + off, std::min(kSegment, n - s0),
+                      merge_states(states.data() + row * segments, segments));
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward, other dims: [outer, dim_size, inner], vectorized along inner
+
+// One item: w (<= kInnerUnits * unit) inner positions starting at x, over dim_size rows of stride inner.
+template <bool kLog, typename In, typename Out>
+void softmax_columns(Out* y, const In* x, int64_t dim_size, int64_t inner, int64_t w) {
+  using U = Unit<In, Out>;
+  using A = typename U::A;
+  using V = AVec<A>;
+  constexpr int kParts = U::kParts;
+  constexpr A kNegInf = -std::numeric_limits<A>::infinity();
+  const int64_t units = ceil_div(w, U::kSize);
+  std::array<V, kInnerUnits * kParts> max, sum;
+  max.fill(V(kNegInf));
+  sum.fill(V(A(0)));
+  int64_t d = 0;
+  for (; d + kBlock <= dim_size; d += kBlock) {
+    for (int64_t u = 0; u < units; ++u) {
+      const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
+      std::array<typename U::Parts, kBlock> v;
+      for (int b = 0; b < kBlock; ++b) {
+        v[b] = load_parts<kParts>(x + (d + b) * inner + u * U::kSize, cnt, kNegInf);
+      }
+      for (int k = 0; k < kParts; ++k) {
+        std::array<V, kBlock> column;
+        for (int b = 0; b < kBlock; ++b) {
+          column[b] = v[b][k];
+        }
+        update_block(max[u * kParts + k], sum[u * kParts + k], column);
+      }
+    }
+  }
+  for (; d < dim_size; ++d) {
+    for (int64_t u = 0; u < units; ++u) {
+      const auto parts = load_parts<kParts>(x + d * inner + u * U::kSize, std::min(U::kSize, w - u * U::kSize), kNegInf);
+      for (int k = 0; k < kParts; ++k) {
+        math::softmax_update<M>(max[u * kParts + k], sum[u * kParts + k], parts[k]);
+      }
+    }
+  }
+  // inv_sum = 1 / s or log_sum = log(s), per lane.
+  std::array<V, kInnerUnits * kParts> c;
+  for (int64_t j = 0; j < units * kParts; ++j) {
+    if constexpr (kLog) {
+      c[j] = M::log(sum[j]);
+    } else {
+      c[j] = V(A(1)) / sum[j];
+    }
+  }
+  for (d = 0; d < dim_size; ++d) {
+    for (int64_t u = 0; u < units; ++u) {
+      const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
+      const int64_t off = d * inner + u * U::kSize;
+      auto parts = load_parts<kParts>(x + off, cnt, A(0));
+      for (int k = 0; k < kParts; ++k) {
+        const int64_t j = u * kParts + k;
+        if constexpr (kLog) {
+          parts[k] = math::log_softmax_output<M>(parts[k], max[j], c[j]);
+        } else {
+          parts[k] = math::softmax_output<M>(parts[k], max[j], c[j]);
+        }
+      }
+      store_parts<kParts>(y + off, parts, cnt);
+    }
+  }
+}
+
+template <bool kLog, typename In, typename Out>
+void softmax_inner(Out* y, const In* x, int64_t outer, int64_t dim_size, int64_t inner) {
+  constexpr int64_t W = kInnerUnits * Unit<In, Out>::kSize;
+  const int64_t chunks = ceil_div(inner, W);
+  const int64_t grain = std::max<int64_t>(1, kGrain / (dim_size * std::min(W, inner)));
+  at::parallel_for(0, outer * chunks, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t it = begin; it < end; ++it) {
+      const int64_t i0 = (it % chunks) * W;
+      const int64_t off = (it / chunks) * dim_size * inner + i0;
+      softmax_columns<kLog>(y + off, x + off, dim_size, inner, std::min(W, inner - i0));
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward: grad_input from (grad_output g, output y); softmax needs sum(g * y), log_softmax sum(g)
+
+template <bool kLog, typename V>
+V backward_term(const V& g, const V& y) {
+  if constexpr (kLog) {
+    return g;
+  } else {
+    return g * y;
+  }
+}
+
+template <bool kLog, typename V>
+V backward_output(const V& g, const V& y, const V& red) {
+  if constexpr (kLog) {
+    return math::log_softmax_backward_output<M>(g, y, red);
+  } else {
+    return math::softmax_backward_output<M>(g, y, red);
+  }
+}
+
+// sum(g * y) or sum(g) over n contiguous elements: kBlock * parts accumulators, added in a fixed order.
+template <bool kLog, typename In, typename Out>
+typename Unit<In, Out>::A reduce_backward_row(const In* g, const In* y, int64_t n) {
+  using U = Unit<In, Out>;
+  using A = typename U::A;
+  using V = AVec<A>;
+  std::array<V, kBlock * U::kParts> acc;
+  acc.fill(V(A(0)));
+  int64_t i = 0;
+  for (; i + kBlock * U::kSize <= n; i += kBlock * U::kSize) {
+    for (int b = 0; b < kBlock; ++b) {
+      const auto gv = load_parts<U::kParts>(g + i + b * U::kSize, U::kSize, A(0));
+      const auto yv = load_parts<U::kParts>(y + i + b * U::kSize, U::kSize, A(0));
+      for (int k = 0; k < U::kParts; ++k) {
+        acc[b * U::kParts + k] = acc[b * U::kParts + k] + backward_term<kLog>(gv[k], yv[k]);
+      }
+    }
+  }
+  for (; i < n; i += U::kSize) {
+    const int64_t cnt = std::min(U::kSize, n - i);
+    const auto gv = load_parts<U::kParts>(g + i, cnt, A(0));
+    const auto yv = load_parts<U::kParts>(y + i, cnt, A(0));
+    for (int k = 0; k < U::kParts; ++k) {
+      acc[k] = acc[k] + backward_term<kLog>(gv[k], yv[k]);
+    }
+  }
+  V total = acc[0];
+  for (size_t j = 1; j < acc.size(); ++j) {
+    total = total + acc[j];
+  }
+  std::array<A, V::size()> lanes;
+  total.store(lanes.data());
+  A r = lanes[0];
+  for (int64_t l = 1; l < V::size(); ++l) {
+    r += lanes[l];
+  }
+  return r;
+}
+
+template <bool kLog, typename In, typename Out>
+void write_backward_row(Out* gx, const In* g, const In* y, int64_t n, typename Unit<In, Out>::A red) {
+  using U = Unit<In, Out>;
+  using A = typename U::A;
+  using V = AVec<A>;
+  const V r(red);
+  for (int64_t i = 0; i < n; i += U::kSize) {
+    const int64_t cnt = std::min(U::kSize, n - i);
+    const auto gv = load_parts<U::kParts>(g + i, cnt, A(0));
+    const auto yv = load_parts<U::kParts>(y + i, cnt, A(0));
+    typename U::Parts out;
+    for (int k = 0; k < U::kParts; ++k) {
+      out[k] = backward_output<kLog>(gv[k], yv[k], r);
+    }
+    store_parts<U::kParts>(gx + i, out, cnt);
+  }
+}
+
+template <bool kLog, typename In, typename Out>
+void softmax_backward_lastdim(Out* gx, const In* g, const In* y, int64_t rows, int64_t n) {
+  using A = typename Unit<In, Out>::A;
+  if (rows >= kFewRows || n <= kSegment) {
+    at::parallel_for(0, rows, std::max<int64_t>(1, kGrain / n), [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const int64_t off = r * n;
+        write_backward_row<kLog>(gx + off, g + off, y + off, n, reduce_backward_row<kLog, In, Out>(g + off, y + off, n));
+      }
+    });
+    return;
+  }
+  const int64_t segments = ceil_div(n, kSegment);
+  const int64_t items = rows * segments;
+  const int64_t grain = std::max<int64_t>(1, kGrain / kSegment);
+  std::vector<A> partials(items);
+  at::parallel_for(0, items, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t it = begin; it < end; ++it) {
+      const int64_t s0 = (it % segments) * kSegment;
+      const int64_t off = (it / segments) * n + s0;
+      partials[it] = reduce_backward_row<kLog, In, Out>(g + off, y + off, std::min(kSegment, n - s0));
+    }
+  });
+  at::parallel_for(0, items, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t it = begin; it < end; ++it) {
+      const int64_t row = it / segments;
+      const int64_t s0 = (it % segments) * kSegment;
+      const int64_t off = row * n + s0;
+      A red = partials[row * segments];
+      for (int64_t s = 1; s < segments; ++s) {
+        red += partials[row * segments + s];
+      }
+      write_backward_row<kLog>(gx + off, g + off, y + off, std::min(kSegment, n - s0), red);
+    }
+  });
+}
+
+template <bool kLog, typename In, typename Out>
+void softmax_backward_columns(Out* gx, const In* g, const In* y, int64_t dim_size, int64_t inner, int64_t w) {
+  using U = Unit<In, Out>;
+  using A = typename U::A;
+  using V = AVec<A>;
+  constexpr int kParts = U::kParts;
+  const int64_t units = ceil_div(w, U::kSize);
+  std::array<V, kInnerUnits * kParts> red;
+  red.fill(V(A(0)));
+  for (int64_t d = 0; d < dim_size; ++d) {
+    for (int64_t u = 0; u < units; ++u) {
+      const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
+      const int64_t off = d * inner + u * U::kSize;
+      const auto gv = load_parts<kParts>(g + off, cnt, A(0));
+      const auto yv = load_parts<kParts>(y + off, cnt, A(0));
+      for (int k = 0; k < kParts; ++k) {
+        red[u * kParts + k] = red[u * kParts + k] + backward_term<kLog>(gv[k], yv[k]);
+      }
+    }
+  }
+  for (int64_t d = 0; d < dim_size; ++d) {
+    for (int64_t u = 0; u < units; ++u) {
+      const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
+      const int64_t off = d * inner + u * U::kSize;
+      const auto gv = load_parts<kParts>(g + off, cnt, A(0));
+      const auto yv = load_parts<kParts>(y + off, cnt, A(0));
+      typename U::Parts out;
+      for (int k = 0; k < kParts; ++k) {
+        out[k] = backward_output<kLog>(gv[k], yv[k], red[u * kParts + k]);
+      }
+      store_parts<kParts>(gx + off, out, cnt);
+    }
+  }
+}
+
+template <bool kLog, typename In, typename Out>
+void softmax_backward_inner(Out* gx, const In* g, const In* y, int64_t outer, int64_t dim_size, int64_t inner) {
+  constexpr int64_t W = kInnerUnits * Unit<In, Out>::kSize;
+  const int64_t chunks = ceil_div(inner, W);
+  const int64_t grain = std::max<int64_t>(1, kGrain / (dim_size * std::min(W, inner)));
+  at::parallel_for(0, outer * chunks, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t it = begin; it < end; ++it) {
+      const int64_t i0 = (it % chunks) * W;
+      const int64_t off = (it / chunks) * dim_size * inner + i0;
+      softmax_backward_columns<kLog>(gx + off, g + off, y + off, dim_size, inner, std::min(W, inner - i0));
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stub entries
+
+struct Shape {
+  int64_t outer, dim_size, inner;
+};
+
+// A 0-d tensor is one element: [1, 1, 1].
+Shape softmax_shape(const at::Tensor& t, int64_t dim) {
+  Shape s{1, 1, 1};
+  if (t.dim() == 0) {
+    return s;
+  }
+  for (int64_t i = 0; i < dim; ++i) {
+    s.outer *= t.size(i);
+  }
+  s.dim_size = t.size(dim);
+  for (int64_t i = dim + 1; i < t.dim(); ++i) {
+    s.inner *= t.size(i);
+  }
+  return s;
+}
+
+template <typename In, typename Out>
+void run_forward(const at::Tensor& out, const at::Tensor& self, const Shape& s, bool log) {
+  Out* y = out.mutable_data_ptr<Out>();
+  const In* x = self.const_data_ptr<In>();
+  if (s.inner == 1) {
+    log ? softmax_lastdim<true>(y, x, s.outer, s.dim_size) : softmax_lastdim<false>(y, x, s.outer, s.dim_size);
+  } else {
+    log ? softmax_inner<true>(y, x, s.outer, s.dim_size, s.inner)
+        : softmax_inner<false>(y, x, s.outer, s.dim_size, s.inner);
+  }
+}
+
+template <typename In, typename Out>
+void run_backward(const at::Tensor& grad_input, const at::Tensor& grad_output, const at::Tensor& output,
+                  const Shape& s, bool log) {
+  Out* gx = grad_input.mutable_data_ptr<Out>();
+  const In* g = grad_output.const_data_ptr<In>();
+  const In* y = output.const_data_ptr<In>();
+  if (s.inner == 1) {
+    log ? softmax_backward_lastdim<true>(gx, g, y, s.outer, s.dim_size)
+        : softmax_backward_lastdim<false>(gx, g, y, s.outer, s.dim_size);
+  } else {
+    log ? softmax_backward_inner<true>(gx, g, y, s.outer, s.dim_size, s.inner)
+        : softmax_backward_inner<false>(gx, g, y, s.outer, s.dim_size, s.inner);
+  }
+}
+
+void softmax_kernel_impl(const at::Tensor& out, const at::Tensor& self, int64_t dim, bool log) {
+  const Shape s = softmax_shape(self, dim);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, self.scalar_type(), "softmax_cpu", [&] {
+    if (out.scalar_type() == self.scalar_type()) {
+      run_forward<scalar_t, scalar_t>(out, self, s, log);
+    } else if constexpr (at::is_reduced_floating_point_v<scalar_t>) {
+      TORCH_INTERNAL_ASSERT(out.scalar_type() == at::kFloat, "softmax_cpu: unexpected output dtype ",
+                            out.scalar_type(), " for input ", self.scalar_type());
+      run_forward<scalar_t, float>(out, self, s, log);
+    } else {
+      TORCH_INTERNAL_ASSERT(false, "softmax_cpu: unexpected output dtype ", out.scalar_type(), " for input ",
+                            self.scalar_type());
+    }
+  });
+}
+
+void softmax_backward_kernel_impl(const at::Tensor& grad_input, const at::Tensor& grad_output,
+                                  const at::Tensor& output, int64_t dim, bool log) {
+  const Shape s = softmax_shape(grad_output, dim);
+  const at::ScalarType r = grad_input.scalar_type();
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad_output.scalar_type(), "softmax_backward_cpu", [&] {
+    if (r == grad_output.scalar_type()) {
+      run_backward<scalar_t, scalar_t>(grad_input, grad_output, output, s, log);
+    } else if constexpr (std::is_same_v<scalar_t, float>) {
+      if (r == at::kHalf) {
+        run_backward<float, at::Half>(grad_input, grad_output, output, s, log);
+      } else {
+        TORCH_INTERNAL_ASSERT(r == at::kBFloat16, "softmax_backward_cpu: unexpected grad_input dtype ", r);
+        run_backward<float, at::BFloat16>(grad_input, grad_output, output, s, log);
+      }
+    } else {
+      TORCH_INTERNAL_ASSERT(false, "softmax_backward_cpu: unexpected grad_input dtype ", r, " for grad_output ",
+                            grad_output.scalar_type());
+    }
+  });
+}
+
+}  // namespace
+}  // namespace CPU_CAPABILITY
+}  // namespace torch_ext::ops::cpu
+
+namespace at::native {
+ALSO_REGISTER_AVX512_DISPATCH(torch_ext_softmax_stub, &torch_ext::ops::cpu::CPU_CAPABILITY::softmax_kernel_impl)
+ALSO_REGISTER_AVX512_DISPATCH(torch_ext_softmax_backward_stub,
+                              &torch_ext::ops::cpu::CPU_CAPABILITY::softmax_backward_kernel_impl)
+}  // namespace at::native
+
+#if defined(CPU_CAPABILITY_DEFAULT)
+
+namespace at::native {
+DEFINE_DISPATCH(torch_ext_softmax_stub);
+DEFINE_DISPATCH(torch_ext_softmax_backward_stub);
+}  // namespace at::native
+
+namespace torch_ext::ops {
+namespace {
+
+bool is_reduced(at::ScalarType t) { return t == at::kHalf || t == at::kBFloat16; }
+
+at::Tensor softmax_forward(const char* op, const at::Tensor& self, int64_t dim, std::optional<at::ScalarType> dtype,
+                           bool log) {
+  const int64_t d = check_softmax_forward(op, self, dim, dtype);
+  const at::ScalarType out_type = dtype.value_or(self.scalar_type());
+  // NB: a half or bfloat16 input with dtype=float32 is read as half and written as float by one
+  // kernel; any other dtype is a cast first, as in ATen.
+  const bool fused = out_type == self.scalar_type() || (out_type == at::kFloat && is_reduced(self.scalar_type()));
+  // NB: the output is contiguous whatever the input's strides, as ATen's.
+  at::Tensor out = at::empty(self.sizes(), self.options().dtype(out_type));
+  if (out.numel() == 0) {
+    return out;
+  }
+  const at::Tensor input = (fused ? self : self.to(out_type)).contiguous();
+  at::native::torch_ext_softmax_stub(c10::DeviceType::CPU, out, input, d, log);
+  return out;
+}
+
+at::Tensor softmax_backward(const char* op, const at::Tensor& grad_output, const at::Tensor& output, int64_t dim,
+                            at::ScalarType input_dtype, bool log) {
+  const int64_t d = check_softmax_backward(op, grad_output, output, dim, input_dtype);
+  const at::ScalarType t = grad_output.scalar_type();
+  // NB: a float gradient of a half or bfloat16 input is rounded once, in the kernel; other dtype
+  // pairs compute in grad_output's dtype and cast.
+  const bool fused = input_dtype == t || (t == at::kFloat && is_reduced(input_dtype));
+  at::Tensor grad_input = at::empty(grad_output.sizes(), grad_output.options().dtype(fused ? input_dtype : t));
+  if (grad_input.numel() > 0) {
+    at::native::torch_ext_softmax_backward_stub(c10::DeviceType::CPU, grad_input, grad_output.contiguous(),
+                                                output.contiguous(), d, log);
+  }
+  return fused ? grad_input : grad_input.to(input_dtype);
+}
+
+at::Tensor softmax_forward_kernel(const at::Tensor& self, int64_t dim, std::optional<at::ScalarType> dtype) {
+  return softmax_forward("softmax", self, dim, dtype, /*log=*/false);
+}
+
+at::Tensor log_softmax_forward_kernel(const at::Tensor& self, int64_t dim, std::optional<at::ScalarType> dtype) {
+  return softmax_forward("log_softmax", self, dim, dtype, /*log=*/true);
+}
+
+at::Tensor softmax_backward_kernel(const at::Tensor& grad_output, const at::Tensor& output, int64_t dim,
+                                   at::ScalarType input_dtype) {
+  return softmax_backward("softmax_backward", grad_output, output, dim, input_dtype, /*log=*/false);
+}
+
+at::Tensor log_softmax_backward_kernel(const at::Tensor& grad_output, const at::Tensor& output, int64_t dim,
+                                       at::ScalarType input_dtype) {
+  return softmax_backward("log_softmax_backward", grad_output, output, dim, input_dtype, /*log=*/true);
+}
+
+}  // namespace
+}  // namespace torch_ext::ops
+
+TORCH_LIBRARY_IMPL(torch_ext, CPU, m) {
+  m.impl("softmax", TORCH_FN(torch_ext::ops::softmax_forward_kernel));
+  m.impl("log_softmax", TORCH_FN(torch_ext::ops::log_softmax_forward_kernel));
+  m.impl("softmax_backward", TORCH_FN(torch_ext::ops::softmax_backward_kernel));
+  m.impl("log_softmax_backward", TORCH_FN(torch_ext::ops::log_softmax_backward_kernel));
+}
+
+#endif  // CPU_CAPABILITY_DEFAULT
