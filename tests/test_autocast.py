@@ -30,32 +30,53 @@ LAYERS = {
     "Softmax": lambda: TN.Softmax(dim=1),
     "LogSoftmax": lambda: TN.LogSoftmax(dim=1),
 }
-# Reduced-precision results: one rounding of the dtype apart at most (both sides compute in float and round).
+# One layer's outputs: one rounding of the dtype apart at most (both sides compute in float and round once).
 TOL = {torch.bfloat16: dict(rtol=1.6e-2, atol=1e-2), torch.float16: dict(rtol=2e-3, atol=2e-3)}
+# Two roundings of the dtype (unit roundoff 2^-8 and 2^-11), normwise.
+SLACK = {torch.bfloat16: 2 * 2.0**-8, torch.float16: 2 * 2.0**-11}
 
 
 def _run(model, x, device, dtype):
+    """Output, and the gradients of the input and of each parameter (cloned; the model's are cleared),
+    of the loss sum(y^2) under autocast (dtype None: without autocast)."""
     x = x.detach().clone().requires_grad_()
-    with torch.autocast(device_type=device, dtype=dtype):
+    with torch.autocast(device_type=device, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
         y = model(x)
     y.float().square().sum().backward()
-    return y, x.grad
+    grads = {"input": x.grad}
+    for name, p in model.named_parameters():
+        grads[name] = p.grad.clone()
+        p.grad = None
+    return y.detach(), grads
 
 
-def _compare(model, device, dtype, x):
-    """Output dtype and value, and the gradients of the input and of every parameter, equal torch.nn's."""
+def _error(t, exact):
+    """Normwise relative error of t against a float32 result."""
+    diff = torch.linalg.vector_norm((t.double() - exact.double()).flatten())
+    scale = torch.linalg.vector_norm(exact.double().flatten())
+    return (diff / scale).item() if scale > 0 else diff.item()
+
+
+def _compare(model, device, dtype, x, elementwise=True):
+    """Under autocast the torch_ext model gives the output dtype and gradient dtypes of its torch.nn twin,
+    and is as accurate: its outputs and gradients are no further from the float32 results (no autocast)
+    than torch.nn's, give or take two roundings. NB: gradients cannot be compared elementwise with torch's:
+    an output one rounding apart (both are right) changes the backward's inputs by as much, and a
+    Linear's weight gradient sums those differences over the batch; through a deep model torch's own
+    bfloat16 input gradient is ~10 % off the float32 one (measured on the classifier)."""
     reference = torch_twin(model)
-    y, gx = _run(model, x, device, dtype)
-    y_ref, gx_ref = _run(reference, x, device, dtype)
+    y, grads = _run(model, x, device, dtype)
+    y_ref, grads_ref = _run(reference, x, device, dtype)
+    y32, grads32 = _run(reference, x, device, None)
     assert y.dtype == y_ref.dtype, (y.dtype, y_ref.dtype)
-    torch.testing.assert_close(y.float(), y_ref.float(), **TOL[dtype])
-    # Gradients go through the reduced dtype's backward: a looser absolute tolerance.
-    grad_tol = dict(rtol=TOL[dtype]["rtol"], atol=TOL[dtype]["atol"] * 10)
-    assert gx.dtype == gx_ref.dtype
-    torch.testing.assert_close(gx, gx_ref, **grad_tol)
-    for (name, p), (_, p_ref) in zip(model.named_parameters(), reference.named_parameters()):
-        assert p.grad.dtype == p_ref.grad.dtype, name
-        torch.testing.assert_close(p.grad, p_ref.grad, **grad_tol, msg=lambda m: f"{name}: {m}")
+    if elementwise:
+        torch.testing.assert_close(y.float(), y_ref.float(), **TOL[dtype])
+    pairs = [("output", y, y_ref, y32)] + [(k, grads[k], grads_ref[k], grads32[k]) for k in grads_ref]
+    for what, ours, theirs, exact in pairs:
+        assert ours.dtype == theirs.dtype, (what, ours.dtype, theirs.dtype)
+        e_ours, e_theirs = _error(ours, exact), _error(theirs, exact)
+        assert e_ours <= 1.5 * e_theirs + SLACK[dtype], (
+            f"{what}: error {e_ours:.3g} against float32, torch.nn's is {e_theirs:.3g}")
     return y
 
 
@@ -94,5 +115,5 @@ class TestAutocast:
     def test_classifier(self, device, dtype):
         torch.manual_seed(0)
         model = classifier(hidden=32, dropout=0.0).to(device).eval()
-        y = _compare(model, device, dtype, torch.rand(16, 64, device=device))
+        y = _compare(model, device, dtype, torch.rand(16, 64, device=device), elementwise=False)
         assert y.shape == (16, 10)
