@@ -2,13 +2,13 @@
 # a .venv with the pinned requirements, the op library and Python module, the C++ tests.
 
 PYTHON      ?= python3
-VENV        := .venv
+VENV        ?= .venv
 PY          := $(VENV)/bin/python
 BUILD       := build
 CMAKE_BUILD := $(BUILD)/cmake
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 export MAX_JOBS ?= $(JOBS)
-export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 SOURCES := $(shell find csrc tests/cpp cmake examples -type f 2>/dev/null) setup.py CMakeLists.txt
 
@@ -37,8 +37,10 @@ test-python:
 test-cpp:
 	cd $(CMAKE_BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# Trains a torch_ext classifier on the 8x8 digits, prints the validation report, runs the trained model
+# from C++ (examples/run_model: TorchScript and AOTInductor) on the test set, and plots into build/demo.
 demo: build
-	$(PY) -m torch_ext.validate
+	$(PY) -m torch_ext.demo --out $(BUILD)/demo --run-model $(CMAKE_BUILD)/examples/run_model/run_model
 
 clean:
 	rm -rf $(BUILD) torch_ext/lib torch_ext/_C*.so

@@ -1,0 +1,48 @@
+"""Helpers of the stack-integration tests: torch.nn twins of torch_ext models, and the names of the ops
+in traced graphs."""
+
+import copy
+
+import torch
+import torch.nn as nn
+
+import torch_ext.nn as TN
+
+# Every torch_ext.nn layer, by the name its torch.nn twin shares.
+EXT_LAYERS = ("ELU", "CELU", "SELU", "PReLU", "RReLU", "Softplus", "Softmax", "LogSoftmax")
+
+
+def torch_twin(model: nn.Module) -> nn.Module:
+    """A deep copy of `model` with each torch_ext.nn layer replaced by torch.nn's layer of the same name,
+    arguments (its __constants__) and state (weights): the reference the torch_ext model must match."""
+    model = copy.deepcopy(model)
+
+    def twin(m: nn.Module) -> nn.Module:
+        name = type(m).__name__
+        if name in EXT_LAYERS and type(m) is getattr(TN, name):
+            cls = getattr(nn, name)
+            kwargs = {k: getattr(m, k) for k in cls.__constants__}
+            new = cls(**kwargs)
+            if name == "PReLU":
+                new = new.to(device=m.weight.device, dtype=m.weight.dtype)
+            new.load_state_dict(m.state_dict())
+            return new.train(m.training)
+        for child_name, child in m.named_children():
+            setattr(m, child_name, twin(child))
+        return m
+
+    return twin(model)
+
+
+def ext_layers_in(model: nn.Module) -> set:
+    return {type(m).__name__ for m in model.modules() if type(m).__module__.startswith("torch_ext.")}
+
+
+def graph_ops(gm: torch.fx.GraphModule, namespace: str) -> set:
+    """`namespace.op` names of the OpOverloads an FX graph calls, e.g. {"torch_ext.elu_backward"}."""
+    out = set()
+    for node in gm.graph.nodes:
+        target = node.target
+        if node.op == "call_function" and isinstance(target, torch._ops.OpOverload) and target.namespace == namespace:
+            out.add(f"{namespace}.{target._opname}")
+    return out

@@ -1,0 +1,145 @@
+"""Every torch_ext.nn module under torch.jit.script and torch.jit.trace: same outputs and gradients as
+eager, the torch_ext ops in the TorchScript graph, and a save/load round trip."""
+
+import io
+
+import pytest
+import torch
+import torch.nn as nn
+
+import torch_ext.nn as TN
+from common_utils import DEVICES, assert_close
+
+# TorchScript is deprecated upstream (torch.export is its successor) but still what many C++ users load.
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning")
+
+# name -> (factory of the torch_ext module, its torch.nn twin, input shape). Non-default arguments so
+# that a constant lost on the way (e.g. alpha back to 1) shows. The factories are lazy: a module that
+# is missing fails its own cases only.
+MODULES = {
+    "ELU": (lambda: TN.ELU(alpha=0.7), lambda: nn.ELU(alpha=0.7), (6, 5)),
+    "ELU_inplace": (lambda: TN.ELU(alpha=0.7, inplace=True), lambda: nn.ELU(alpha=0.7, inplace=True), (6, 5)),
+    "CELU": (lambda: TN.CELU(alpha=1.3), lambda: nn.CELU(alpha=1.3), (6, 5)),
+    "SELU": (lambda: TN.SELU(), lambda: nn.SELU(), (6, 5)),
+    "SELU_inplace": (lambda: TN.SELU(inplace=True), lambda: nn.SELU(inplace=True), (6, 5)),
+    "PReLU": (lambda: TN.PReLU(5, init=0.1), lambda: nn.PReLU(5, init=0.1), (6, 5)),
+    "PReLU_shared": (lambda: TN.PReLU(), lambda: nn.PReLU(), (6, 5, 3)),
+    "RReLU": (lambda: TN.RReLU(0.1, 0.2), lambda: nn.RReLU(0.1, 0.2), (6, 5)),
+    "Softplus": (lambda: TN.Softplus(beta=2.0, threshold=5.0), lambda: nn.Softplus(beta=2.0, threshold=5.0), (6, 5)),
+    "Softmax": (lambda: TN.Softmax(dim=1), lambda: nn.Softmax(dim=1), (6, 5)),
+    "LogSoftmax": (lambda: TN.LogSoftmax(dim=0), lambda: nn.LogSoftmax(dim=0), (6, 5)),
+}
+# The op each module's graph must call.
+OPS = {"ELU": "elu", "CELU": "celu", "SELU": "selu", "PReLU": "prelu", "RReLU": "rrelu", "Softplus": "softplus",
+       "Softmax": "softmax", "LogSoftmax": "log_softmax"}
+
+
+def _op(name: str) -> str:
+    base = OPS[name.split("_")[0]]
+    return f"torch_ext::{base}_" if name.endswith("_inplace") else f"torch_ext::{base}"
+
+
+def _model(factory, device):
+    """The activation between two Linear layers (the in-place ones need a non-leaf input), in float64."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(5, 5), factory(), nn.Linear(5, 5)).to(device=device, dtype=torch.float64)
+
+
+def _input(shape, device):
+    # Shapes with a trailing dim of 5 go through the Linear layers; (6, 5, 3) is moved so dim -1 is 5.
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 2
+    if len(shape) == 3:
+        x = x.transpose(1, 2).contiguous()
+    return x.to(device)
+
+
+def _round_trip(module: torch.jit.ScriptModule, device) -> torch.jit.ScriptModule:
+    buffer = io.BytesIO()
+    torch.jit.save(module, buffer)
+    buffer.seek(0)
+    return torch.jit.load(buffer, map_location=device)
+
+
+def _check_same(compiled, eager, x):
+    """Outputs and parameter gradients of the TorchScript module equal eager's."""
+    y, y_ref = compiled(x), eager(x)
+    assert_close(y, y_ref)
+    y.square().sum().backward()
+    y_ref.square().sum().backward()
+    for (name, p), (_, p_ref) in zip(compiled.named_parameters(), eager.named_parameters()):
+        assert_close(p.grad, p_ref.grad, msg=lambda m: f"{name}: {m}")
+
+
+@pytest.mark.parametrize("name", list(MODULES))
+@pytest.mark.parametrize("device", DEVICES)
+class TestTorchScript:
+    def test_script(self, device, name):
+        ext_factory, torch_factory, shape = MODULES[name]
+        eager = _model(ext_factory, device).eval()
+        scripted = torch.jit.script(_model(ext_factory, device).eval())
+        graph = str(scripted.inlined_graph)
+        assert _op(name) in graph, graph
+        assert "aten::" + OPS[name.split("_")[0]] not in graph, graph
+        x = _input(shape, device)
+        _check_same(scripted, eager, x)
+        # And the same function as torch.nn's layer under the same weights.
+        reference = _model(torch_factory, device).eval()
+        reference.load_state_dict(eager.state_dict())
+        assert_close(scripted(x), reference(x))
+
+    def test_script_save_load(self, device, name):
+        ext_factory, _, shape = MODULES[name]
+        eager = _model(ext_factory, device).eval()
+        loaded = _round_trip(torch.jit.script(_model(ext_factory, device).eval()), device)
+        assert _op(name) in str(loaded.inlined_graph)
+        assert loaded.state_dict().keys() == eager.state_dict().keys()
+        _check_same(loaded, eager, _input(shape, device))
+
+    def test_trace_save_load(self, device, name):
+        ext_factory, _, shape = MODULES[name]
+        x = _input(shape, device)
+        eager = _model(ext_factory, device).eval()
+        traced = torch.jit.trace(_model(ext_factory, device).eval(), (x.clone(),))
+        assert _op(name) in str(traced.inlined_graph)
+        loaded = _round_trip(traced, device)
+        # Another batch size than the trace's: nothing about the shape was baked in.
+        x2 = torch.cat([x, x[:2] * 0.5])
+        _check_same(traced, eager, x2)
+        _check_same(loaded, _model(ext_factory, device).eval(), x2)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+class TestTorchScriptModes:
+    def test_scripted_rrelu_follows_train_and_eval(self, device):
+        # Script keeps `self.training` an attribute: eval() on the loaded module switches RReLU to its
+        # fixed slope, train() back to random slopes (the same ones as eager from the same seed).
+        eager = TN.RReLU(0.1, 0.3).to(device)
+        loaded = _round_trip(torch.jit.script(TN.RReLU(0.1, 0.3)), device)
+        x = -torch.rand(4096, dtype=torch.float64, device=device) - 0.5
+        for mode in ("train", "eval", "train"):
+            getattr(eager, mode)()
+            getattr(loaded, mode)()
+            torch.manual_seed(7)
+            y = loaded(x)
+            torch.manual_seed(7)
+            y_ref = eager(x)
+            assert torch.equal(y, y_ref), mode
+            slopes = y / x
+            if mode == "eval":
+                assert_close(slopes, torch.full_like(slopes, 0.2))
+            else:
+                assert slopes.min() >= 0.1 and slopes.max() <= 0.3 and slopes.std() > 0.03, mode
+
+    def test_scripted_classifier(self, device):
+        # The demo's classifier of every torch_ext layer, scripted and traced, after a round trip.
+        from torch_ext.demo.model import classifier
+
+        torch.manual_seed(0)
+        model = classifier(hidden=16).to(device).eval()
+        x = torch.rand(9, 64, device=device)
+        y = model(x)
+        for compiled in (torch.jit.script(model), torch.jit.trace(model, (x,))):
+            graph = str(compiled.inlined_graph)
+            for op in ("prelu", "elu", "selu", "softplus", "rrelu", "log_softmax"):
+                assert f"torch_ext::{op}" in graph, (op, graph)
+            torch.testing.assert_close(_round_trip(compiled, device)(x), y)
