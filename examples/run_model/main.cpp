@@ -196,6 +196,10 @@ int main(int argc, char** argv) {
     const bool ok = close && predictions_equal;
     std::cout << "run_model: " << (ok ? "OK" : "FAILED") << "\n";
     return ok ? 0 : 1;
+  } catch (const c10::Error& e) {
+    // The message without the C++ stack trace torch attaches: the reason is what a user needs.
+    std::cerr << "run_model: error: " << e.what_without_backtrace() << "\n";
+    return 2;
   } catch (const std::exception& e) {
     std::cerr << "run_model: error: " << e.what() << "\n";
     return 2;
