@@ -12,8 +12,8 @@ described in cases.py.
 
 Each result (JSON "results"): op, pass, dtype, shape, dim, layout, ours_ms, torch_ms,
 speedup (= torch_ms / ours_ms), gbps (the minimum bytes the op must move / ours_ms), copy_gbps (the
-clone's), and variant, bytes, copy_ms, flushed (timed from a flushed cache), check ("ok" or what
-differed). The summary gives the geometric mean speedup, each op's worst case, and on the CPU the
+clone's), and variant, bytes, copy_ms, flushed (timed from a flushed cache), repeats, the fastest repeat
+of each side (ours_min_ms, torch_min_ms, copy_min_ms), check ("ok" or what differed). The summary gives the geometric mean speedup, each op's worst case, and on the CPU the
 goals of issue #6.
 """
 
@@ -70,7 +70,17 @@ def metadata(device: str, threads: int, quick: bool, repeats: int) -> dict:
         meta["cuda"] = torch.version.cuda
     else:
         meta.update(cpu_count=os.cpu_count(), isa=torch.backends.cpu.get_cpu_capability(), llc_bytes=llc_bytes())
+        # NB: other processes on the same cores stall a multi-threaded op at its barrier (see bench/NOTES.md);
+        # the load average at the start and end of the run says how much.
+        meta["loadavg_start"] = _loadavg()
     return meta
+
+
+def _loadavg() -> Optional[float]:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def run(device: str = "cpu", ops: Sequence[str] = _cases.ALL_OPS, dtypes: Sequence[torch.dtype] = (torch.float32,),
@@ -90,7 +100,7 @@ def run(device: str = "cpu", ops: Sequence[str] = _cases.ALL_OPS, dtypes: Sequen
         timer = CudaTimer(repeats)
     else:
         repeats = repeats or (9 if quick else 21)
-        timer = CpuTimer(threads, repeats)
+        timer = CpuTimer(threads, repeats, case_budget_s=4.0 if quick else 12.0)
     ops = list(ops)
     skipped_ops = []
     if not _cases.have_softmax():
@@ -105,7 +115,8 @@ def run(device: str = "cpu", ops: Sequence[str] = _cases.ALL_OPS, dtypes: Sequen
         todo = _custom_sizes(device, ops, dtypes, sizes)
 
     log(f"torch_ext.bench: {meta['device']}, torch {meta['torch']}, {threads} threads, {len(todo)} cases, "
-        f"median of {repeats} interleaved repeats" + (f", {meta.get('isa')} kernels" if device == "cpu" else ""))
+        f"median of {repeats} interleaved repeats"
+        + (f", {meta.get('isa')} kernels, load average {meta['loadavg_start']}" if device == "cpu" else ""))
     for op in skipped_ops:
         log(f"  {op}: skipped, torch.ops.torch_ext has no {op} yet")
     log("  speedup = torch ms / ours ms; GB/s = the op's minimum bytes / ours ms; "
@@ -139,12 +150,17 @@ def run(device: str = "cpu", ops: Sequence[str] = _cases.ALL_OPS, dtypes: Sequen
         del built, src
         r.update(ours_ms=t["ours"] * 1e3, torch_ms=t["torch"] * 1e3, speedup=t["torch"] / t["ours"],
                  gbps=case.bytes / t["ours"] / 1e9, copy_gbps=case.bytes / t["copy"] / 1e9, copy_ms=t["copy"] * 1e3,
-                 flushed=timer.flushed)
+                 flushed=timer.flushed, repeats=timer.used_repeats,
+                 # The fastest repeat of each: interference from other processes only adds time.
+                 ours_min_ms=timer.minima["ours"] * 1e3, torch_min_ms=timer.minima["torch"] * 1e3,
+                 copy_min_ms=timer.minima["copy"] * 1e3)
         results.append(r)
         log(report.row(i, len(todo), r))
         if on_result is not None:
             on_result(meta, results)
     meta["seconds"] = round(time.time() - t_start, 1)
+    if device == "cpu":
+        meta["loadavg_end"] = _loadavg()
     meta["skipped_ops"] = skipped_ops
     log("")
     log(report.summary(results, device))

@@ -66,10 +66,14 @@ def llc_bytes() -> int:
 
 
 class CpuTimer:
-    def __init__(self, threads: int, repeats: int, warmup: int = 2):
+    def __init__(self, threads: int, repeats: int, warmup: int = 2, case_budget_s: float = 10.0):
         self.threads = threads
         self.repeats = repeats
         self.warmup = warmup
+        # Cases whose calls are slow (ATen's serial RNG, a slow baseline) get fewer repeats (at least
+        # 5), so that one case does not take much longer than this.
+        self.case_budget_s = case_budget_s
+        self.used_repeats = repeats
         # Written (not just read) to evict dirty lines too: 2 x LLC bytes of float32.
         self._flush_buf = torch.empty(2 * llc_bytes() // 4, dtype=torch.float32)
         self.flushed = False
@@ -82,6 +86,7 @@ class CpuTimer:
         torch.set_num_threads(self.threads)
         numbers = {}
         timers = {}
+        per_round = 0.0
         for name, fn in fns.items():
             for _ in range(self.warmup):
                 fn()
@@ -89,6 +94,7 @@ class CpuTimer:
             fn()
             t = time.perf_counter() - t0
             numbers[name] = 1 if t >= _CPU_SINGLE_S else max(1, int(_CPU_BLOCK_S / max(t, 1e-7)))
+            per_round += t * numbers[name]
         # Flush when every call is timed alone and the working set could sit in the LLC.
         flush = all(n == 1 for n in numbers.values()) and working_set <= 2 * llc_bytes()
         self.flushed = flush
@@ -99,10 +105,15 @@ class CpuTimer:
                                         globals={"fn": fn, "flush": self.flush}, num_threads=self.threads)
         samples: Dict[str, List[float]] = {name: [] for name in fns}
         names = list(fns)
-        for r in range(self.repeats):
+        repeats = self.repeats
+        if per_round * repeats > self.case_budget_s:
+            repeats = max(min(5, repeats), int(self.case_budget_s / per_round))
+        self.used_repeats = repeats
+        for r in range(repeats):
             for k in range(len(names)):
                 name = names[(r + k) % len(names)]
                 samples[name].append(_block(timers[name], numbers[name]))
+        self.minima = {name: min(v) for name, v in samples.items()}
         return {name: _median(v) for name, v in samples.items()}
 
 
@@ -114,6 +125,7 @@ class CudaTimer:
         l2 = getattr(props, "L2_cache_size", 0) or (64 << 20)
         self._flush_buf = torch.empty(max(2 * l2, 256 << 20) // 4, dtype=torch.float32, device="cuda")
         self.flushed = True
+        self.used_repeats = repeats
 
     def time(self, fns: Dict[str, Callable[[], object]], working_set: int) -> Dict[str, float]:
         """Median seconds per call of each callable (CUDA events around each call, L2 flushed before it)."""
@@ -134,7 +146,9 @@ class CudaTimer:
                 end.record()
                 events[name].append((start, end))
         torch.cuda.synchronize()
-        return {name: _median([s.elapsed_time(e) * 1e-3 for s, e in ev]) for name, ev in events.items()}
+        samples = {name: [s.elapsed_time(e) * 1e-3 for s, e in ev] for name, ev in events.items()}
+        self.minima = {name: min(v) for name, v in samples.items()}
+        return {name: _median(v) for name, v in samples.items()}
 
 
 def _block(timer: tbench.Timer, number: int) -> float:

@@ -85,8 +85,11 @@ struct Plan {
   // Partial sums of the weight gradient: one per item (long rows), or [groups, channels] (tiles).
   int64_t partials() const { return long_rows ? items() : groups * l.channels; }
   // Items per parallel task (how items are shared between threads; results do not depend on it).
+  // NB: a tile item holds min(group_rows, outer) rows: with the nominal group_rows, a small tensor of
+  // several tiles (e.g. [1, 64, 8, 8]) was split over threads, and paid a thread wake-up per call.
   int64_t grain() const {
-    const int64_t per_item = long_rows ? std::min(l.inner, kSegment) : group_rows * tile_channels * l.inner;
+    const int64_t per_item =
+        long_rows ? std::min(l.inner, kSegment) : std::min(group_rows, l.outer) * tile_channels * l.inner;
     return std::max<int64_t>(1, kBlock / std::max<int64_t>(1, per_item));
   }
 };
@@ -146,17 +149,25 @@ void for_each_tile_run(const Plan& p, const TileItem& it, const F& run) {
   }
 }
 
-// The channel of position j of a tile item's pattern.
-int64_t pattern_channel(const Plan& p, const TileItem& it, int64_t j) {
-  return it.c0 + (j / p.l.inner) % (it.c1 - it.c0);
+// Calls run(j, n, c) for the positions [j, j + n) of a tile item's pattern, j < len, that belong to
+// channel c, in position order: position j is channel c0 + (j / inner) % (c1 - c0), walked as runs of
+// inner positions (a division per position cost more than the data for small tensors).
+template <typename F>
+void for_each_channel_run(const Plan& p, const TileItem& it, int64_t len, const F& run) {
+  const int64_t inner = p.l.inner;
+  for (int64_t j = 0; j < len;) {
+    for (int64_t c = it.c0; c < it.c1 && j < len; ++c) {
+      const int64_t n = std::min(inner, len - j);
+      run(j, n, c);
+      j += n;
+    }
+  }
 }
 
 // pattern[j] = weight[channel of position j], for j < len.
 template <typename scalar_t>
 void fill_pattern(scalar_t* pattern, const scalar_t* weight, const Plan& p, const TileItem& it, int64_t len) {
-  for (int64_t j = 0; j < len; ++j) {
-    pattern[j] = weight[pattern_channel(p, it, j)];
-  }
+  for_each_channel_run(p, it, len, [&](int64_t j, int64_t n, int64_t c) { std::fill_n(pattern + j, n, weight[c]); });
 }
 
 // A vector of scalar_t widened to op-math vectors: one for float/double, two for half/bfloat16.
@@ -368,9 +379,11 @@ void prelu_backward_loop(scalar_t* gx, scalar_t* grad_weight, const scalar_t* g,
       });
       // Fold the positions into the item's channels, in position order.
       opmath_t* part = partials.data() + (item / p.tiles) * channels;
-      for (int64_t j = 0; j < len; ++j) {
-        part[pattern_channel(p, it, j)] += acc[j];
-      }
+      for_each_channel_run(p, it, len, [&](int64_t j, int64_t n, int64_t c) {
+        for (int64_t k = 0; k < n; ++k) {
+          part[c] += acc[j + k];
+        }
+      });
     }
     if (stream) {
       stream_fence();
