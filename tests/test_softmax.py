@@ -30,6 +30,7 @@ import torch_ext.functional as TF
 import torch_ext.nn as TN
 from common_utils import (
     CUDA_AVAILABLE,
+    DEVICES,
     DTYPE_NAMES,
     FLOAT_DTYPES,
     REDUCED_DTYPES,
@@ -37,6 +38,7 @@ from common_utils import (
     assert_close,
     make_input,
     normal_values,
+    requires_cuda,
     run_with_cpu_isa,
     tol,
 )
@@ -45,12 +47,6 @@ ops = torch.ops.torch_ext
 TESTS_DIR = Path(__file__).resolve().parent
 ROOT = TESTS_DIR.parent
 HAS_CUDA_KERNEL = (ROOT / "csrc" / "ops" / "cuda" / "softmax_kernel.cu").exists()
-
-# cpu always; cuda where a GPU is present and softmax's CUDA kernels are built (test_kernels_registered checks that
-# they are whenever their source is in the tree and the library was built with CUDA).
-CUDA_KERNELS = CUDA_AVAILABLE and torch._C._dispatch_has_kernel_for_dispatch_key("torch_ext::softmax", "CUDA")
-requires_cuda = pytest.mark.skipif(not CUDA_KERNELS, reason="no CUDA device, or softmax's CUDA kernels are not built")
-DEVICES = [pytest.param("cpu", id="cpu"), pytest.param("cuda", id="cuda", marks=requires_cuda)]
 
 
 @dataclass(frozen=True)
