@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
 # Installs torch_ext from a CMake build into a temporary prefix, then configures, builds and runs
 # examples/cpp_consumer against that prefix as an outside project would: find_package(TorchExt).
+# Given a PYTHON, it also builds examples/run_model on its own against the same prefix and runs a
+# TorchScript model of torch_ext layers with it (tests/cpp/run_model_test.py exports the model).
 #
-#   bash tests/cpp/consumer_test.sh BUILD_DIR TORCH_CMAKE_PREFIX
+#   bash tests/cpp/consumer_test.sh BUILD_DIR TORCH_CMAKE_PREFIX [PYTHON]
 #
 # BUILD_DIR: the main CMake build directory (already built). TORCH_CMAKE_PREFIX: where Torch's
-# CMake config lives (python -c 'import torch; print(torch.utils.cmake_prefix_path)').
+# CMake config lives (python -c 'import torch; print(torch.utils.cmake_prefix_path)'). PYTHON: one
+# whose torch is that of the build, with torch_ext importable (to export the model).
 # Ninja is taken from $NINJA, else PATH, else the repo's .venv; cmake from $CMAKE, else PATH; the
 # compiler from $CXX, as CMake does. Exits non-zero on any failure. Removes its temporary directory
 # unless CONSUMER_KEEP_TMP=1 (for a look at a failure).
 set -euo pipefail
 
-if [[ $# -ne 2 ]]; then
-  echo "usage: $0 BUILD_DIR TORCH_CMAKE_PREFIX" >&2
+if [[ $# -lt 2 || $# -gt 3 ]]; then
+  echo "usage: $0 BUILD_DIR TORCH_CMAKE_PREFIX [PYTHON]" >&2
   exit 2
 fi
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 src="$repo/examples/cpp_consumer"
+python="${3:-}"
 build_dir="$(cd "$1" 2>/dev/null && pwd)" || { echo "consumer_test: build directory $1 does not exist" >&2; exit 2; }
 torch_prefix="$(cd "$2" 2>/dev/null && pwd)" || { echo "consumer_test: Torch CMake prefix $2 does not exist" >&2; exit 2; }
 cmake_bin="${CMAKE:-cmake}"
@@ -52,22 +56,40 @@ trap cleanup EXIT
 echo "== install $build_dir -> $tmp/prefix"
 "$cmake_bin" --install "$build_dir" --prefix "$tmp/prefix"
 
-echo "== configure $src"
-"$cmake_bin" -S "$src" -B "$tmp/build" -G Ninja \
-  -DCMAKE_MAKE_PROGRAM="$ninja" \
-  -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_PREFIX_PATH="$tmp/prefix;$torch_prefix"
+# configure_and_build SRC BUILD: an outside project that knows only the two prefixes.
+configure_and_build() {
+  echo "== configure $1"
+  "$cmake_bin" -S "$1" -B "$2" -G Ninja \
+    -DCMAKE_MAKE_PROGRAM="$ninja" \
+    -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_PREFIX_PATH="$tmp/prefix;$torch_prefix"
+  echo "== build $1"
+  "$cmake_bin" --build "$2" -j "${CONSUMER_JOBS:-2}"
+}
 
-echo "== build"
-"$cmake_bin" --build "$tmp/build" -j "${CONSUMER_JOBS:-2}"
+# The program must load the installed library, not the one in the build tree.
+check_loads_installed() {
+  if command -v ldd >/dev/null; then
+    local lib
+    lib="$(ldd "$1" | awk '/libtorch_ext_ops/ {print $3}')"
+    echo "== $(basename "$1") loads ${lib:-<no libtorch_ext_ops>}"
+    [[ "$lib" == "$tmp/prefix/"* ]] || { echo "consumer_test: $1 does not load the installed libtorch_ext_ops" >&2; exit 1; }
+  fi
+}
 
-# The consumer must load the installed library, not the one in the build tree.
-if command -v ldd >/dev/null; then
-  lib="$(ldd "$tmp/build/consumer" | awk '/libtorch_ext_ops/ {print $3}')"
-  echo "== consumer loads ${lib:-<no libtorch_ext_ops>}"
-  [[ "$lib" == "$tmp/prefix/"* ]] || { echo "consumer_test: consumer does not load the installed libtorch_ext_ops" >&2; exit 1; }
-fi
-
-echo "== run"
+configure_and_build "$src" "$tmp/build"
+check_loads_installed "$tmp/build/consumer"
+echo "== run consumer"
 "$tmp/build/consumer"
+
+if [[ -n "$python" ]]; then
+  # examples/run_model as its own project (find_package(TorchExt) when it is not inside torch_ext's
+  # build), running a scripted model of torch_ext layers that Python exports.
+  configure_and_build "$repo/examples/run_model" "$tmp/run_model_build"
+  check_loads_installed "$tmp/run_model_build/run_model"
+  echo "== run a scripted model with the installed run_model"
+  "$python" "$repo/tests/cpp/run_model_test.py" --program "$tmp/run_model_build/run_model" --format torchscript
+else
+  echo "== no PYTHON given: the scripted-model run is skipped"
+fi
 echo "== consumer_test: OK"
