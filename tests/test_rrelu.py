@@ -684,14 +684,14 @@ class TestRRelu:
         with pytest.raises(RuntimeError, match="leaf"):
             _torch_inplace(api, leaf, 0.1, 0.3, training)
         state = _rng_state(device)
-        with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+        with pytest.raises(RuntimeError, match="expected self not to be a leaf tensor that requires grad .or a view of one., got a leaf "):
             _run_inplace(api, leaf, 0.1, 0.3, training)
         assert_bitwise_equal(leaf.detach(), before)  # refused before writing
         assert torch.equal(_rng_state(device), state)  # and before drawing
         view = leaf[1:]
-        with pytest.raises(RuntimeError, match="view of a leaf Variable"):
+        with pytest.raises(RuntimeError, match="got a view of a leaf with requires_grad=True"):
             _run_inplace(api, view, 0.1, 0.3, training)
-        with pytest.raises(RuntimeError, match="leaf Variable"):
+        with pytest.raises(RuntimeError, match="rrelu_with_noise_: expected self not to be a leaf tensor"):
             ops.rrelu_with_noise_(leaf, 0.1, 0.3, training)
         assert_bitwise_equal(leaf.detach(), before)
 
@@ -832,9 +832,12 @@ class TestRRelu:
 
     BAD_BOUNDS = [
         pytest.param((0.5, 0.1), "lower <= upper", id="lower>upper"),
-        pytest.param((float("nan"), 0.3), "to be numbers", id="nan_lower"),
-        pytest.param((0.1, float("nan")), "to be numbers", id="nan_upper"),
-        pytest.param((float("nan"), float("nan")), "to be numbers", id="nan_both"),
+        pytest.param((float("nan"), 0.3), "to be finite numbers", id="nan_lower"),
+        pytest.param((0.1, float("nan")), "to be finite numbers", id="nan_upper"),
+        pytest.param((float("nan"), float("nan")), "to be finite numbers", id="nan_both"),
+        pytest.param((float("-inf"), 0.3), "to be finite numbers", id="-inf_lower"),
+        pytest.param((0.1, float("inf")), "to be finite numbers", id="inf_upper"),
+        pytest.param((float("-inf"), float("inf")), "to be finite numbers", id="infinite_both"),
     ]
 
     @pytest.mark.parametrize("training", MODES)

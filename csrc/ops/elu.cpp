@@ -69,26 +69,38 @@ void check_elu_backward(const at::Tensor& grad_output, double alpha, bool is_res
 
 namespace {
 
-void check_celu_alpha(double alpha) {
-  TORCH_CHECK(alpha != 0.0, "celu: alpha cannot be 0 for CELU (it divides the input), got alpha = ", alpha);
+void check_celu_alpha(const char* op, double alpha) {
+  TORCH_CHECK(alpha != 0.0, op, ": alpha cannot be 0 for CELU (it divides the input), got alpha = ", alpha);
+}
+
+// NB: celu and selu are elu with other parameters; their inputs are checked here, under their own
+// names, before elu's checks would name elu.
+void check_inplace_input(const char* op, const at::Tensor& self) {
+  check_elementwise_input(op, self);
+  check_no_internal_overlap(op, "self", self);
+  check_inplace_not_leaf(op, self);
 }
 
 at::Tensor celu_composite(const at::Tensor& self, double alpha) {
-  check_celu_alpha(alpha);
+  check_elementwise_input("celu", self);
+  check_celu_alpha("celu", alpha);
   // NB: 1/alpha in double, as ATen's celu.
   return torch_ext::elu(self, alpha, 1.0, 1.0 / alpha);
 }
 
 void celu_inplace_composite(at::Tensor& self, double alpha) {
-  check_celu_alpha(alpha);
+  check_inplace_input("celu_", self);
+  check_celu_alpha("celu_", alpha);
   torch_ext::elu_(self, alpha, 1.0, 1.0 / alpha);
 }
 
 at::Tensor selu_composite(const at::Tensor& self) {
+  check_elementwise_input("selu", self);
   return torch_ext::elu(self, kSeluAlpha, kSeluScale, 1.0);
 }
 
 void selu_inplace_composite(at::Tensor& self) {
+  check_inplace_input("selu_", self);
   torch_ext::elu_(self, kSeluAlpha, kSeluScale, 1.0);
 }
 
@@ -101,6 +113,7 @@ at::Tensor elu_forward_meta(const at::Tensor& self, double, double, double) {
 
 void elu_inplace_meta(at::Tensor& self, double, double, double) {
   check_elementwise_input("elu_", self);
+  check_no_internal_overlap("elu_", "self", self);
 }
 
 at::Tensor elu_backward_meta(const at::Tensor& grad_output, double alpha, double, double, bool is_result,

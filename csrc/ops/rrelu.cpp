@@ -54,8 +54,8 @@ at::Tensor rrelu_backward(const at::Tensor& grad_output, const std::optional<at:
 namespace ops {
 
 void check_rrelu_bounds(const char* op, double lower, double upper) {
-  TORCH_CHECK(!std::isnan(lower) && !std::isnan(upper), op,
-              ": expected lower and upper (the bounds of the uniform slope) to be numbers, got lower = ", lower,
+  TORCH_CHECK(std::isfinite(lower) && std::isfinite(upper), op,
+              ": expected lower and upper (the bounds of the uniform slope) to be finite numbers, got lower = ", lower,
               " and upper = ", upper);
   TORCH_CHECK(lower <= upper, op, ": expected lower <= upper (the bounds of the uniform slope), got lower = ", lower,
               " and upper = ", upper);
@@ -95,6 +95,7 @@ at::Tensor rrelu_forward_meta(const at::Tensor& self, double lower, double upper
 
 void rrelu_inplace_meta(at::Tensor& self, double lower, double upper, bool, std::optional<at::Generator>) {
   check_elementwise_input("rrelu_", self);
+  check_no_internal_overlap("rrelu_", "self", self);
   check_rrelu_bounds("rrelu_", lower, upper);
 }
 
@@ -108,6 +109,7 @@ std::tuple<at::Tensor, at::Tensor> rrelu_with_noise_meta(const at::Tensor& self,
 at::Tensor rrelu_with_noise_inplace_meta(at::Tensor& self, double lower, double upper, bool,
                                          std::optional<at::Generator>) {
   check_elementwise_input("rrelu_with_noise_", self);
+  check_no_internal_overlap("rrelu_with_noise_", "self", self);
   check_rrelu_bounds("rrelu_with_noise_", lower, upper);
   return at::empty_like(self);
 }

@@ -304,7 +304,7 @@ TEST(RReluErrors, BadBounds) {
   for (const bool training : {false, true}) {
     ExpectErrorContaining([&] { torch_ext::rrelu(x, 0.5, 0.1, training); }, "lower <= upper");
     ExpectErrorContaining([&] { torch_ext::rrelu(x, 0.5, 0.1, training); }, "lower = 0.5 and upper = 0.1");
-    ExpectErrorContaining([&] { torch_ext::rrelu(x, nan, 0.3, training); }, "to be numbers");
+    ExpectErrorContaining([&] { torch_ext::rrelu(x, nan, 0.3, training); }, "to be finite numbers");
     ExpectErrorContaining([&] { torch_ext::rrelu(x, 0.1, nan, training); }, "upper = nan");
     at::Tensor y = x.clone();
     ExpectErrorContaining([&] { torch_ext::rrelu_(y, 0.5, 0.1, training); }, "lower <= upper");
@@ -323,7 +323,7 @@ TEST(RReluErrors, InplaceEvalBackwardWithNegativeSlope) {
 TEST(RReluErrors, InplaceOnLeafRequiringGrad) {
   at::Tensor leaf = torch::randn({8}).requires_grad_();
   const at::Tensor before = leaf.detach().clone();
-  ExpectErrorContaining([&] { torch_ext::rrelu_(leaf, kLower, kUpper, true); }, "leaf Variable");
+  ExpectErrorContaining([&] { torch_ext::rrelu_(leaf, kLower, kUpper, true); }, "rrelu_: expected self not to be a leaf tensor that requires grad");
   EXPECT_TRUE(Identical(leaf.detach(), before));
 }
 

@@ -8,6 +8,7 @@
 #include <torch/autograd.h>
 #include <torch/library.h>
 
+#include "ops/common/checks.h"
 #include "ops/elu.h"
 
 namespace torch_ext::ops {
@@ -114,13 +115,7 @@ at::Tensor elu_autograd(const at::Tensor& self, double alpha, double scale, doub
 }
 
 void elu_inplace_autograd(at::Tensor& self, double alpha, double scale, double input_scale) {
-  // NB: autograd's own leaf check runs after the forward, when self is already written; refuse
-  // before touching it, as ATen's in-place ops do.
-  if (torch::autograd::GradMode::is_enabled() && self.requires_grad()) {
-    TORCH_CHECK(!self.is_leaf(), "elu_: a leaf Variable that requires grad is being used in an in-place operation.");
-    TORCH_CHECK(!self.is_view() || !self._base().is_leaf(),
-                "elu_: a view of a leaf Variable that requires grad is being used in an in-place operation.");
-  }
+  check_inplace_not_leaf("elu_", self);
   EluInplaceFunction::apply(self, alpha, scale, input_scale);
 }
 

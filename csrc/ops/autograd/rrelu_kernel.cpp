@@ -16,6 +16,7 @@
 #include <torch/autograd.h>
 #include <torch/library.h>
 
+#include "ops/common/checks.h"
 #include "ops/rrelu.h"
 
 namespace torch_ext::ops {
@@ -177,18 +178,11 @@ class RReluInplaceEvalFunction : public torch::autograd::Function<RReluInplaceEv
   }
 };
 
-// NB: autograd's own leaf check runs after the forward, when self is already written; refuse before
-// touching it, as ATen's in-place ops do.
-void check_inplace_on_leaf(const char* op, const at::Tensor& self) {
-  if (needs_grad(self)) {
-    TORCH_CHECK(!self.is_leaf(), op, ": a leaf Variable that requires grad is being used in an in-place operation.");
-    TORCH_CHECK(!self.is_view() || !self._base().is_leaf(), op,
-                ": a view of a leaf Variable that requires grad is being used in an in-place operation.");
-  }
-}
-
 at::Tensor rrelu_autograd(const at::Tensor& self, double lower, double upper, bool training,
                           std::optional<at::Generator> generator) {
+  // NB: checked here under rrelu's name: with grad, the call goes on as rrelu_with_noise.
+  check_elementwise_input("rrelu", self);
+  check_rrelu_bounds("rrelu", lower, upper);
   if (!needs_grad(self)) {
     at::AutoDispatchBelowADInplaceOrView guard;
     return torch_ext::rrelu(self, lower, upper, training, std::move(generator));
@@ -201,7 +195,10 @@ at::Tensor rrelu_autograd(const at::Tensor& self, double lower, double upper, bo
 
 void rrelu_inplace_autograd(at::Tensor& self, double lower, double upper, bool training,
                             std::optional<at::Generator> generator) {
-  check_inplace_on_leaf("rrelu_", self);
+  check_elementwise_input("rrelu_", self);
+  check_no_internal_overlap("rrelu_", "self", self);
+  check_rrelu_bounds("rrelu_", lower, upper);
+  check_inplace_not_leaf("rrelu_", self);
   if (!needs_grad(self)) {
     {
       at::AutoDispatchBelowADInplaceOrView guard;
@@ -231,7 +228,7 @@ std::tuple<at::Tensor, at::Tensor> rrelu_with_noise_autograd(const at::Tensor& s
 
 at::Tensor rrelu_with_noise_inplace_autograd(at::Tensor& self, double lower, double upper, bool training,
                                              std::optional<at::Generator> generator) {
-  check_inplace_on_leaf("rrelu_with_noise_", self);
+  check_inplace_not_leaf("rrelu_with_noise_", self);
   if (!needs_grad(self)) {
     at::Tensor noise;
     {

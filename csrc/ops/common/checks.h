@@ -3,6 +3,7 @@
 // expected and what was given.
 
 #include <ATen/MemoryOverlap.h>
+#include <ATen/core/grad_mode.h>
 #include <ATen/core/Tensor.h>
 #include <c10/util/Exception.h>
 
@@ -43,6 +44,19 @@ inline void check_no_internal_overlap(const char* op, const char* arg, const at:
   TORCH_CHECK(at::has_internal_overlap(t) != at::MemOverlap::Yes, op, ": ", arg,
               " has elements that share memory (an expanded view); an in-place op cannot write it. "
               "Call .clone() first, or use the out-of-place op");
+}
+
+// In-place ops on a leaf that requires grad, or on a view of one, are refused before self is written
+// (autograd's own check runs after the forward, when self is already overwritten).
+inline void check_inplace_not_leaf(const char* op, const at::Tensor& self) {
+  if (!at::GradMode::is_enabled() || !self.requires_grad()) {
+    return;
+  }
+  const bool leaf = self.is_leaf();
+  TORCH_CHECK(!leaf && !(self.is_view() && self._base().is_leaf()), op,
+              ": expected self not to be a leaf tensor that requires grad (or a view of one), got ",
+              leaf ? "a leaf" : "a view of a leaf", " with requires_grad=True: an in-place op would overwrite the "
+              "value autograd needs. Use the out-of-place op, or clone() first");
 }
 
 // Checks of a unary elementwise op's input.
