@@ -113,13 +113,16 @@ def test_goals_and_summary():
         return dict(op=op, variant=variant, layout="contiguous", dim=None, dtype=dtype, shape=[8], bytes=100, pass_=p,
                     ours_ms=1.0, torch_ms=speedup, speedup=speedup, gbps=gbps, copy_gbps=10.0, check="ok")
 
-    results = [rec("prelu", "bwd", 1.4, variant="C=64"), rec("softplus", "fwd", 1.3), rec("elu", "bwd", 1.1, gbps=8.0)]
+    results = [rec("prelu", "bwd", 1.4, variant="C=64"), rec("softplus", "fwd", 1.3), rec("elu", "bwd", 1.1, gbps=8.0),
+               rec("softmax", "fwd", 1.5, variant="dim=1"), rec("softmax", "fwd", 1.5, variant="last dim")]
     for r in results:
         r["pass"] = r.pop("pass_")
     goals = {name: met for name, _, _, met in report.goals(results)}
     assert goals["prelu[C=64] bwd speedup"] is False  # needs 1.5
     assert goals["softplus fwd speedup"] is True
     assert goals["elu bwd fraction of copy"] is False  # 0.8 of copy
+    assert goals["softmax[dim=1] fwd speedup"] is False  # a non-last dim needs 2
+    assert goals["softmax[last dim] fwd speedup"] is True
     assert report.geomean([2.0, 0.5]) == pytest.approx(1.0)
     text = report.summary(results, "cpu")
     assert "1 of" not in text.splitlines()[0] and "goals met" in text
