@@ -162,6 +162,16 @@ def coarser(a: torch.dtype, b: torch.dtype) -> torch.dtype:
     return a if torch.finfo(a).eps >= torch.finfo(b).eps else b
 
 
+def _llc_bytes() -> int:
+    """The largest CPU cache (what the kernels read to decide on streaming stores); 32 MiB if unknown."""
+    sizes = []
+    for f in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
+        text = f.read_text().strip()
+        mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1], 1)
+        sizes.append(int(text.rstrip("KMG")) * mult)
+    return max(sizes, default=32 << 20)
+
+
 def _grad_output(like: torch.Tensor, seed: int = 1) -> torch.Tensor:
     return normal_values(like.shape, seed=seed).to(device=like.device, dtype=like.dtype)
 
@@ -957,6 +967,30 @@ class TestSoftmax:
         for other in results[1:]:
             for i, (a, b) in enumerate(zip(results[0], other)):
                 assert_bitwise_equal(b, a, f"output {i}")
+
+    @pytest.mark.parametrize("op", OPS)
+    @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["float32", "bfloat16"])
+    @pytest.mark.parametrize("layout", ["last_dim", "dim1"])
+    def test_beyond_llc_equals_slices(self, op, dtype, layout):
+        """Past the last-level cache the CPU kernels write with streaming stores; the values must be those of
+        the same rows computed in slices that stay in cache (plain stores), bit for bit."""
+        llc = _llc_bytes()
+        elem = torch.tensor([], dtype=dtype).element_size()
+        numel = 2 * llc // elem + 4096  # input alone 2x the LLC: every pass streams
+        if layout == "last_dim":
+            shape, dim, step = (numel // 1024, 1024), 1, 64  # 64 rows a slice
+        else:
+            shape, dim, step = (numel // (64 * 1024), 64, 1024), 1, 1  # one outer index a slice
+        gen = torch.Generator().manual_seed(3)
+        x = (4.0 * torch.randn(shape, generator=gen)).to(dtype)
+        g = torch.randn(shape, generator=gen).to(dtype)
+        y = op.ext_op(x, dim, None)
+        gx = op.ext_backward(g, y, dim, dtype)
+        for i in (0, (shape[0] // 2) // step * step, (shape[0] - 1) // step * step):  # first, middle, last
+            ys = op.ext_op(x[i:i + step], dim, None)
+            assert_bitwise_equal(y[i:i + step], ys, f"forward, slice {i}")
+            assert_bitwise_equal(gx[i:i + step], op.ext_backward(g[i:i + step], ys, dim, dtype), f"backward, slice {i}")
+        assert_accurate(op, y[:step], reference(op, x[:step], dim), dim)
 
     @pytest.mark.parametrize("isa", ["default", "avx2", "avx512"])
     def test_cpu_isa_kernels(self, isa):

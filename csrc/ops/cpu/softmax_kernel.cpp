@@ -50,6 +50,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "ops/cpu/elementwise.h"
 #include "ops/cpu/vec_math.h"
 #include "ops/math/softmax_math.h"
 #include "ops/softmax.h"
@@ -73,7 +74,9 @@ inline namespace CPU_CAPABILITY {
 namespace {
 
 using math::ScalarMath;
-using M = VecMath;
+// NB: the float exp is vec_math.h's (inlined, <= 1.05 ulp measured over every float) rather than Sleef's call,
+// which spilled every vector register in the row loops; log (once per row) stays Sleef's.
+using M = FastVecMath;
 
 // Elements per parallel task, ATen's GRAIN_SIZE (at::internal::GRAIN_SIZE, in TensorIterator.h):
 // small tensors stay on one thread.
@@ -139,15 +142,26 @@ C10_ALWAYS_INLINE std::array<AVec<A>, kParts> load_parts(const T* p, int64_t n, 
   return v;
 }
 
-// Stores the first n elements of v at p, rounded to T.
+template <typename T>
+C10_ALWAYS_INLINE bool vector_aligned(const T* p) {
+  return reinterpret_cast<uintptr_t>(p) % sizeof(at::vec::Vectorized<T>) == 0;
+}
+
+// Stores the first n elements of v at p, rounded to T. With `stream` (the output does not fit in the
+// last-level cache), a full vector at an aligned address bypasses the caches: no read of the line
+// before it is written (elementwise.h). The caller fences before its parallel region ends.
 template <int kParts, typename T, typename A>
-C10_ALWAYS_INLINE void store_parts(T* p, const std::array<AVec<A>, kParts>& v, int64_t n) {
+C10_ALWAYS_INLINE void store_parts(T* p, const std::array<AVec<A>, kParts>& v, int64_t n, bool stream = false) {
   constexpr int64_t F = AVec<A>::size();
   if constexpr (!std::is_same_v<T, A>) {
     static_assert(kParts == 2, "a reduced vector is two float vectors");
     const auto raw = at::vec::convert_from_float<T>(v[0], v[1]);
     if (n == 2 * F) {
-      raw.store(p);
+      if (stream && vector_aligned(p)) {
+        stream_store(p, raw);
+      } else {
+        raw.store(p);
+      }
     } else {
       raw.store(p, n);
     }
@@ -155,7 +169,11 @@ C10_ALWAYS_INLINE void store_parts(T* p, const std::array<AVec<A>, kParts>& v, i
     for (int k = 0; k < kParts; ++k) {
       const int64_t c = part_count<A>(k, n);
       if (c == F) {
-        v[k].store(p + k * F);
+        if (stream && vector_aligned(p + k * F)) {
+          stream_store(p + k * F, v[k]);
+        } else {
+          v[k].store(p + k * F);
+        }
       } else if (c > 0) {
         v[k].store(p + k * F, c);
       }
@@ -245,7 +263,7 @@ math::SoftmaxState<typename Unit<In, Out>::A> reduce_row(const In* x, int64_t n)
 
 // y[0, n) from x[0, n) and the row's (max, sum).
 template <bool kLog, typename In, typename Out>
-void write_row(Out* y, const In* x, int64_t n, math::SoftmaxState<typename Unit<In, Out>::A> st) {
+void write_row(Out* y, const In* x, int64_t n, math::SoftmaxState<typename Unit<In, Out>::A> st, bool stream = false) {
   using U = Unit<In, Out>;
   using A = typename U::A;
   using V = AVec<A>;
@@ -262,7 +280,7 @@ void write_row(Out* y, const In* x, int64_t n, math::SoftmaxState<typename Unit<
         parts[k] = math::softmax_output<M>(parts[k], max, c);
       }
     }
-    store_parts<U::kParts>(y + i, parts, cnt);
+    store_parts<U::kParts>(y + i, parts, cnt, stream);
   }
 }
 
@@ -270,7 +288,7 @@ void write_row(Out* y, const In* x, int64_t n, math::SoftmaxState<typename Unit<
 // numerator of math::softmax_output), stored in e (y itself when Out is the op-math type) and summed
 // in kParts vector accumulators; then y = e * (1 / sum).
 template <typename In, typename Out>
-void softmax_row(Out* y, const In* x, int64_t n, typename Unit<In, Out>::A* e) {
+void softmax_row(Out* y, const In* x, int64_t n, typename Unit<In, Out>::A* e, bool stream = false) {
   using U = Unit<In, Out>;
   using A = typename U::A;
   using V = AVec<A>;
@@ -303,14 +321,14 @@ void softmax_row(Out* y, const In* x, int64_t n, typename Unit<In, Out>::A* e) {
     for (int k = 0; k < kParts; ++k) {
       parts[k] = parts[k] * inv;
     }
-    store_parts<kParts>(y + i, parts, cnt);
+    store_parts<kParts>(y + i, parts, cnt, stream);
   }
 }
 
 // log_softmax of one row in three passes with one exp per element: the max; sum = sum exp(x - max);
 // then y = (x - max) - log(sum).
 template <typename In, typename Out>
-void log_softmax_row(Out* y, const In* x, int64_t n) {
+void log_softmax_row(Out* y, const In* x, int64_t n, bool stream = false) {
   using U = Unit<In, Out>;
   using A = typename U::A;
   using V = AVec<A>;
@@ -332,26 +350,33 @@ void log_softmax_row(Out* y, const In* x, int64_t n) {
       acc = acc + M::exp(parts[k] - max);
     }
   }
-  write_row<true>(y, x, n, math::SoftmaxState<A>{m, reduce_sum(acc)});
+  write_row<true>(y, x, n, math::SoftmaxState<A>{m, reduce_sum(acc)}, stream);
 }
 
 template <bool kLog, typename In, typename Out>
 void softmax_lastdim(Out* y, const In* x, int64_t rows, int64_t n) {
   using A = typename Unit<In, Out>::A;
+  // Past the last-level cache the output pass writes with streaming stores.
+  const bool stream = use_streaming_stores(rows * n * static_cast<int64_t>(sizeof(In) + sizeof(Out)));
   if (rows >= kFewRows || n <= kSegment) {
     at::parallel_for(0, rows, std::max<int64_t>(1, kGrain / n), [&](int64_t begin, int64_t end) {
-      // softmax's exps: in the output when it holds op-math values, else in a row buffer.
-      std::vector<A> buffer(kLog || std::is_same_v<Out, A> ? 0 : n);
+      // softmax's exps: in the output when it holds op-math values and stays in cache, else in a row
+      // buffer (L1 or L2) that the output pass reads.
+      const bool in_output = std::is_same_v<Out, A> && !stream;
+      std::vector<A> buffer(kLog || in_output ? 0 : n);
       for (int64_t r = begin; r < end; ++r) {
         const In* xr = x + r * n;
         Out* yr = y + r * n;
         if constexpr (kLog) {
-          log_softmax_row(yr, xr, n);
+          log_softmax_row(yr, xr, n, stream);
         } else if constexpr (std::is_same_v<Out, A>) {
-          softmax_row(yr, xr, n, yr);
+          softmax_row(yr, xr, n, in_output ? reinterpret_cast<A*>(yr) : buffer.data(), stream);
         } else {
-          softmax_row(yr, xr, n, buffer.data());
+          softmax_row(yr, xr, n, buffer.data(), stream);
         }
+      }
+      if (stream) {
+        stream_fence();
       }
     });
     return;
@@ -373,7 +398,10 @@ void softmax_lastdim(Out* y, const In* x, int64_t rows, int64_t n) {
       const int64_t s0 = (it % segments) * kSegment;
       const int64_t off = row * n + s0;
       write_row<kLog>(y + off, x + off, std::min(kSegment, n - s0),
-                      merge_states(states.data() + row * segments, segments));
+                      merge_states(states.data() + row * segments, segments), stream);
+    }
+    if (stream) {
+      stream_fence();
     }
   });
 }
@@ -384,7 +412,7 @@ void softmax_lastdim(Out* y, const In* x, int64_t rows, int64_t n) {
 // One item: w (<= kInnerUnits * unit) inner positions starting at x, over dim_size rows of stride
 // inner. Each lane is one position, with its own running (max, sum), updated online.
 template <bool kLog, typename In, typename Out>
-void softmax_columns_online(Out* y, const In* x, int64_t dim_size, int64_t inner, int64_t w) {
+void softmax_columns_online(Out* y, const In* x, int64_t dim_size, int64_t inner, int64_t w, bool stream) {
   using U = Unit<In, Out>;
   using A = typename U::A;
   using V = AVec<A>;
@@ -441,7 +469,7 @@ void softmax_columns_online(Out* y, const In* x, int64_t dim_size, int64_t inner
           parts[k] = math::softmax_output<M>(parts[k], max[j], c[j]);
         }
       }
-      store_parts<kParts>(y + off, parts, cnt);
+      store_parts<kParts>(y + off, parts, cnt, stream);
     }
   }
 }
@@ -503,15 +531,22 @@ void softmax_inner(Out* y, const In* x, int64_t outer, int64_t dim_size, int64_t
   constexpr int64_t W = kInnerUnits * Unit<In, Out>::kSize;
   const int64_t chunks = ceil_div(inner, W);
   const int64_t grain = std::max<int64_t>(1, kGrain / (dim_size * std::min(W, inner)));
+  // Past the last-level cache the write pass of the online kernel streams (the three-pass softmax
+  // rereads its output, so it keeps it in cache).
+  const bool stream =
+      use_streaming_stores(outer * dim_size * inner * static_cast<int64_t>(sizeof(In) + sizeof(Out)));
   at::parallel_for(0, outer * chunks, grain, [&](int64_t begin, int64_t end) {
     for (int64_t it = begin; it < end; ++it) {
       const int64_t i0 = (it % chunks) * W;
       const int64_t off = (it / chunks) * dim_size * inner + i0;
       if constexpr (kLog || !std::is_same_v<Out, typename Unit<In, Out>::A>) {
-        softmax_columns_online<kLog>(y + off, x + off, dim_size, inner, std::min(W, inner - i0));
+        softmax_columns_online<kLog>(y + off, x + off, dim_size, inner, std::min(W, inner - i0), stream);
       } else {
         softmax_columns(y + off, x + off, dim_size, inner, std::min(W, inner - i0));
       }
+    }
+    if (stream) {
+      stream_fence();
     }
   });
 }
@@ -577,7 +612,8 @@ typename Unit<In, Out>::A reduce_backward_row(const In* g, const In* y, int64_t 
 }
 
 template <bool kLog, typename In, typename Out>
-void write_backward_row(Out* gx, const In* g, const In* y, int64_t n, typename Unit<In, Out>::A red) {
+void write_backward_row(Out* gx, const In* g, const In* y, int64_t n, typename Unit<In, Out>::A red,
+                        bool stream = false) {
   using U = Unit<In, Out>;
   using A = typename U::A;
   using V = AVec<A>;
@@ -590,18 +626,24 @@ void write_backward_row(Out* gx, const In* g, const In* y, int64_t n, typename U
     for (int k = 0; k < U::kParts; ++k) {
       out[k] = backward_output<kLog>(gv[k], yv[k], r);
     }
-    store_parts<U::kParts>(gx + i, out, cnt);
+    store_parts<U::kParts>(gx + i, out, cnt, stream);
   }
 }
 
 template <bool kLog, typename In, typename Out>
 void softmax_backward_lastdim(Out* gx, const In* g, const In* y, int64_t rows, int64_t n) {
   using A = typename Unit<In, Out>::A;
+  // NB: not in place (grad_input is a new tensor), so streaming stores never meet a line read later.
+  const bool stream = use_streaming_stores(rows * n * static_cast<int64_t>(2 * sizeof(In) + sizeof(Out)));
   if (rows >= kFewRows || n <= kSegment) {
     at::parallel_for(0, rows, std::max<int64_t>(1, kGrain / n), [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
         const int64_t off = r * n;
-        write_backward_row<kLog>(gx + off, g + off, y + off, n, reduce_backward_row<kLog, In, Out>(g + off, y + off, n));
+        write_backward_row<kLog>(gx + off, g + off, y + off, n, reduce_backward_row<kLog, In, Out>(g + off, y + off, n),
+                                 stream);
+      }
+      if (stream) {
+        stream_fence();
       }
     });
     return;
@@ -626,13 +668,17 @@ void softmax_backward_lastdim(Out* gx, const In* g, const In* y, int64_t rows, i
       for (int64_t s = 1; s < segments; ++s) {
         red += partials[row * segments + s];
       }
-      write_backward_row<kLog>(gx + off, g + off, y + off, std::min(kSegment, n - s0), red);
+      write_backward_row<kLog>(gx + off, g + off, y + off, std::min(kSegment, n - s0), red, stream);
+    }
+    if (stream) {
+      stream_fence();
     }
   });
 }
 
 template <bool kLog, typename In, typename Out>
-void softmax_backward_columns(Out* gx, const In* g, const In* y, int64_t dim_size, int64_t inner, int64_t w) {
+void softmax_backward_columns(Out* gx, const In* g, const In* y, int64_t dim_size, int64_t inner, int64_t w,
+                              bool stream) {
   using U = Unit<In, Out>;
   using A = typename U::A;
   using V = AVec<A>;
@@ -661,7 +707,7 @@ void softmax_backward_columns(Out* gx, const In* g, const In* y, int64_t dim_siz
       for (int k = 0; k < kParts; ++k) {
         out[k] = backward_output<kLog>(gv[k], yv[k], red[u * kParts + k]);
       }
-      store_parts<kParts>(gx + off, out, cnt);
+      store_parts<kParts>(gx + off, out, cnt, stream);
     }
   }
 }
@@ -671,11 +717,16 @@ void softmax_backward_inner(Out* gx, const In* g, const In* y, int64_t outer, in
   constexpr int64_t W = kInnerUnits * Unit<In, Out>::kSize;
   const int64_t chunks = ceil_div(inner, W);
   const int64_t grain = std::max<int64_t>(1, kGrain / (dim_size * std::min(W, inner)));
+  const bool stream =
+      use_streaming_stores(outer * dim_size * inner * static_cast<int64_t>(2 * sizeof(In) + sizeof(Out)));
   at::parallel_for(0, outer * chunks, grain, [&](int64_t begin, int64_t end) {
     for (int64_t it = begin; it < end; ++it) {
       const int64_t i0 = (it % chunks) * W;
       const int64_t off = (it / chunks) * dim_size * inner + i0;
-      softmax_backward_columns<kLog>(gx + off, g + off, y + off, dim_size, inner, std::min(W, inner - i0));
+      softmax_backward_columns<kLog>(gx + off, g + off, y + off, dim_size, inner, std::min(W, inner - i0), stream);
+    }
+    if (stream) {
+      stream_fence();
     }
   });
 }
