@@ -9,6 +9,7 @@
 #include <torch/library.h>
 
 #include "ops/common/checks.h"
+#include "ops/autograd/record.h"
 #include "ops/elu.h"
 
 namespace torch_ext::ops {
@@ -111,6 +112,10 @@ class EluInplaceFunction : public torch::autograd::Function<EluInplaceFunction> 
 };
 
 at::Tensor elu_autograd(const at::Tensor& self, double alpha, double scale, double input_scale) {
+  if (!records_grad(self)) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return torch_ext::elu(self, alpha, scale, input_scale);
+  }
   return EluFunction::apply(self, alpha, scale, input_scale);
 }
 
@@ -121,6 +126,10 @@ void elu_inplace_autograd(at::Tensor& self, double alpha, double scale, double i
 
 at::Tensor elu_backward_autograd(const at::Tensor& grad_output, double alpha, double scale, double input_scale,
                                  bool is_result, const at::Tensor& self_or_result) {
+  if (!records_grad(grad_output, self_or_result)) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return torch_ext::elu_backward(grad_output, alpha, scale, input_scale, is_result, self_or_result);
+  }
   return EluBackwardFunction::apply(grad_output, alpha, scale, input_scale, is_result, self_or_result);
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ops/prelu.h"
+#include "ops/autograd/record.h"
 
 namespace torch_ext::ops {
 namespace {
@@ -106,11 +107,19 @@ class PreluFunction : public torch::autograd::Function<PreluFunction> {
 };
 
 at::Tensor prelu_autograd(const at::Tensor& self, const at::Tensor& weight) {
+  if (!records_grad(self, weight)) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return torch_ext::prelu(self, weight);
+  }
   return PreluFunction::apply(self, weight);
 }
 
 std::tuple<at::Tensor, at::Tensor> prelu_backward_autograd(const at::Tensor& grad_output, const at::Tensor& self,
                                                            const at::Tensor& weight) {
+  if (!records_grad(grad_output, self, weight)) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return torch_ext::prelu_backward(grad_output, self, weight);
+  }
   auto out = PreluBackwardFunction::apply(grad_output, self, weight);
   return {out[0], out[1]};
 }

@@ -20,6 +20,7 @@
 #include <torch/library.h>
 
 #include "ops/softmax.h"
+#include "ops/autograd/record.h"
 
 namespace torch_ext::ops {
 namespace {
@@ -141,20 +142,36 @@ class LogSoftmaxFunction : public torch::autograd::Function<LogSoftmaxFunction> 
 };
 
 at::Tensor softmax_autograd(const at::Tensor& self, int64_t dim, std::optional<at::ScalarType> dtype) {
+  if (!records_grad(self)) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return torch_ext::softmax(self, dim, dtype);
+  }
   return SoftmaxFunction::apply(self, dim, dtype);
 }
 
 at::Tensor log_softmax_autograd(const at::Tensor& self, int64_t dim, std::optional<at::ScalarType> dtype) {
+  if (!records_grad(self)) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return torch_ext::log_softmax(self, dim, dtype);
+  }
   return LogSoftmaxFunction::apply(self, dim, dtype);
 }
 
 at::Tensor softmax_backward_autograd(const at::Tensor& grad_output, const at::Tensor& output, int64_t dim,
                                      at::ScalarType input_dtype) {
+  if (!records_grad(grad_output, output)) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return torch_ext::softmax_backward(grad_output, output, dim, input_dtype);
+  }
   return SoftmaxBackwardFunction::apply(grad_output, output, dim, input_dtype);
 }
 
 at::Tensor log_softmax_backward_autograd(const at::Tensor& grad_output, const at::Tensor& output, int64_t dim,
                                          at::ScalarType input_dtype) {
+  if (!records_grad(grad_output, output)) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return torch_ext::log_softmax_backward(grad_output, output, dim, input_dtype);
+  }
   return LogSoftmaxBackwardFunction::apply(grad_output, output, dim, input_dtype);
 }
 

@@ -10,6 +10,7 @@
 #include <torch/library.h>
 
 #include "ops/softplus.h"
+#include "ops/autograd/record.h"
 
 namespace torch_ext::ops {
 namespace {
@@ -81,11 +82,19 @@ class SoftplusFunction : public torch::autograd::Function<SoftplusFunction> {
 };
 
 at::Tensor softplus_autograd(const at::Tensor& self, double beta, double threshold) {
+  if (!records_grad(self)) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return torch_ext::softplus(self, beta, threshold);
+  }
   return SoftplusFunction::apply(self, beta, threshold);
 }
 
 at::Tensor softplus_backward_autograd(const at::Tensor& grad_output, const at::Tensor& self, double beta,
                                       double threshold) {
+  if (!records_grad(grad_output, self)) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return torch_ext::softplus_backward(grad_output, self, beta, threshold);
+  }
   return SoftplusBackwardFunction::apply(grad_output, self, beta, threshold);
 }
 
