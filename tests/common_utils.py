@@ -13,6 +13,7 @@ import subprocess
 import sys
 from typing import Callable, Optional
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -411,3 +412,34 @@ def run_with_cpu_isa(isa: str, script: str, *args: str) -> None:
     )
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     assert proc.stdout.strip().endswith("OK"), proc.stdout
+
+
+# A NumPy Philox4x32-10 (Salmon et al.), independent of the C++ one, for RReLU's slopes: element i takes lane
+# i % 4 of block (counter low = offset / 4, counter high = i / 4) under key `seed`.
+_M32 = np.uint64(0xFFFFFFFF)
+
+
+def philox_blocks(seed: int, offset: int, groups: np.ndarray) -> np.ndarray:
+    """The four 32-bit lanes, shape [len(groups), 4], of the Philox blocks with counter high = groups."""
+    groups = np.asarray(groups, dtype=np.uint64)
+    block = offset // 4
+    c0 = np.full_like(groups, block & 0xFFFFFFFF)
+    c1 = np.full_like(groups, block >> 32)
+    c2, c3 = groups & _M32, groups >> np.uint64(32)
+    k0, k1 = np.uint64(seed & 0xFFFFFFFF), np.uint64(seed >> 32)
+    mul_a, mul_b = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
+    for _ in range(10):
+        p0, p1 = mul_a * c0, mul_b * c2
+        c0, c1, c2, c3 = (p1 >> np.uint64(32)) ^ c1 ^ k0, p1 & _M32, (p0 >> np.uint64(32)) ^ c3 ^ k1, p0 & _M32
+        k0 = (k0 + np.uint64(0x9E3779B9)) & _M32
+        k1 = (k1 + np.uint64(0xBB67AE85)) & _M32
+    return np.stack([c0, c1, c2, c3], axis=-1)
+
+
+def philox_slopes_float32(bits: np.ndarray, lower: float, upper: float) -> np.ndarray:
+    """float32 slopes: fma((bits >> 8) * 2^-24, upper - lower, lower), clamped to upper. The product and sum are
+    exact in float64 for these bounds, so one rounding to float32 is the fma's."""
+    lo, hi = np.float32(lower), np.float32(upper)
+    u = (bits >> np.uint64(8)).astype(np.float64) * 2.0**-24
+    r = (u * np.float64(np.float32(hi - lo)) + np.float64(lo)).astype(np.float32)
+    return np.minimum(r, hi)

@@ -26,7 +26,8 @@ import torch.nn.functional as F
 
 import torch_ext
 import torch_ext.functional as TF
-from common_utils import DEVICES, SELU_ALPHA, SELU_SCALE, assert_close, normal_values
+from common_utils import (DEVICES, SELU_ALPHA, SELU_SCALE, assert_close, normal_values, philox_blocks,
+                          philox_slopes_float32)
 
 ops = torch.ops.torch_ext
 aten = torch.ops.aten
@@ -179,33 +180,14 @@ def test_elementwise(device, name, dtype):
 # rrelu in training: the slopes are Philox draws keyed by the element's index
 # --------------------------------------------------------------------------------------------------
 
-_M32 = np.uint64(0xFFFFFFFF)
-
-
 def philox_slopes_at(seed, offset, index, lower, upper):
     """The float32 slopes the kernels draw for the elements at `index` (an array of flat memory positions): lane
-    index % 4 of Philox4x32-10 block (counter low = offset / 4, counter high = index / 4) under key `seed`, then
-    fma((bits >> 8) * 2^-24, upper - lower, lower) in float, clamped to upper (test_rrelu checks the same
-    formula bit for bit on small tensors)."""
+    index % 4 of Philox4x32-10 block index / 4 of the stream (seed, offset), as test_rrelu checks bit for bit on
+    small tensors."""
     index = np.asarray(index, dtype=np.uint64)
-    groups = index // np.uint64(4)
-    block = offset // 4
-    c0 = np.full_like(groups, block & 0xFFFFFFFF)
-    c1 = np.full_like(groups, block >> 32)
-    c2, c3 = groups & _M32, groups >> np.uint64(32)
-    k0, k1 = np.uint64(seed & 0xFFFFFFFF), np.uint64(seed >> 32)
-    mul_a, mul_b = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
-    for _ in range(10):
-        p0, p1 = mul_a * c0, mul_b * c2
-        c0, c1, c2, c3 = (p1 >> np.uint64(32)) ^ c1 ^ k0, p1 & _M32, (p0 >> np.uint64(32)) ^ c3 ^ k1, p0 & _M32
-        k0 = (k0 + np.uint64(0x9E3779B9)) & _M32
-        k1 = (k1 + np.uint64(0xBB67AE85)) & _M32
-    lanes = np.stack([c0, c1, c2, c3], axis=-1)
+    lanes = philox_blocks(seed, offset, index // np.uint64(4))
     bits = lanes[np.arange(index.size), (index % np.uint64(4)).astype(np.int64)]
-    lo, hi = np.float32(lower), np.float32(upper)
-    u = (bits >> np.uint64(8)).astype(np.float64) * 2.0**-24
-    r = (u * np.float64(np.float32(hi - lo)) + np.float64(lo)).astype(np.float32)
-    return torch.from_numpy(np.minimum(r, hi))
+    return torch.from_numpy(philox_slopes_float32(bits, lower, upper))
 
 
 def philox_key(device, seed):

@@ -31,6 +31,8 @@ from common_utils import (
     assert_close,
     assert_close_off_nan,
     assert_same_zero_signs,
+    philox_blocks,
+    philox_slopes_float32,
     away_from_zero_values,
     make_input,
     normal_values,
@@ -154,34 +156,9 @@ def memory_order(t: torch.Tensor) -> torch.Tensor:
     return t.as_strided((t.numel(),), (1,), t.storage_offset())
 
 
-# A NumPy Philox4x32-10 (Salmon et al.), independent of the C++ one: element i takes lane i % 4 of block
-# (counter low = offset / 4, counter high = i / 4) under key `seed`.
-_M32 = np.uint64(0xFFFFFFFF)
-
-
 def philox_bits(seed: int, offset: int, n: int) -> np.ndarray:
-    groups = np.arange((n + 3) // 4, dtype=np.uint64)
-    block = offset // 4
-    c0 = np.full_like(groups, block & 0xFFFFFFFF)
-    c1 = np.full_like(groups, block >> 32)
-    c2, c3 = groups & _M32, groups >> np.uint64(32)
-    k0, k1 = np.uint64(seed & 0xFFFFFFFF), np.uint64(seed >> 32)
-    mul_a, mul_b = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
-    for _ in range(10):
-        p0, p1 = mul_a * c0, mul_b * c2
-        c0, c1, c2, c3 = (p1 >> np.uint64(32)) ^ c1 ^ k0, p1 & _M32, (p0 >> np.uint64(32)) ^ c3 ^ k1, p0 & _M32
-        k0 = (k0 + np.uint64(0x9E3779B9)) & _M32
-        k1 = (k1 + np.uint64(0xBB67AE85)) & _M32
-    return np.stack([c0, c1, c2, c3], axis=-1).reshape(-1)[:n].astype(np.uint64)
-
-
-def philox_slopes_float32(bits: np.ndarray, lower: float, upper: float) -> np.ndarray:
-    """float32 slopes: fma((bits >> 8) * 2^-24, upper - lower, lower), clamped to upper. The product and sum are
-    exact in float64 for these bounds, so one rounding to float32 is the fma's."""
-    lo, hi = np.float32(lower), np.float32(upper)
-    u = (bits >> np.uint64(8)).astype(np.float64) * 2.0**-24
-    r = (u * np.float64(np.float32(hi - lo)) + np.float64(lo)).astype(np.float32)
-    return np.minimum(r, hi)
+    """The first n 32-bit draws of the stream (seed, offset), element i from lane i % 4 of block i / 4."""
+    return philox_blocks(seed, offset, np.arange((n + 3) // 4, dtype=np.uint64)).reshape(-1)[:n]
 
 
 def philox_slopes_float64(bits: np.ndarray, lower: float, upper: float) -> np.ndarray:
