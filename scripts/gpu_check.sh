@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One-call GPU check for an H100/H200 machine (CUDA torch in python3, nvcc, no network):
 # build for arch 9.0 with every core, run the whole test suite with CUDA, compute-sanitizer
-# (memcheck, racecheck) over a small CUDA subset, the validation report and the benchmark when it
-# exists. Every log goes to OUTDIR. Meant to finish well inside 10 minutes: each step's limit is cut
+# (memcheck, racecheck) over a small CUDA subset, the validation report and the benchmark. The
+# benchmark runs first, alone on the GPU; then the sanitizers beside the test suite. Every log goes
+# to OUTDIR. Meant to finish well inside 10 minutes: each step's limit is cut
 # to what is left of GPU_CHECK_BUDGET_S (default 540), and a step with under 20 s left is skipped.
 # GPU_CHECK_STEPS (default "all") may name a subset: build pytest validate memcheck racecheck bench.
 # Usage: scripts/gpu_check.sh OUTDIR
@@ -84,15 +85,17 @@ tail -n 12 "$out/error_probe.log"
 if [ "${TORCH_EXT_BUILD_TESTS:-1}" != 0 ] && wanted ctest; then
   step cpp_build 120 cmake --build build/cmake -j "$MAX_JOBS" && step ctest 120 ctest --test-dir build/cmake --output-on-failure
 fi
-# The CPU cases run in CI; here the CUDA ones (and every test that needs a GPU to mean anything).
-wanted pytest && step pytest 300 $py -m pytest tests -q -p no:cacheprovider -n "${GPU_CHECK_PYTEST_N:-8}" -rfE -k "${GPU_CHECK_PYTEST_K:-cuda}"
-wanted validate && step validate 120 $py -m torch_ext.validate --device cuda
+# The benchmark first, while it has the GPU to itself.
 if [ -d torch_ext/bench ] && wanted bench; then
-  step bench 300 $py -m torch_ext.bench --device cuda ${GPU_CHECK_BENCH_ARGS:-} --json "$out/bench_cuda.json" --plot "$out/bench_cuda.png"
+  step bench 150 $py -m torch_ext.bench --device cuda ${GPU_CHECK_BENCH_ARGS:-} --json "$out/bench_cuda.json" --plot "$out/bench_cuda.png"
 fi
-if command -v compute-sanitizer >/dev/null; then
-  # A small CUDA subset of each op that still reaches every kernel (vector, scalar, strided and
-  # reduction paths). GPU_CHECK_SANITIZE_OPS picks the ops (default: all).
+wanted validate && step validate 60 $py -m torch_ext.validate --device cuda
+
+# Then the sanitizers in the background, beside the test suite: compute-sanitizer runs on a few
+# cores, pytest's workers on the rest. A small CUDA subset of each op that still reaches every
+# kernel (vector, scalar, strided and reduction paths). GPU_CHECK_SANITIZE_OPS picks the ops.
+sanitize_chain() {  # sanitize_chain TOOL: one op after another; its status in OUTDIR/.TOOL.status
+  local tool=$1 op chain_status=0
   declare -A subset=(
     [elu]='tests/test_elu.py -k "cuda and selu and not celu and (float32 or bfloat16) and (test_forward_parity or test_backward_parity or test_backward_mixed_layouts or test_inplace_matches_out_of_place or test_special_values)"'
     [prelu]='tests/test_prelu.py -k "cuda and (float32 or bfloat16) and (test_backward_op or test_run_to_run) and (long_rows or large_NCL or large_channels_last or many_channels_last)"'
@@ -100,15 +103,29 @@ if command -v compute-sanitizer >/dev/null; then
     [softplus]='tests/test_softplus.py -k "cuda and (float32 or bfloat16) and (test_forward_parity or test_backward_parity) and contiguous"'
     [softmax]='tests/test_softmax.py -k "cuda and float32 and (test_long_rows or test_inner_sizes or test_row_counts or test_special_rows or test_row_lengths)"'
   )
+  for op in ${GPU_CHECK_SANITIZE_OPS:-softmax elu prelu rrelu softplus}; do
+    [ -f "tests/test_$op.py" ] || continue
+    eval "args=(${subset[$op]})"
+    step "${tool}_$op" 300 compute-sanitizer --tool $tool --error-exitcode 9 $py -m pytest -q -p no:cacheprovider "${args[@]}" || chain_status=1
+  done
+  echo $chain_status >"$out/.$tool.status"
+}
+chains=()
+if command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do
     wanted $tool || continue
-    for op in ${GPU_CHECK_SANITIZE_OPS:-elu prelu rrelu softplus softmax}; do
-      [ -f "tests/test_$op.py" ] || continue
-      eval "args=(${subset[$op]})"
-      step "${tool}_$op" 150 compute-sanitizer --tool $tool --error-exitcode 9 $py -m pytest -q -p no:cacheprovider "${args[@]}"
-    done
+    sanitize_chain $tool >"$out/${tool}_chain.txt" 2>&1 &
+    chains+=($tool)
   done
 fi
+# The CPU cases run in CI; here the CUDA ones (and every test that needs a GPU to mean anything).
+wanted pytest && step pytest 360 $py -m pytest tests -q -p no:cacheprovider -n "${GPU_CHECK_PYTEST_N:-10}" -rfE -k "${GPU_CHECK_PYTEST_K:-cuda}"
+wait
+for tool in "${chains[@]}"; do
+  cat "$out/${tool}_chain.txt"
+  [ "$(cat "$out/.$tool.status" 2>/dev/null)" = 0 ] || status=1
+done
+
 # Last, with what is left of the budget: if errors crashed, rebuild with the system compiler (when it
 # differs from the one used) and probe again, to tell a toolchain problem from one of ours.
 used=$(readlink -f "$(command -v "${CXX:-c++}")")
