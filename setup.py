@@ -82,7 +82,7 @@ setup(
             sources=["csrc/python_module.cpp"],
             include_dirs=[os.path.join(ROOT, "csrc")],
             library_dirs=[BUILD_DIR],
-            libraries=["torch_ext_ops", "stdc++"],  # NB: shared libstdc++, see CMakeLists.txt
+            libraries=["torch_ext_ops", ":libstdc++.so.6"],  # NB: -l:libstdc++.so.6, see CMakeLists.txt
             extra_link_args=["-Wl,-rpath,$ORIGIN/lib"],
         )
     ],

@@ -83,7 +83,7 @@ if ! probe; then
 fi
 tail -n 12 "$out/error_probe.log"
 if [ "${TORCH_EXT_BUILD_TESTS:-1}" != 0 ] && wanted ctest; then
-  step cpp_build 120 cmake --build build/cmake -j "$MAX_JOBS" && step ctest 120 ctest --test-dir build/cmake --output-on-failure
+  step cpp_build 120 cmake --build build/cmake -j "$MAX_JOBS" && step ctest 120 ctest --test-dir build/cmake -j "$MAX_JOBS" --output-on-failure
 fi
 # The benchmark first, while it has the GPU to itself.
 if [ -d torch_ext/bench ] && wanted bench; then
@@ -91,39 +91,37 @@ if [ -d torch_ext/bench ] && wanted bench; then
 fi
 wanted validate && step validate 60 $py -m torch_ext.validate --device cuda
 
-# Then the sanitizers in the background, beside the test suite: compute-sanitizer runs on a few
-# cores, pytest's workers on the rest. A small CUDA subset of each op that still reaches every
-# kernel (vector, scalar, strided and reduction paths). GPU_CHECK_SANITIZE_OPS picks the ops.
-sanitize_chain() {  # sanitize_chain TOOL: one op after another; its status in OUTDIR/.TOOL.status
-  local tool=$1 op chain_status=0
-  declare -A subset=(
-    [elu]='tests/test_elu.py -k "cuda and selu and not celu and (float32 or bfloat16) and (test_forward_parity or test_backward_parity or test_backward_mixed_layouts or test_inplace_matches_out_of_place or test_special_values)"'
-    [prelu]='tests/test_prelu.py -k "cuda and (float32 or bfloat16) and (test_backward_op or test_run_to_run) and (long_rows or large_NCL or large_channels_last or many_channels_last)"'
-    [rrelu]='tests/test_rrelu.py -k "cuda and float32 and (test_train_gradient_equals_slope or test_cuda_unaligned_and_odd_sizes or test_train_forward_contract)"'
-    [softplus]='tests/test_softplus.py -k "cuda and (float32 or bfloat16) and (test_forward_parity or test_backward_parity) and contiguous"'
-    [softmax]='tests/test_softmax.py -k "cuda and float32 and (test_long_rows or test_inner_sizes or test_row_counts or test_special_rows or test_row_lengths)"'
-  )
-  for op in ${GPU_CHECK_SANITIZE_OPS:-softmax elu prelu rrelu softplus}; do
-    [ -f "tests/test_$op.py" ] || continue
-    eval "args=(${subset[$op]})"
-    step "${tool}_$op" 300 compute-sanitizer --tool $tool --error-exitcode 9 $py -m pytest -q -p no:cacheprovider "${args[@]}" || chain_status=1
-  done
-  echo $chain_status >"$out/.$tool.status"
-}
-chains=()
+# Then the sanitizers in the background, beside the test suite, every run at once (racecheck is slow:
+# one after another they outlast the budget). A small CUDA subset of each op that still reaches every
+# kernel (vector, scalar, strided and reduction paths); softmax's in three parts. GPU_CHECK_SANITIZE_OPS
+# picks the ops.
+declare -A subset=(
+  [elu]='tests/test_elu.py -k "cuda and selu and not celu and (float32 or bfloat16) and (test_forward_parity or test_backward_parity or test_backward_mixed_layouts or test_inplace_matches_out_of_place or test_special_values)"'
+  [prelu]='tests/test_prelu.py -k "cuda and (float32 or bfloat16) and (test_backward_op or test_run_to_run) and (long_rows or large_NCL or large_channels_last or many_channels_last)"'
+  [rrelu]='tests/test_rrelu.py -k "cuda and float32 and (test_train_gradient_equals_slope or test_cuda_unaligned_and_odd_sizes or test_train_forward_contract)"'
+  [softplus]='tests/test_softplus.py -k "cuda and (float32 or bfloat16) and (test_forward_parity or test_backward_parity) and contiguous"'
+  [softmax-rows]='tests/test_softmax.py -k "cuda and float32 and (test_long_rows or test_row_lengths)"'
+  [softmax-columns]='tests/test_softmax.py -k "cuda and float32 and (test_inner_sizes or test_row_counts)"'
+  [softmax-special]='tests/test_softmax.py -k "cuda and float32 and test_special_rows"'
+)
+sanitizers=()
 if command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do
     wanted $tool || continue
-    sanitize_chain $tool >"$out/${tool}_chain.txt" 2>&1 &
-    chains+=($tool)
+    for part in softmax-rows softmax-columns softmax-special elu prelu rrelu softplus; do
+      [[ " ${GPU_CHECK_SANITIZE_OPS:-softmax elu prelu rrelu softplus} " == *" ${part%%-*} "* ]] || continue
+      eval "args=(${subset[$part]})"
+      step "${tool}_$part" 300 compute-sanitizer --tool $tool --error-exitcode 9 $py -m pytest -q -p no:cacheprovider "${args[@]}" \
+        >"$out/${tool}_$part.txt" 2>&1 &
+      sanitizers+=("$!:${tool}_$part")
+    done
   done
 fi
 # The CPU cases run in CI; here the CUDA ones (and every test that needs a GPU to mean anything).
-wanted pytest && step pytest 360 $py -m pytest tests -q -p no:cacheprovider -n "${GPU_CHECK_PYTEST_N:-10}" -rfE -k "${GPU_CHECK_PYTEST_K:-cuda}"
-wait
-for tool in "${chains[@]}"; do
-  cat "$out/${tool}_chain.txt"
-  [ "$(cat "$out/.$tool.status" 2>/dev/null)" = 0 ] || status=1
+wanted pytest && step pytest 360 $py -m pytest tests -q -p no:cacheprovider -n "${GPU_CHECK_PYTEST_N:-8}" -rfE -k "${GPU_CHECK_PYTEST_K:-cuda}"
+for entry in "${sanitizers[@]}"; do
+  wait "${entry%%:*}" || status=1
+  cat "$out/${entry#*:}.txt"
 done
 
 # Last, with what is left of the budget: if errors crashed, rebuild with the system compiler (when it

@@ -40,6 +40,18 @@ def test_libraries_use_the_shared_libstdcxx():
         assert "libstdc++.so.6" in needed_libraries(path), path
 
 
+@pytest.mark.skipif(shutil.which("nm") is None, reason="needs nm")
+def test_libraries_hold_no_copy_of_libstdcxx():
+    # NEEDED alone is not enough: a static copy linked beside it still answers every call from inside the
+    # library (on the GPU image the crash was in the library's own std::ostream::_M_insert<double>).
+    (module,) = pathlib.Path(torch_ext._C.__file__).parent.glob("_C*.so")
+    for path in (LIB, module):
+        out = subprocess.run(["nm", "-D", "--defined-only", str(path)], capture_output=True, text=True, check=True)
+        # std::basic_ostream<char> members and std::locale: defined only in libstdc++ itself.
+        copied = [line for line in out.stdout.splitlines() if line.split()[-1].startswith(("_ZNSo", "_ZNSt6locale"))]
+        assert not copied, (path, copied[:5])
+
+
 def test_error_messages_format_numbers():
     # The failure above, seen from Python: the numbers in a message are printed, and nothing crashes.
     x = torch.ones(4, 3)
