@@ -95,6 +95,21 @@ constexpr int kInnerUnits = 4;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// Other dims: the first pass over an item prefetches the row kPrefetchRows ahead. An item's rows are
+// short runs (w elements) at a stride of inner elements, too short for the hardware prefetcher to
+// follow. Measured at [32, 256, 1024] over dim 1 (float32, 2 threads): 10-25 % faster with 8 rows
+// ahead than with none; 16 rows, or 8 and 16 vectors per item, were no better.
+constexpr int64_t kPrefetchRows = 8;
+template <typename T>
+inline void prefetch_row(const T* row, int64_t d, int64_t dim_size, int64_t inner, int64_t w) {
+  if (d + kPrefetchRows < dim_size) {
+    const char* p = reinterpret_cast<const char*>(row + (d + kPrefetchRows) * inner);
+    for (int64_t b = 0; b < w * static_cast<int64_t>(sizeof(T)); b += 64) {
+      __builtin_prefetch(p + b);
+    }
+  }
+}
+
 template <typename A>
 using AVec = at::vec::Vectorized<A>;
 
@@ -424,6 +439,9 @@ void softmax_columns_online(Out* y, const In* x, int64_t dim_size, int64_t inner
   sum.fill(V(A(0)));
   int64_t d = 0;
   for (; d + kColumnBlock <= dim_size; d += kColumnBlock) {
+    for (int b = 0; b < kColumnBlock; ++b) {
+      prefetch_row(x, d + b, dim_size, inner, w);
+    }
     for (int64_t u = 0; u < units; ++u) {
       const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
       std::array<typename U::Parts, kColumnBlock> v;
@@ -489,6 +507,7 @@ void softmax_columns(Out* y, const In* x, int64_t dim_size, int64_t inner, int64
   max.fill(V(kNegInf));
   sum.fill(V(A(0)));
   for (int64_t d = 0; d < dim_size; ++d) {
+    prefetch_row(x, d, dim_size, inner, w);
     for (int64_t u = 0; u < units; ++u) {
       const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
       const auto parts = load_parts<kParts>(x + d * inner + u * U::kSize, cnt, kNegInf);
@@ -687,6 +706,8 @@ void softmax_backward_columns(Out* gx, const In* g, const In* y, int64_t dim_siz
   std::array<V, kInnerUnits * kParts> red;
   red.fill(V(A(0)));
   for (int64_t d = 0; d < dim_size; ++d) {
+    prefetch_row(g, d, dim_size, inner, w);
+    prefetch_row(y, d, dim_size, inner, w);
     for (int64_t u = 0; u < units; ++u) {
       const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
       const int64_t off = d * inner + u * U::kSize;
