@@ -92,6 +92,8 @@ constexpr int64_t kSegment = 8192;
 constexpr int64_t kFewRows = 64;
 // Other dims: vectors of inner positions per work item.
 constexpr int kInnerUnits = 4;
+// Other dims: the largest buffer of exps per thread (an item's, dim_size rows of kInnerUnits units).
+constexpr int64_t kColumnBuffer = 256 * 1024;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -493,9 +495,11 @@ void softmax_columns_online(Out* y, const In* x, int64_t dim_size, int64_t inner
 }
 
 // softmax of one item when Out is the op-math type, with one exp per element: the per-lane max over
-// dim_size; e = exp(x - max) stored in y and summed per lane; then y = e * (1 / sum).
+// dim_size; e = exp(x - max) summed per lane and stored, in y, or in e (rows of kInnerUnits units,
+// when the output streams: y is then written once, and never read for ownership); then
+// y = e * (1 / sum).
 template <typename In, typename Out>
-void softmax_columns(Out* y, const In* x, int64_t dim_size, int64_t inner, int64_t w) {
+void softmax_columns(Out* y, const In* x, int64_t dim_size, int64_t inner, int64_t w, Out* e, bool stream) {
   using U = Unit<In, Out>;
   using A = typename U::A;
   using V = AVec<A>;
@@ -526,7 +530,7 @@ void softmax_columns(Out* y, const In* x, int64_t dim_size, int64_t inner, int64
         parts[k] = M::exp(parts[k] - max[j]);
         sum[j] = sum[j] + parts[k];
       }
-      store_parts<kParts>(y + off, parts, cnt);
+      store_parts<kParts>(e != nullptr ? e + (d * kInnerUnits + u) * U::kSize : y + off, parts, cnt);
     }
   }
   for (int64_t j = 0; j < units * kParts; ++j) {
@@ -536,11 +540,11 @@ void softmax_columns(Out* y, const In* x, int64_t dim_size, int64_t inner, int64
     for (int64_t u = 0; u < units; ++u) {
       const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
       const int64_t off = d * inner + u * U::kSize;
-      auto parts = load_parts<kParts>(y + off, cnt, A(0));
+      auto parts = load_parts<kParts>(e != nullptr ? e + (d * kInnerUnits + u) * U::kSize : y + off, cnt, A(0));
       for (int k = 0; k < kParts; ++k) {
         parts[k] = parts[k] * sum[u * kParts + k];
       }
-      store_parts<kParts>(y + off, parts, cnt);
+      store_parts<kParts>(y + off, parts, cnt, stream && e != nullptr);
     }
   }
 }
@@ -550,18 +554,23 @@ void softmax_inner(Out* y, const In* x, int64_t outer, int64_t dim_size, int64_t
   constexpr int64_t W = kInnerUnits * Unit<In, Out>::kSize;
   const int64_t chunks = ceil_div(inner, W);
   const int64_t grain = std::max<int64_t>(1, kGrain / (dim_size * std::min(W, inner)));
-  // Past the last-level cache the write pass of the online kernel streams (the three-pass softmax
-  // rereads its output, so it keeps it in cache).
+  // Past the last-level cache the write pass streams. The three-pass softmax then keeps its exps in
+  // a buffer per thread while the item's fit in L2 (kColumnBuffer bytes), else in the output, which
+  // it then rereads and so keeps in cache.
   const bool stream =
       use_streaming_stores(outer * dim_size * inner * static_cast<int64_t>(sizeof(In) + sizeof(Out)));
+  constexpr bool kThreePass = !kLog && std::is_same_v<Out, typename Unit<In, Out>::A>;
+  const bool buffered = kThreePass && stream && dim_size * W * static_cast<int64_t>(sizeof(Out)) <= kColumnBuffer;
   at::parallel_for(0, outer * chunks, grain, [&](int64_t begin, int64_t end) {
+    std::vector<Out> buffer(buffered ? dim_size * W : 0);
     for (int64_t it = begin; it < end; ++it) {
       const int64_t i0 = (it % chunks) * W;
       const int64_t off = (it / chunks) * dim_size * inner + i0;
-      if constexpr (kLog || !std::is_same_v<Out, typename Unit<In, Out>::A>) {
-        softmax_columns_online<kLog>(y + off, x + off, dim_size, inner, std::min(W, inner - i0), stream);
+      if constexpr (kThreePass) {
+        softmax_columns(y + off, x + off, dim_size, inner, std::min(W, inner - i0), buffered ? buffer.data() : nullptr,
+                        stream);
       } else {
-        softmax_columns(y + off, x + off, dim_size, inner, std::min(W, inner - i0));
+        softmax_columns_online<kLog>(y + off, x + off, dim_size, inner, std::min(W, inner - i0), stream);
       }
     }
     if (stream) {
