@@ -149,6 +149,21 @@ def is_expanded(x):
     return any(st_ == 0 and s > 1 for s, st_ in zip(x.shape, x.stride()))
 
 
+def check_in_place(x, inplace_fn, out, what):
+    """inplace_fn on a same-strided copy of x equals the out-of-place result, bit for bit. Skipped where x is
+    expanded (an in-place op needs distinct elements). No autograd: negative alphas and slopes are allowed."""
+    if not is_expanded(x):
+        z = writable(x)
+        inplace_fn(z)
+        assert_bitwise_equal(z, out, what)
+
+
+def draw_rrelu_bounds(data):
+    lower = data.draw(st.sampled_from([0.0, 0.125, -0.5, 0.3]) | st.floats(-1, 1, width=32), label="lower")
+    upper = lower + data.draw(st.sampled_from([0.0, 0.2, 1.0]) | st.floats(0, 1, width=32), label="width")
+    return lower, upper
+
+
 def check_elementwise_layout(out, x):
     """Element-wise results keep the input's layout: the strides of empty_like(x)."""
     assert out.shape == x.shape and out.dtype == x.dtype and out.device == x.device
@@ -202,15 +217,9 @@ class TestFuzz:
         fits = ~(x.double() * params[2] >= math.log(torch.finfo(om).max))
         ref64 = elu_backward_reference(g, *params, False, x)
         assert_close(gx[fits], ref64[fits], msg=lambda m: f"{op} backward vs float64, {desc}: {m}")
-        if not is_expanded(x):  # in place (no autograd here: a negative alpha is allowed), on distinct elements
-            z = writable(x)
-            if op == "elu":
-                TF.elu(z, alpha, inplace=True)
-            elif op == "celu":
-                TF.celu(z, alpha, inplace=True)
-            else:
-                TF.selu(z, inplace=True)
-            assert_bitwise_equal(z, out, f"{op} in place, {desc}")
+        inplace = {"elu": lambda z: TF.elu(z, alpha, inplace=True), "celu": lambda z: TF.celu(z, alpha, inplace=True),
+                   "selu": lambda z: TF.selu(z, inplace=True)}[op]
+        check_in_place(x, inplace, out, f"{op} in place, {desc}")
 
     @FUZZ
     @given(data=st.data())
@@ -291,8 +300,7 @@ class TestFuzz:
     def test_rrelu_eval(self, device, data):
         dtype = draw_dtype(data)
         x, desc = draw_tensor(data, dtype, device)
-        lower = data.draw(st.sampled_from([0.0, 0.125, -0.5, 0.3]) | st.floats(-1, 1, width=32), label="lower")
-        upper = lower + data.draw(st.sampled_from([0.0, 0.2, 1.0]) | st.floats(0, 1, width=32), label="width")
+        lower, upper = draw_rrelu_bounds(data)
         g = draw_grad(data, x)
 
         out, (gx,) = grad_of(lambda t: TF.rrelu(t, lower, upper, training=False), x, g)
@@ -300,18 +308,15 @@ class TestFuzz:
         check_elementwise_layout(out, x)
         assert_close(out, expected, rtol=0, atol=0, msg=lambda m: f"rrelu eval forward, {desc}: {m}")
         assert_close(gx, gx_ref, rtol=0, atol=0, msg=lambda m: f"rrelu eval backward, {desc}: {m}")
-        if not is_expanded(x):  # in place (no autograd here: a negative slope is allowed), on distinct elements
-            z = writable(x)
-            TF.rrelu(z, lower, upper, training=False, inplace=True)
-            assert_bitwise_equal(z, out, f"rrelu eval in place, {desc}")
+        check_in_place(x, lambda z: TF.rrelu(z, lower, upper, training=False, inplace=True), out,
+                       f"rrelu eval in place, {desc}")
 
     @FUZZ
     @given(data=st.data())
     def test_rrelu_train(self, device, data):
         dtype = draw_dtype(data)
         x, desc = draw_tensor(data, dtype, device)
-        lower = data.draw(st.sampled_from([0.0, 0.125, -0.5, 0.3]) | st.floats(-1, 1, width=32), label="lower")
-        upper = lower + data.draw(st.sampled_from([0.0, 0.2, 1.0]) | st.floats(0, 1, width=32), label="width")
+        lower, upper = draw_rrelu_bounds(data)
         seed = data.draw(st.integers(0, 2**32), label="gen.seed")
         g = draw_grad(data, x)
 
@@ -347,10 +352,7 @@ class TestFuzz:
         assert_bitwise_equal(y, out, f"rrelu train through autograd, {desc}")
         expected = aten.rrelu_with_noise_backward(g, xd, noise, lower, upper, True, False)
         assert_close(gx, expected, rtol=0, atol=0, msg=lambda m: f"rrelu train backward, {desc}: {m}")
-        if not is_expanded(x):
-            z = writable(x)
-            ops.rrelu_(z, lower, upper, True, gen())
-            assert_bitwise_equal(z, out, f"rrelu train in place, {desc}")
+        check_in_place(x, lambda z: ops.rrelu_(z, lower, upper, True, gen()), out, f"rrelu train in place, {desc}")
 
     @FUZZ
     @given(data=st.data())
