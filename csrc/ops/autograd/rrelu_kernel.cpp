@@ -17,6 +17,7 @@
 #include <torch/library.h>
 
 #include "ops/common/checks.h"
+#include "ops/autograd/record.h"
 #include "ops/rrelu.h"
 
 namespace torch_ext::ops {
@@ -33,8 +34,6 @@ void save_bounds(AutogradContext* ctx, double lower, double upper) {
 std::pair<double, double> load_bounds(AutogradContext* ctx) {
   return {ctx->saved_data["lower"].toDouble(), ctx->saved_data["upper"].toDouble()};
 }
-
-bool needs_grad(const at::Tensor& self) { return torch::autograd::GradMode::is_enabled() && self.requires_grad(); }
 
 // grad_input = rrelu_backward(grad_output, self_or_result, noise, ...): linear in grad_output.
 // Training: grad_output * noise, so d/d(grad_output) = rrelu_backward(gg, ...) and d/d(noise) =
@@ -183,7 +182,7 @@ at::Tensor rrelu_autograd(const at::Tensor& self, double lower, double upper, bo
   // NB: checked here under rrelu's name: with grad, the call goes on as rrelu_with_noise.
   check_elementwise_input("rrelu", self);
   check_rrelu_bounds("rrelu", lower, upper);
-  if (!needs_grad(self)) {
+  if (!records_grad(self)) {
     at::AutoDispatchBelowADInplaceOrView guard;
     return torch_ext::rrelu(self, lower, upper, training, std::move(generator));
   }
@@ -199,7 +198,7 @@ void rrelu_inplace_autograd(at::Tensor& self, double lower, double upper, bool t
   check_no_internal_overlap("rrelu_", "self", self);
   check_rrelu_bounds("rrelu_", lower, upper);
   check_inplace_not_leaf("rrelu_", self);
-  if (!needs_grad(self)) {
+  if (!records_grad(self)) {
     {
       at::AutoDispatchBelowADInplaceOrView guard;
       torch_ext::rrelu_(self, lower, upper, training, std::move(generator));
@@ -218,7 +217,7 @@ void rrelu_inplace_autograd(at::Tensor& self, double lower, double upper, bool t
 
 std::tuple<at::Tensor, at::Tensor> rrelu_with_noise_autograd(const at::Tensor& self, double lower, double upper,
                                                              bool training, std::optional<at::Generator> generator) {
-  if (!needs_grad(self)) {
+  if (!records_grad(self)) {
     at::AutoDispatchBelowADInplaceOrView guard;
     return torch_ext::rrelu_with_noise(self, lower, upper, training, std::move(generator));
   }
@@ -229,7 +228,7 @@ std::tuple<at::Tensor, at::Tensor> rrelu_with_noise_autograd(const at::Tensor& s
 at::Tensor rrelu_with_noise_inplace_autograd(at::Tensor& self, double lower, double upper, bool training,
                                              std::optional<at::Generator> generator) {
   check_inplace_not_leaf("rrelu_with_noise_", self);
-  if (!needs_grad(self)) {
+  if (!records_grad(self)) {
     at::Tensor noise;
     {
       at::AutoDispatchBelowADInplaceOrView guard;
