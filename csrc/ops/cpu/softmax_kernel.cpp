@@ -510,6 +510,10 @@ void softmax_columns(Out* y, const In* x, int64_t dim_size, int64_t inner, int64
   std::array<V, kInnerUnits * kParts> max, sum;
   max.fill(V(kNegInf));
   sum.fill(V(A(0)));
+  // Where unit u of row d keeps its exps.
+  const auto exps = [&](int64_t d, int64_t u) {
+    return e != nullptr ? e + (d * kInnerUnits + u) * U::kSize : y + d * inner + u * U::kSize;
+  };
   for (int64_t d = 0; d < dim_size; ++d) {
     prefetch_row(x, d, dim_size, inner, w);
     for (int64_t u = 0; u < units; ++u) {
@@ -530,7 +534,7 @@ void softmax_columns(Out* y, const In* x, int64_t dim_size, int64_t inner, int64
         parts[k] = M::exp(parts[k] - max[j]);
         sum[j] = sum[j] + parts[k];
       }
-      store_parts<kParts>(e != nullptr ? e + (d * kInnerUnits + u) * U::kSize : y + off, parts, cnt);
+      store_parts<kParts>(exps(d, u), parts, cnt);
     }
   }
   for (int64_t j = 0; j < units * kParts; ++j) {
@@ -540,7 +544,7 @@ void softmax_columns(Out* y, const In* x, int64_t dim_size, int64_t inner, int64
     for (int64_t u = 0; u < units; ++u) {
       const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
       const int64_t off = d * inner + u * U::kSize;
-      auto parts = load_parts<kParts>(e != nullptr ? e + (d * kInnerUnits + u) * U::kSize : y + off, cnt, A(0));
+      auto parts = load_parts<kParts>(exps(d, u), cnt, A(0));
       for (int k = 0; k < kParts; ++k) {
         parts[k] = parts[k] * sum[u * kParts + k];
       }
