@@ -996,6 +996,29 @@ class TestSoftmax:
             assert_bitwise_equal(gx[i:i + step], op.ext_backward(g[i:i + step], ys, dim, dtype), f"backward, slice {i}")
         assert_accurate(op, y[:step], reference(op, x[:step], dim), dim)
 
+    @pytest.mark.parametrize("op", OPS)
+    @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["float32", "bfloat16"])
+    def test_slab_width_does_not_change_values(self, op, dtype):
+        """Over a non-last dim the CPU kernels cut [outer, dim, inner] into slabs: whole rows while an outer
+        index's inputs fit in half the LLC, narrower past that (here), and narrower again to share few slabs
+        between threads (the column slices below: one outer index). Each inner position's values must be
+        the same whatever slab it was in, bit for bit."""
+        elem = torch.tensor([], dtype=dtype).element_size()
+        inner = 1000  # not a whole number of vectors: ragged slabs
+        dim_size = _llc_bytes() // (inner * elem) + 7  # one outer index's input alone is more than the LLC
+        shape, dim = (2, dim_size, inner), 1
+        gen = torch.Generator().manual_seed(5)
+        x = (4.0 * torch.randn(shape, generator=gen)).to(dtype)
+        g = torch.randn(shape, generator=gen).to(dtype)
+        y = op.ext_op(x, dim, None)
+        gx = op.ext_backward(g, y, dim, dtype)
+        for a, b in ((0, 2), (333, 350), (960, 1000)):  # inner > 1: the same kernels
+            xs, gs = x[:, :, a:b].contiguous(), g[:, :, a:b].contiguous()
+            ys = op.ext_op(xs, dim, None)
+            assert_bitwise_equal(y[:, :, a:b], ys, f"forward, columns {a}:{b}")
+            assert_bitwise_equal(gx[:, :, a:b], op.ext_backward(gs, ys, dim, dtype), f"backward, columns {a}:{b}")
+            assert_accurate(op, ys, reference(op, xs, dim), dim)
+
     @pytest.mark.parametrize("isa", ["default", "avx2", "avx512"])
     def test_cpu_isa_kernels(self, isa):
         """Each compiled CPU kernel (the ISA picked by ATEN_CPU_CAPABILITY) against PyTorch's, in a subprocess."""

@@ -12,15 +12,17 @@
 //    math/softmax_math.h lane by lane (a block of kRowBlock vectors shares one rescale of the sum;
 //    lanes merged with one vector exp), in parallel; the segments' states are merged in segment
 //    order, then the segments are written in parallel.
-//  - inner > 1: vectorized along inner (contiguous), kInnerUnits vectors of inner positions per work
-//    item, each lane one position with its own max and sum over dim_size: softmax into a float or
-//    double output in three passes (max; exps stored and summed; scale); log_softmax, and softmax
-//    into half/bfloat16, with a running (max, sum) updated online (kColumnBlock rows per rescale),
-//    then the write pass. Items are (outer, inner chunk) pairs. No transpose, no copy.
-// The work is cut by the shape alone and every reduction runs in one fixed order (horizontal
-// reductions in vec_reduce_all's fixed shuffle tree), so results do not depend on the thread
-// count. The backward kernels have the same two layouts, fused: a reduction pass (sum(g * y) for
-// softmax, sum(g) for log_softmax), then the write pass.
+//  - inner > 1: vectorized along inner (contiguous), each lane one inner position with its own max
+//    and sum over dim_size, kept in a per-thread array. Work items are slabs (an outer index and a
+//    chunk of inner positions over all dim_size rows; whole rows where they fit, one contiguous
+//    block), in the same three passes as a row, the exps kept in the output or a per-thread buffer.
+//    No transpose, no copy.
+// Results do not depend on the thread count: along the last dim the work is cut by the shape alone
+// and every reduction runs in one fixed order (horizontal reductions in vec_reduce_all's fixed
+// shuffle tree); over other dims a lane reduces its position's column in order, whatever slab it is
+// in. Long columns are summed in blocks of kSumRows rows. The backward kernels have the same two
+// layouts, fused: a reduction pass (sum(g * y) for softmax, sum(g) for log_softmax), then the write
+// pass.
 //
 // Types: In -> Out with op-math A = float (double for double). The forward runs (T -> T) or, for a
 // half/bfloat16 input with dtype=float32, (T -> float) in one pass; the backward runs (T -> T) or
@@ -84,23 +86,25 @@ constexpr int64_t kGrain = 32768;
 // Op-math vectors per online-update block along a row: one rescale of the running sum (one exp)
 // per block and lane.
 constexpr int kRowBlock = 8;
-// Rows per online-update block along the softmax dim of the other layout.
-constexpr int kColumnBlock = 4;
 // Last dim: a row is cut into segments of kSegment elements when there are fewer than kFewRows
 // rows (so that a few long rows still spread over the threads). A multiple of any block's length.
 constexpr int64_t kSegment = 8192;
 constexpr int64_t kFewRows = 64;
-// Other dims: vectors of inner positions per work item.
-constexpr int kInnerUnits = 4;
-// Other dims: the largest buffer of exps per thread (an item's, dim_size rows of kInnerUnits units).
-constexpr int64_t kColumnBuffer = 256 * 1024;
+// Other dims: a slab's inputs may span at least kSlabBytes, or half the last-level cache.
+constexpr int64_t kSlabBytes = int64_t{2} << 20;
+// Other dims: slabs are narrowed until the threads share them evenly or have this many each.
+constexpr int64_t kSlabsPerThread = 4;
+// Other dims: a slab's rows shorter than this are prefetched in its first pass.
+constexpr int64_t kRunBytes = 4096;
+// Other dims: rows per block of a per-lane sum (fold_block).
+constexpr int64_t kSumRows = 64;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// Other dims: the first pass over an item prefetches the row kPrefetchRows ahead. An item's rows are
-// short runs (w elements) at a stride of inner elements, too short for the hardware prefetcher to
-// follow. Measured at [32, 256, 1024] over dim 1 (float32, 2 threads): 10-25 % faster with 8 rows
-// ahead than with none; 16 rows, or 8 and 16 vectors per item, were no better.
+// Other dims: the first pass over a slab of short rows prefetches the row kPrefetchRows ahead. The
+// rows are short runs (w elements) at a stride of inner elements, too short for the hardware
+// prefetcher to follow. Measured with 256-byte runs at a 4 KiB stride (float32, 2 threads): 10-25 %
+// faster with 8 rows ahead than with none; 16 rows were no better.
 constexpr int64_t kPrefetchRows = 8;
 template <typename T>
 inline void prefetch_row(const T* row, int64_t d, int64_t dim_size, int64_t inner, int64_t w) {
@@ -424,69 +428,159 @@ void softmax_lastdim(Out* y, const In* x, int64_t rows, int64_t n) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Forward, other dims: [outer, dim_size, inner], vectorized along inner
+// Other dims: [outer, dim_size, inner], vectorized along inner
 
-// One item: w (<= kInnerUnits * unit) inner positions starting at x, over dim_size rows of stride
-// inner. Each lane is one position, with its own running (max, sum), updated online.
+// A work item is a slab: one outer index, dim_size rows of w inner positions (a stride of inner
+// apart). Each lane is one inner position with its own reductions over the dim, kept in a per-thread
+// array of op-math values (not in registers), so that a slab can be whole rows: one contiguous
+// block, which the hardware prefetcher follows. A lane's result does not depend on w (the same
+// operations in the same order), so w may depend on the thread count.
+struct Slabs {
+  int64_t width;   // w: inner positions per slab (the last slab of a row may be narrower)
+  int64_t chunks;  // slabs per outer index
+  int64_t state;   // op-math values per per-lane quantity: w rounded up to whole units
+  bool prefetch;   // the rows are short runs apart: prefetched in the slab's first pass
+};
+
+// Whole rows while a slab's inputs (in_bytes per element, all inputs) fit in half the last-level
+// cache, so that the later passes reread them from cache; else as wide as fits, never narrower
+// than one unit. Then narrowed while the threads cannot share the slabs evenly (fewer than
+// kSlabsPerThread per thread and not a multiple of the thread count).
+// Measured at [32, 256, 1024] over dim 1, float32, 2 threads: whole rows (4 KiB runs, one
+// contiguous MiB per input) against 256-byte runs, the width before, are 1.2-1.6x faster;
+// 1 and 2 KiB runs are slower than either.
+Slabs slab_shape(int64_t outer, int64_t dim_size, int64_t inner, int64_t in_bytes, int64_t unit) {
+  const auto round_to_units = [&](int64_t w) { return std::max(unit, w / unit * unit); };
+  const int64_t fit = std::max(kSlabBytes, llc_bytes() / 2) / (dim_size * in_bytes);
+  int64_t w = fit >= inner ? inner : round_to_units(fit);
+  const int64_t threads = at::get_num_threads();
+  const auto uneven = [&](int64_t slabs) { return slabs < kSlabsPerThread * threads && slabs % threads != 0; };
+  while (w > unit && uneven(outer * ceil_div(inner, w))) {
+    w = round_to_units(ceil_div(w, 2));
+  }
+  return {w, ceil_div(inner, w), ceil_div(w, unit) * unit, w < inner && w * in_bytes < kRunBytes};
+}
+
+// Runs body(offset, w, scratch) on every slab in parallel, with a per-thread scratch array of
+// `values` op-math values; fences streaming stores before the parallel region ends.
+template <typename A, typename F>
+void for_each_slab(const Slabs& sl, int64_t outer, int64_t dim_size, int64_t inner, int64_t values, bool stream,
+                   const F& body) {
+  const int64_t grain = std::max<int64_t>(1, kGrain / (dim_size * sl.width));
+  at::parallel_for(0, outer * sl.chunks, grain, [&](int64_t begin, int64_t end) {
+    std::vector<A> scratch(values);
+    for (int64_t it = begin; it < end; ++it) {
+      const int64_t i0 = (it % sl.chunks) * sl.width;
+      body((it / sl.chunks) * dim_size * inner + i0, std::min(sl.width, inner - i0), scratch.data());
+    }
+    if (stream) {
+      stream_fence();
+    }
+  });
+}
+
+// Vector j of a per-lane state array.
+template <typename A>
+C10_ALWAYS_INLINE AVec<A> load_state(const A* state, int64_t j) {
+  return AVec<A>::loadu(state + j * AVec<A>::size());
+}
+
+template <typename A>
+C10_ALWAYS_INLINE void store_state(A* state, int64_t j, const AVec<A>& v) {
+  v.store(state + j * AVec<A>::size());
+}
+
+// Per-lane sums over the dim add a block of kSumRows rows on its own, then the block's sum to the
+// total (and zero the block), at the end of every block and of the dim: the rounding error of a
+// long column grows with kSumRows + dim_size / kSumRows, not with dim_size.
+template <typename A>
+C10_ALWAYS_INLINE void fold_block(A* total, A* block, int64_t vectors, int64_t d, int64_t dim_size) {
+  if ((d + 1) % kSumRows == 0 || d + 1 == dim_size) {
+    for (int64_t j = 0; j < vectors; ++j) {
+      store_state(total, j, load_state(total, j) + load_state(block, j));
+      store_state(block, j, AVec<A>(A(0)));
+    }
+  }
+}
+
+// One slab in three passes with one exp per element, as a row of the last dim: the per-lane max
+// over dim_size; the per-lane sum of e = exp(x - max); the output pass (softmax: e / sum, with e
+// kept from the second pass in `e`, dim_size rows of w, or in y itself where y is the op-math type
+// and does not stream; log_softmax: (x - max) - log(sum)). scratch holds the per-lane max, sum and
+// block sum.
 template <bool kLog, typename In, typename Out>
-void softmax_columns_online(Out* y, const In* x, int64_t dim_size, int64_t inner, int64_t w, bool stream) {
+void softmax_slab(Out* y, const In* x, int64_t dim_size, int64_t inner, int64_t w, const Slabs& sl,
+                  typename Unit<In, Out>::A* scratch, typename Unit<In, Out>::A* e, bool stream) {
   using U = Unit<In, Out>;
   using A = typename U::A;
   using V = AVec<A>;
   constexpr int kParts = U::kParts;
   constexpr A kNegInf = -std::numeric_limits<A>::infinity();
   const int64_t units = ceil_div(w, U::kSize);
-  std::array<V, kInnerUnits * kParts> max, sum;
-  max.fill(V(kNegInf));
-  sum.fill(V(A(0)));
-  int64_t d = 0;
-  for (; d + kColumnBlock <= dim_size; d += kColumnBlock) {
-    for (int b = 0; b < kColumnBlock; ++b) {
-      prefetch_row(x, d + b, dim_size, inner, w);
-    }
-    for (int64_t u = 0; u < units; ++u) {
-      const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
-      std::array<typename U::Parts, kColumnBlock> v;
-      for (int b = 0; b < kColumnBlock; ++b) {
-        v[b] = load_parts<kParts>(x + (d + b) * inner + u * U::kSize, cnt, kNegInf);
-      }
-      for (int k = 0; k < kParts; ++k) {
-        std::array<V, kColumnBlock> column;
-        for (int b = 0; b < kColumnBlock; ++b) {
-          column[b] = v[b][k];
-        }
-        update_block(max[u * kParts + k], sum[u * kParts + k], column);
-      }
-    }
+  A* max = scratch;
+  A* sum = scratch + sl.state;
+  A* block = scratch + 2 * sl.state;
+  for (int64_t j = 0; j < units * kParts; ++j) {
+    store_state(max, j, V(kNegInf));
+    store_state(sum, j, V(A(0)));
+    store_state(block, j, V(A(0)));
   }
-  for (; d < dim_size; ++d) {
+  // Where softmax keeps the exps of unit u of row d.
+  const auto exps = [&](int64_t d, int64_t u) -> A* {
+    if constexpr (std::is_same_v<Out, A>) {
+      if (e == nullptr) {
+        return y + d * inner + u * U::kSize;
+      }
+    }
+    return e + d * w + u * U::kSize;
+  };
+  for (int64_t d = 0; d < dim_size; ++d) {
+    if (sl.prefetch) {
+      prefetch_row(x, d, dim_size, inner, w);
+    }
     for (int64_t u = 0; u < units; ++u) {
       const auto parts = load_parts<kParts>(x + d * inner + u * U::kSize, std::min(U::kSize, w - u * U::kSize), kNegInf);
       for (int k = 0; k < kParts; ++k) {
-        math::softmax_update<M>(max[u * kParts + k], sum[u * kParts + k], parts[k]);
+        const int64_t j = u * kParts + k;
+        store_state(max, j, M::maximum(load_state(max, j), parts[k]));
       }
     }
   }
-  // inv_sum = 1 / s or log_sum = log(s), per lane.
-  std::array<V, kInnerUnits * kParts> c;
-  for (int64_t j = 0; j < units * kParts; ++j) {
-    if constexpr (kLog) {
-      c[j] = M::log(sum[j]);
-    } else {
-      c[j] = V(A(1)) / sum[j];
+  for (int64_t d = 0; d < dim_size; ++d) {
+    for (int64_t u = 0; u < units; ++u) {
+      const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
+      auto parts = load_parts<kParts>(x + d * inner + u * U::kSize, cnt, A(0));
+      for (int k = 0; k < kParts; ++k) {
+        const int64_t j = u * kParts + k;
+        parts[k] = M::exp(parts[k] - load_state(max, j));
+        store_state(block, j, load_state(block, j) + parts[k]);
+      }
+      if constexpr (!kLog) {
+        store_parts<kParts>(exps(d, u), parts, cnt);
+      }
     }
+    fold_block(sum, block, units * kParts, d, dim_size);
   }
-  for (d = 0; d < dim_size; ++d) {
+  // sum becomes 1 / sum (softmax) or log(sum) (log_softmax), per lane.
+  for (int64_t j = 0; j < units * kParts; ++j) {
+    store_state(sum, j, kLog ? M::log(load_state(sum, j)) : V(A(1)) / load_state(sum, j));
+  }
+  for (int64_t d = 0; d < dim_size; ++d) {
     for (int64_t u = 0; u < units; ++u) {
       const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
       const int64_t off = d * inner + u * U::kSize;
-      auto parts = load_parts<kParts>(x + off, cnt, A(0));
+      typename U::Parts parts;
+      if constexpr (kLog) {
+        parts = load_parts<kParts>(x + off, cnt, A(0));
+      } else {
+        parts = load_parts<kParts>(exps(d, u), cnt, A(0));
+      }
       for (int k = 0; k < kParts; ++k) {
         const int64_t j = u * kParts + k;
         if constexpr (kLog) {
-          parts[k] = math::log_softmax_output<M>(parts[k], max[j], c[j]);
+          parts[k] = math::log_softmax_output<M>(parts[k], load_state(max, j), load_state(sum, j));
         } else {
-          parts[k] = math::softmax_output<M>(parts[k], max[j], c[j]);
+          parts[k] = parts[k] * load_state(sum, j);
         }
       }
       store_parts<kParts>(y + off, parts, cnt, stream);
@@ -494,93 +588,22 @@ void softmax_columns_online(Out* y, const In* x, int64_t dim_size, int64_t inner
   }
 }
 
-// softmax of one item when Out is the op-math type, with one exp per element: the per-lane max over
-// dim_size; e = exp(x - max) summed per lane and stored, in y, or in e (rows of kInnerUnits units,
-// when the output streams: y is then written once, and never read for ownership); then
-// y = e * (1 / sum).
-template <typename In, typename Out>
-void softmax_columns(Out* y, const In* x, int64_t dim_size, int64_t inner, int64_t w, Out* e, bool stream) {
-  using U = Unit<In, Out>;
-  using A = typename U::A;
-  using V = AVec<A>;
-  static_assert(std::is_same_v<Out, A>, "the exps are kept in the output");
-  constexpr int kParts = U::kParts;
-  constexpr A kNegInf = -std::numeric_limits<A>::infinity();
-  const int64_t units = ceil_div(w, U::kSize);
-  std::array<V, kInnerUnits * kParts> max, sum;
-  max.fill(V(kNegInf));
-  sum.fill(V(A(0)));
-  // Where unit u of row d keeps its exps.
-  const auto exps = [&](int64_t d, int64_t u) {
-    return e != nullptr ? e + (d * kInnerUnits + u) * U::kSize : y + d * inner + u * U::kSize;
-  };
-  for (int64_t d = 0; d < dim_size; ++d) {
-    prefetch_row(x, d, dim_size, inner, w);
-    for (int64_t u = 0; u < units; ++u) {
-      const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
-      const auto parts = load_parts<kParts>(x + d * inner + u * U::kSize, cnt, kNegInf);
-      for (int k = 0; k < kParts; ++k) {
-        max[u * kParts + k] = M::maximum(max[u * kParts + k], parts[k]);
-      }
-    }
-  }
-  for (int64_t d = 0; d < dim_size; ++d) {
-    for (int64_t u = 0; u < units; ++u) {
-      const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
-      const int64_t off = d * inner + u * U::kSize;
-      auto parts = load_parts<kParts>(x + off, cnt, A(0));
-      for (int k = 0; k < kParts; ++k) {
-        const int64_t j = u * kParts + k;
-        parts[k] = M::exp(parts[k] - max[j]);
-        sum[j] = sum[j] + parts[k];
-      }
-      store_parts<kParts>(exps(d, u), parts, cnt);
-    }
-  }
-  for (int64_t j = 0; j < units * kParts; ++j) {
-    sum[j] = V(A(1)) / sum[j];
-  }
-  for (int64_t d = 0; d < dim_size; ++d) {
-    for (int64_t u = 0; u < units; ++u) {
-      const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
-      const int64_t off = d * inner + u * U::kSize;
-      auto parts = load_parts<kParts>(exps(d, u), cnt, A(0));
-      for (int k = 0; k < kParts; ++k) {
-        parts[k] = parts[k] * sum[u * kParts + k];
-      }
-      store_parts<kParts>(y + off, parts, cnt, stream && e != nullptr);
-    }
-  }
-}
-
 template <bool kLog, typename In, typename Out>
 void softmax_inner(Out* y, const In* x, int64_t outer, int64_t dim_size, int64_t inner) {
-  constexpr int64_t W = kInnerUnits * Unit<In, Out>::kSize;
-  const int64_t chunks = ceil_div(inner, W);
-  const int64_t grain = std::max<int64_t>(1, kGrain / (dim_size * std::min(W, inner)));
-  // Past the last-level cache the write pass streams. The three-pass softmax then keeps its exps in
-  // a buffer per thread while the item's fit in L2 (kColumnBuffer bytes), else in the output, which
-  // it then rereads and so keeps in cache.
+  using A = typename Unit<In, Out>::A;
+  // Past the last-level cache the output pass streams. softmax keeps its exps in the output only
+  // where that is the op-math type and stays in cache; else in a per-thread buffer, counted in the
+  // slab's inputs.
   const bool stream =
       use_streaming_stores(outer * dim_size * inner * static_cast<int64_t>(sizeof(In) + sizeof(Out)));
-  constexpr bool kThreePass = !kLog && std::is_same_v<Out, typename Unit<In, Out>::A>;
-  const bool buffered = kThreePass && stream && dim_size * W * static_cast<int64_t>(sizeof(Out)) <= kColumnBuffer;
-  at::parallel_for(0, outer * chunks, grain, [&](int64_t begin, int64_t end) {
-    std::vector<Out> buffer(buffered ? dim_size * W : 0);
-    for (int64_t it = begin; it < end; ++it) {
-      const int64_t i0 = (it % chunks) * W;
-      const int64_t off = (it / chunks) * dim_size * inner + i0;
-      if constexpr (kThreePass) {
-        softmax_columns(y + off, x + off, dim_size, inner, std::min(W, inner - i0), buffered ? buffer.data() : nullptr,
-                        stream);
-      } else {
-        softmax_columns_online<kLog>(y + off, x + off, dim_size, inner, std::min(W, inner - i0), stream);
-      }
-    }
-    if (stream) {
-      stream_fence();
-    }
-  });
+  const bool buffered = !kLog && (stream || !std::is_same_v<Out, A>);
+  const int64_t in_bytes = static_cast<int64_t>(sizeof(In)) + (buffered ? sizeof(A) : 0);
+  const Slabs sl = slab_shape(outer, dim_size, inner, in_bytes, Unit<In, Out>::kSize);
+  for_each_slab<A>(sl, outer, dim_size, inner, 3 * sl.state + (buffered ? dim_size * sl.width : 0), stream,
+                   [&](int64_t off, int64_t w, A* scratch) {
+                     softmax_slab<kLog>(y + off, x + off, dim_size, inner, w, sl, scratch,
+                                        buffered ? scratch + 3 * sl.state : nullptr, stream);
+                   });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -708,28 +731,38 @@ void softmax_backward_lastdim(Out* gx, const In* g, const In* y, int64_t rows, i
   });
 }
 
+// One slab: red = sum(g * y) or sum(g) per lane (scratch: red and its block sum), then the write
+// pass.
 template <bool kLog, typename In, typename Out>
-void softmax_backward_columns(Out* gx, const In* g, const In* y, int64_t dim_size, int64_t inner, int64_t w,
-                              bool stream) {
+void softmax_backward_slab(Out* gx, const In* g, const In* y, int64_t dim_size, int64_t inner, int64_t w,
+                           const Slabs& sl, typename Unit<In, Out>::A* scratch, bool stream) {
   using U = Unit<In, Out>;
   using A = typename U::A;
   using V = AVec<A>;
   constexpr int kParts = U::kParts;
   const int64_t units = ceil_div(w, U::kSize);
-  std::array<V, kInnerUnits * kParts> red;
-  red.fill(V(A(0)));
+  A* red = scratch;
+  A* block = scratch + sl.state;
+  for (int64_t j = 0; j < units * kParts; ++j) {
+    store_state(red, j, V(A(0)));
+    store_state(block, j, V(A(0)));
+  }
   for (int64_t d = 0; d < dim_size; ++d) {
-    prefetch_row(g, d, dim_size, inner, w);
-    prefetch_row(y, d, dim_size, inner, w);
+    if (sl.prefetch) {
+      prefetch_row(g, d, dim_size, inner, w);
+      prefetch_row(y, d, dim_size, inner, w);
+    }
     for (int64_t u = 0; u < units; ++u) {
       const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
       const int64_t off = d * inner + u * U::kSize;
       const auto gv = load_parts<kParts>(g + off, cnt, A(0));
       const auto yv = load_parts<kParts>(y + off, cnt, A(0));
       for (int k = 0; k < kParts; ++k) {
-        red[u * kParts + k] = red[u * kParts + k] + backward_term<kLog>(gv[k], yv[k]);
+        const int64_t j = u * kParts + k;
+        store_state(block, j, load_state(block, j) + backward_term<kLog>(gv[k], yv[k]));
       }
     }
+    fold_block(red, block, units * kParts, d, dim_size);
   }
   for (int64_t d = 0; d < dim_size; ++d) {
     for (int64_t u = 0; u < units; ++u) {
@@ -739,7 +772,7 @@ void softmax_backward_columns(Out* gx, const In* g, const In* y, int64_t dim_siz
       const auto yv = load_parts<kParts>(y + off, cnt, A(0));
       typename U::Parts out;
       for (int k = 0; k < kParts; ++k) {
-        out[k] = backward_output<kLog>(gv[k], yv[k], red[u * kParts + k]);
+        out[k] = backward_output<kLog>(gv[k], yv[k], load_state(red, u * kParts + k));
       }
       store_parts<kParts>(gx + off, out, cnt, stream);
     }
@@ -748,20 +781,12 @@ void softmax_backward_columns(Out* gx, const In* g, const In* y, int64_t dim_siz
 
 template <bool kLog, typename In, typename Out>
 void softmax_backward_inner(Out* gx, const In* g, const In* y, int64_t outer, int64_t dim_size, int64_t inner) {
-  constexpr int64_t W = kInnerUnits * Unit<In, Out>::kSize;
-  const int64_t chunks = ceil_div(inner, W);
-  const int64_t grain = std::max<int64_t>(1, kGrain / (dim_size * std::min(W, inner)));
+  using A = typename Unit<In, Out>::A;
   const bool stream =
       use_streaming_stores(outer * dim_size * inner * static_cast<int64_t>(2 * sizeof(In) + sizeof(Out)));
-  at::parallel_for(0, outer * chunks, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t it = begin; it < end; ++it) {
-      const int64_t i0 = (it % chunks) * W;
-      const int64_t off = (it / chunks) * dim_size * inner + i0;
-      softmax_backward_columns<kLog>(gx + off, g + off, y + off, dim_size, inner, std::min(W, inner - i0), stream);
-    }
-    if (stream) {
-      stream_fence();
-    }
+  const Slabs sl = slab_shape(outer, dim_size, inner, 2 * sizeof(In), Unit<In, Out>::kSize);
+  for_each_slab<A>(sl, outer, dim_size, inner, 2 * sl.state, stream, [&](int64_t off, int64_t w, A* scratch) {
+    softmax_backward_slab<kLog>(gx + off, g + off, y + off, dim_size, inner, w, sl, scratch, stream);
   });
 }
 
