@@ -324,8 +324,9 @@ class TestSoftmax:
     @pytest.mark.parametrize("op", OPS)
     @pytest.mark.parametrize("device", DEVICES)
     def test_inner_sizes(self, device, op, dtype, inner):
-        # [outer, dim_size, inner]: inner chunks of whole vectors and ragged ones; dim_size around the block of 4.
-        for dim_size in (1, 3, 4, 5, 9, 100):
+        # [outer, dim_size, inner]: inner slabs of whole vectors and ragged ones; dim_size short, and around the
+        # 64-row blocks of the CPU kernels' column sums.
+        for dim_size in (1, 3, 4, 5, 9, 63, 64, 65, 100):
             x = make_input(lambda v: v((2, dim_size, inner)), dtype, device, seed=dim_size)
             check_forward_backward(op, x, 1)
 

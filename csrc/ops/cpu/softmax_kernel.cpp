@@ -47,6 +47,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <tuple>
 #include <type_traits>
@@ -476,11 +477,12 @@ void for_each_slab(const Slabs& sl, int64_t outer, int64_t dim_size, int64_t inn
   constexpr int P = K::kPipelined ? K::kPasses : 1;  // slabs in flight
   const int64_t grain = std::max<int64_t>(1, kGrain / (dim_size * sl.width));
   at::parallel_for(0, outer * sl.chunks, grain, [&](int64_t begin, int64_t end) {
-    std::vector<A> scratch(P * slot_values);
+    // NB: not zeroed (a std::vector would write it all first); each kernel sets its state.
+    const std::unique_ptr<A[]> scratch(new A[P * slot_values]);
     std::array<std::optional<K>, P> ring;
     const auto start = [&](int64_t k) {
       const int64_t i0 = (k % sl.chunks) * sl.width;
-      ring[k % P].emplace(make(scratch.data() + (k % P) * slot_values, (k / sl.chunks) * dim_size * inner + i0,
+      ring[k % P].emplace(make(scratch.get() + (k % P) * slot_values, (k / sl.chunks) * dim_size * inner + i0,
                                std::min(sl.width, inner - i0)));
     };
     if constexpr (!K::kPipelined) {
