@@ -464,6 +464,12 @@ Slabs slab_shape(int64_t outer, int64_t dim_size, int64_t inner, int64_t unit, i
   return {w, ceil_div(inner, w), ceil_div(w, unit) * unit, w < inner && w * elem_bytes < kRunBytes};
 }
 
+// The slabs a thread works on at once with kernel K (for_each_slab).
+template <typename K>
+constexpr int slabs_in_flight() {
+  return K::kPipelined ? K::kPasses : 1;
+}
+
 // Runs every slab through a kernel of K::kPasses passes over its rows, in parallel, and fences
 // streaming stores before the parallel region ends. make(scratch, offset, w) builds a slab's kernel
 // on a scratch slot of slot_values op-math values. A kernel with K::kPipelined runs software-pipelined
@@ -474,7 +480,7 @@ template <typename A, typename Make>
 void for_each_slab(const Slabs& sl, int64_t outer, int64_t dim_size, int64_t inner, int64_t slot_values, bool stream,
                    const Make& make) {
   using K = decltype(make(static_cast<A*>(nullptr), int64_t{0}, int64_t{0}));
-  constexpr int P = K::kPipelined ? K::kPasses : 1;  // slabs in flight
+  constexpr int P = slabs_in_flight<K>();
   const int64_t grain = std::max<int64_t>(1, kGrain / (dim_size * sl.width));
   at::parallel_for(0, outer * sl.chunks, grain, [&](int64_t begin, int64_t end) {
     // NB: not zeroed (a std::vector would write it all first); each kernel sets its state.
@@ -859,7 +865,8 @@ void softmax_backward_inner(Out* gx, const In* g, const In* y, int64_t outer, in
   const bool stream =
       use_streaming_stores(outer * dim_size * inner * static_cast<int64_t>(2 * sizeof(In) + sizeof(Out)));
   using K = SoftmaxBackwardSlab<kLog, In, Out>;
-  const Slabs sl = slab_shape(outer, dim_size, inner, Unit<In, Out>::kSize, sizeof(In), 2 * sizeof(In) * K::kPasses);
+  const Slabs sl =
+      slab_shape(outer, dim_size, inner, Unit<In, Out>::kSize, sizeof(In), 2 * sizeof(In) * slabs_in_flight<K>());
   for_each_slab<A>(sl, outer, dim_size, inner, 2 * sl.state, stream, [&](A* scratch, int64_t off, int64_t w) {
     return K(gx + off, g + off, y + off, dim_size, inner, w, sl, scratch, stream);
   });
