@@ -26,8 +26,9 @@ cmake --build "$build" --target torch_ext_cpp_tests -j "${MAX_JOBS:-$(nproc)}"
 
 # NB: libtorch is not built with the sanitizers. Its one-time allocations at load (registries,
 # thread pools) are leaks to LeakSanitizer only if nothing points at them at exit; such a leak is
-# suppressed by library in lsan.supp (none has been needed so far), so one in torch_ext still fails. ODR checks are off: ASan
-# would compare this library's globals with uninstrumented copies in libtorch it cannot see.
+# suppressed by library in lsan.supp (none has been needed so far), so one in torch_ext still
+# fails. ODR checks are off: ASan would compare this library's globals with uninstrumented copies
+# in libtorch it cannot see.
 supp="$(pwd)/scripts/lsan.supp"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:detect_odr_violation=0:strict_init_order=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export LSAN_OPTIONS="suppressions=$supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"

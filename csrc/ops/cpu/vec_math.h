@@ -195,12 +195,13 @@ inline FVec exp(const FVec& x) {
   // changes nothing); 2^128 (1 + p) stays finite for 1 + p < 1; a subnormal result rounds twice,
   // which the exhaustive check (bench/vec_math_exhaustive.cpp) finds within the stated bound.
   return _mm512_scalef_ps(p + FVec(1.f), k);
-#endif
+#else
   const IVec ki = at::vec::convert_to_int_of_same_size(k);
   const IVec k1 = ki >> IVec(1);
   const FVec s1 = as_float((k1 + IVec(127)) << IVec(23));
   const FVec s2 = as_float((ki - k1 + IVec(127)) << IVec(23));
   return at::vec::fmadd(s1, p, s1) * s2;
+#endif
 }
 
 // log(1 + f) for f in [-0.2929, 0.5), as fdlibm's log1p: with s = f / (2 + f),
