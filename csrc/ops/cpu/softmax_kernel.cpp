@@ -824,6 +824,8 @@ struct SoftmaxBackwardSlab {
     }
   }
 
+  int64_t count(int64_t u) const { return std::min(U::kSize, w - u * U::kSize); }
+
   void row(int pass, int64_t d) {
     if (pass == 0) {
       if (prefetch) {
@@ -831,7 +833,7 @@ struct SoftmaxBackwardSlab {
         prefetch_row(y, d, dim_size, inner, w);
       }
       for (int64_t u = 0; u < units; ++u) {
-        const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
+        const int64_t cnt = count(u);
         const int64_t off = d * inner + u * U::kSize;
         const auto gv = load_parts<kParts>(g + off, cnt, A(0));
         const auto yv = load_parts<kParts>(y + off, cnt, A(0));  // NB: unused, so not read, for log_softmax
@@ -843,7 +845,7 @@ struct SoftmaxBackwardSlab {
       fold_block(red, block, units * kParts, d, dim_size);
     } else {
       for (int64_t u = 0; u < units; ++u) {
-        const int64_t cnt = std::min(U::kSize, w - u * U::kSize);
+        const int64_t cnt = count(u);
         const int64_t off = d * inner + u * U::kSize;
         const auto gv = load_parts<kParts>(g + off, cnt, A(0));
         const auto yv = load_parts<kParts>(y + off, cnt, A(0));
