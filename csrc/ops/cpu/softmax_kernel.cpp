@@ -203,6 +203,20 @@ C10_ALWAYS_INLINE void store_parts(T* p, const std::array<AVec<A>, kParts>& v, i
   }
 }
 
+// Calls f(u, n) for each unit u of a row (or a slab's row) of w elements, n its element count: the full units with
+// n a compile-time kSize (so that load_parts/store_parts drop their masks and branches), then the
+// partial unit, if any, with a run-time n.
+template <int64_t kSize, typename F>
+C10_ALWAYS_INLINE void for_each_unit(int64_t w, const F& f) {
+  const int64_t full = w / kSize;
+  for (int64_t u = 0; u < full; ++u) {
+    f(u, std::integral_constant<int64_t, kSize>());
+  }
+  if (full * kSize < w) {
+    f(full, w - full * kSize);
+  }
+}
+
 // The per-lane online update with a block of vectors: one new max, one rescale of the sum.
 // With one vector this is math::softmax_update.
 template <typename V, size_t N>
@@ -292,8 +306,8 @@ void write_row(Out* y, const In* x, int64_t n, math::SoftmaxState<typename Unit<
   const V max(st.max);
   // inv_sum = 1 / s, log_sum = log(s): once per row.
   const V c(kLog ? ScalarMath::log(st.sum) : A(1) / st.sum);
-  for (int64_t i = 0; i < n; i += U::kSize) {
-    const int64_t cnt = std::min(U::kSize, n - i);
+  for_each_unit<U::kSize>(n, [&](int64_t u, auto cnt) {
+    const int64_t i = u * U::kSize;
     auto parts = load_parts<U::kParts>(x + i, cnt, A(0));
     for (int k = 0; k < U::kParts; ++k) {
       if constexpr (kLog) {
@@ -303,7 +317,7 @@ void write_row(Out* y, const In* x, int64_t n, math::SoftmaxState<typename Unit<
       }
     }
     store_parts<U::kParts>(y + i, parts, cnt, stream);
-  }
+  });
 }
 
 // softmax of one row in three passes with one exp per element: the max; e = exp(x - max) (the
@@ -317,34 +331,34 @@ void softmax_row(Out* y, const In* x, int64_t n, typename Unit<In, Out>::A* e, b
   constexpr int kParts = U::kParts;
   constexpr A kNegInf = -std::numeric_limits<A>::infinity();
   V vmax(kNegInf);
-  for (int64_t i = 0; i < n; i += U::kSize) {
-    const auto parts = load_parts<kParts>(x + i, std::min(U::kSize, n - i), kNegInf);
+  for_each_unit<U::kSize>(n, [&](int64_t u, auto cnt) {
+    const auto parts = load_parts<kParts>(x + u * U::kSize, cnt, kNegInf);
     for (int k = 0; k < kParts; ++k) {
       vmax = M::maximum(vmax, parts[k]);
     }
-  }
+  });
   const V max(reduce_max(vmax));
   // NB: lanes past n read as -inf add exp(-inf - max) = 0 to the sum (or NaN where max is -inf or
   // NaN, whose rows are NaN anyway).
   V acc(A(0));
-  for (int64_t i = 0; i < n; i += U::kSize) {
-    const int64_t cnt = std::min(U::kSize, n - i);
+  for_each_unit<U::kSize>(n, [&](int64_t u, auto cnt) {
+    const int64_t i = u * U::kSize;
     auto parts = load_parts<kParts>(x + i, cnt, kNegInf);
     for (int k = 0; k < kParts; ++k) {
       parts[k] = M::exp(parts[k] - max);
       acc = acc + parts[k];
     }
     store_parts<kParts>(e + i, parts, cnt);
-  }
+  });
   const V inv(A(1) / reduce_sum(acc));
-  for (int64_t i = 0; i < n; i += U::kSize) {
-    const int64_t cnt = std::min(U::kSize, n - i);
+  for_each_unit<U::kSize>(n, [&](int64_t u, auto cnt) {
+    const int64_t i = u * U::kSize;
     auto parts = load_parts<kParts>(e + i, cnt, A(0));
     for (int k = 0; k < kParts; ++k) {
       parts[k] = parts[k] * inv;
     }
     store_parts<kParts>(y + i, parts, cnt, stream);
-  }
+  });
 }
 
 // log_softmax of one row in three passes with one exp per element: the max; sum = sum exp(x - max);
@@ -357,21 +371,21 @@ void log_softmax_row(Out* y, const In* x, int64_t n, bool stream = false) {
   constexpr int kParts = U::kParts;
   constexpr A kNegInf = -std::numeric_limits<A>::infinity();
   V vmax(kNegInf);
-  for (int64_t i = 0; i < n; i += U::kSize) {
-    const auto parts = load_parts<kParts>(x + i, std::min(U::kSize, n - i), kNegInf);
+  for_each_unit<U::kSize>(n, [&](int64_t u, auto cnt) {
+    const auto parts = load_parts<kParts>(x + u * U::kSize, cnt, kNegInf);
     for (int k = 0; k < kParts; ++k) {
       vmax = M::maximum(vmax, parts[k]);
     }
-  }
+  });
   const A m = reduce_max(vmax);
   const V max(m);
   V acc(A(0));
-  for (int64_t i = 0; i < n; i += U::kSize) {
-    const auto parts = load_parts<kParts>(x + i, std::min(U::kSize, n - i), kNegInf);
+  for_each_unit<U::kSize>(n, [&](int64_t u, auto cnt) {
+    const auto parts = load_parts<kParts>(x + u * U::kSize, cnt, kNegInf);
     for (int k = 0; k < kParts; ++k) {
       acc = acc + M::exp(parts[k] - max);
     }
-  }
+  });
   write_row<true>(y, x, n, math::SoftmaxState<A>{m, reduce_sum(acc)}, stream);
 }
 
@@ -581,8 +595,6 @@ struct SoftmaxSlab {
     }
   }
 
-  int64_t count(int64_t u) const { return std::min(U::kSize, w - u * U::kSize); }
-
   // Where softmax keeps the exps of unit u of row d.
   A* exps(int64_t d, int64_t u) const {
     if constexpr (std::is_same_v<Out, A>) {
@@ -594,50 +606,54 @@ struct SoftmaxSlab {
   }
 
   void row(int pass, int64_t d) {
+    // NB: members read into locals once per row; the stores below are through A*, which the
+    // compiler may not assume leave them unchanged.
+    const In* xr = x + d * inner;
+    A *const mx = max, *const sm = sum, *const bl = block;
     if (pass == 0) {
       if (prefetch) {
         prefetch_row(x, d, dim_size, inner, w);
       }
-      for (int64_t u = 0; u < units; ++u) {
-        const auto parts =
-            load_parts<kParts>(x + d * inner + u * U::kSize, count(u), -std::numeric_limits<A>::infinity());
+      for_each_unit<U::kSize>(w, [&](int64_t u, auto n) {
+        const auto parts = load_parts<kParts>(xr + u * U::kSize, n, -std::numeric_limits<A>::infinity());
         for (int k = 0; k < kParts; ++k) {
           const int64_t j = u * kParts + k;
-          store_state(max, j, M::maximum(load_state(max, j), parts[k]));
+          store_state(mx, j, M::maximum(load_state(mx, j), parts[k]));
         }
-      }
+      });
     } else if (pass == 1) {
-      for (int64_t u = 0; u < units; ++u) {
-        auto parts = load_parts<kParts>(x + d * inner + u * U::kSize, count(u), A(0));
+      for_each_unit<U::kSize>(w, [&](int64_t u, auto n) {
+        auto parts = load_parts<kParts>(xr + u * U::kSize, n, A(0));
         for (int k = 0; k < kParts; ++k) {
           const int64_t j = u * kParts + k;
-          parts[k] = M::exp(parts[k] - load_state(max, j));
-          store_state(block, j, load_state(block, j) + parts[k]);
+          parts[k] = M::exp(parts[k] - load_state(mx, j));
+          store_state(bl, j, load_state(bl, j) + parts[k]);
         }
         if constexpr (!kLog) {
-          store_parts<kParts>(exps(d, u), parts, count(u));
+          store_parts<kParts>(exps(d, u), parts, n);
         }
-      }
-      fold_block(sum, block, units * kParts, d, dim_size);
+      });
+      fold_block(sm, bl, units * kParts, d, dim_size);
     } else {
-      for (int64_t u = 0; u < units; ++u) {
-        const int64_t off = d * inner + u * U::kSize;
+      Out* const yr = y + d * inner;
+      const bool st = stream;
+      for_each_unit<U::kSize>(w, [&](int64_t u, auto n) {
         typename U::Parts parts;
         if constexpr (kLog) {
-          parts = load_parts<kParts>(x + off, count(u), A(0));
+          parts = load_parts<kParts>(xr + u * U::kSize, n, A(0));
         } else {
-          parts = load_parts<kParts>(exps(d, u), count(u), A(0));
+          parts = load_parts<kParts>(exps(d, u), n, A(0));
         }
         for (int k = 0; k < kParts; ++k) {
           const int64_t j = u * kParts + k;
           if constexpr (kLog) {
-            parts[k] = math::log_softmax_output<M>(parts[k], load_state(max, j), load_state(sum, j));
+            parts[k] = math::log_softmax_output<M>(parts[k], load_state(mx, j), load_state(sm, j));
           } else {
-            parts[k] = parts[k] * load_state(sum, j);
+            parts[k] = parts[k] * load_state(sm, j);
           }
         }
-        store_parts<kParts>(y + off, parts, count(u), stream);
-      }
+        store_parts<kParts>(yr + u * U::kSize, parts, n, st);
+      });
     }
   }
 
@@ -672,12 +688,15 @@ void softmax_inner(Out* y, const In* x, int64_t outer, int64_t dim_size, int64_t
 // ---------------------------------------------------------------------------------------------
 // Backward: grad_input from (grad_output g, output y); softmax needs sum(g * y), log_softmax sum(g)
 
+// acc plus the reduction's term: acc + g * y (softmax) or acc + g (log_softmax). NB: the softmax term is
+// one explicit FMA, so that its rounding does not depend on whether the compiler contracts a * b + c
+// in a given loop (it did in some and not in others).
 template <bool kLog, typename V>
-C10_ALWAYS_INLINE V backward_term(const V& g, const V& y) {
+C10_ALWAYS_INLINE V add_backward_term(const V& acc, const V& g, const V& y) {
   if constexpr (kLog) {
-    return g;
+    return acc + g;
   } else {
-    return g * y;
+    return at::vec::fmadd(g, y, acc);
   }
 }
 
@@ -709,7 +728,7 @@ typename Unit<In, Out>::A reduce_backward_row(const In* g, const In* y, int64_t 
         const auto gv = load_parts<U::kParts>(g + i + b * U::kSize, U::kSize, A(0));
         const auto yv = load_parts<U::kParts>(y + i + b * U::kSize, U::kSize, A(0));
         for (int k = 0; k < U::kParts; ++k) {
-          acc[b * U::kParts + k] = acc[b * U::kParts + k] + backward_term<kLog>(gv[k], yv[k]);
+          acc[b * U::kParts + k] = add_backward_term<kLog>(acc[b * U::kParts + k], gv[k], yv[k]);
         }
       }
     }
@@ -723,7 +742,7 @@ typename Unit<In, Out>::A reduce_backward_row(const In* g, const In* y, int64_t 
     const auto gv = load_parts<U::kParts>(g + i, cnt, A(0));
     const auto yv = load_parts<U::kParts>(y + i, cnt, A(0));
     for (int k = 0; k < U::kParts; ++k) {
-      total = total + backward_term<kLog>(gv[k], yv[k]);
+      total = add_backward_term<kLog>(total, gv[k], yv[k]);
     }
   }
   return reduce_sum(total);
@@ -736,8 +755,8 @@ void write_backward_row(Out* gx, const In* g, const In* y, int64_t n, typename U
   using A = typename U::A;
   using V = AVec<A>;
   const V r(red);
-  for (int64_t i = 0; i < n; i += U::kSize) {
-    const int64_t cnt = std::min(U::kSize, n - i);
+  for_each_unit<U::kSize>(n, [&](int64_t u, auto cnt) {
+    const int64_t i = u * U::kSize;
     const auto gv = load_parts<U::kParts>(g + i, cnt, A(0));
     const auto yv = load_parts<U::kParts>(y + i, cnt, A(0));
     typename U::Parts out;
@@ -745,7 +764,7 @@ void write_backward_row(Out* gx, const In* g, const In* y, int64_t n, typename U
       out[k] = backward_output<kLog>(gv[k], yv[k], r);
     }
     store_parts<U::kParts>(gx + i, out, cnt, stream);
-  }
+  });
 }
 
 template <bool kLog, typename In, typename Out>
@@ -824,37 +843,37 @@ struct SoftmaxBackwardSlab {
     }
   }
 
-  int64_t count(int64_t u) const { return std::min(U::kSize, w - u * U::kSize); }
-
   void row(int pass, int64_t d) {
+    // NB: members read into locals once per row, as in SoftmaxSlab::row.
+    const In* gr = g + d * inner;
+    const In* yr = y + d * inner;
+    A *const rd = red, *const bl = block;
     if (pass == 0) {
       if (prefetch) {
         prefetch_row(g, d, dim_size, inner, w);
         prefetch_row(y, d, dim_size, inner, w);
       }
-      for (int64_t u = 0; u < units; ++u) {
-        const int64_t cnt = count(u);
-        const int64_t off = d * inner + u * U::kSize;
-        const auto gv = load_parts<kParts>(g + off, cnt, A(0));
-        const auto yv = load_parts<kParts>(y + off, cnt, A(0));  // NB: unused, so not read, for log_softmax
+      for_each_unit<U::kSize>(w, [&](int64_t u, auto n) {
+        const auto gv = load_parts<kParts>(gr + u * U::kSize, n, A(0));
+        const auto yv = load_parts<kParts>(yr + u * U::kSize, n, A(0));  // NB: unused, so not read, for log_softmax
         for (int k = 0; k < kParts; ++k) {
           const int64_t j = u * kParts + k;
-          store_state(block, j, load_state(block, j) + backward_term<kLog>(gv[k], yv[k]));
+          store_state(bl, j, add_backward_term<kLog>(load_state(bl, j), gv[k], yv[k]));
         }
-      }
-      fold_block(red, block, units * kParts, d, dim_size);
+      });
+      fold_block(rd, bl, units * kParts, d, dim_size);
     } else {
-      for (int64_t u = 0; u < units; ++u) {
-        const int64_t cnt = count(u);
-        const int64_t off = d * inner + u * U::kSize;
-        const auto gv = load_parts<kParts>(g + off, cnt, A(0));
-        const auto yv = load_parts<kParts>(y + off, cnt, A(0));
+      Out* const gxr = gx + d * inner;
+      const bool st = stream;
+      for_each_unit<U::kSize>(w, [&](int64_t u, auto n) {
+        const auto gv = load_parts<kParts>(gr + u * U::kSize, n, A(0));
+        const auto yv = load_parts<kParts>(yr + u * U::kSize, n, A(0));
         typename U::Parts out;
         for (int k = 0; k < kParts; ++k) {
-          out[k] = backward_output<kLog>(gv[k], yv[k], load_state(red, u * kParts + k));
+          out[k] = backward_output<kLog>(gv[k], yv[k], load_state(rd, u * kParts + k));
         }
-        store_parts<kParts>(gx + off, out, cnt, stream);
-      }
+        store_parts<kParts>(gxr + u * U::kSize, out, n, st);
+      });
     }
   }
 
