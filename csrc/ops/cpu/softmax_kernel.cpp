@@ -203,9 +203,9 @@ C10_ALWAYS_INLINE void store_parts(T* p, const std::array<AVec<A>, kParts>& v, i
   }
 }
 
-// Calls f(u, n) for each unit u of a row (or a slab's row) of w elements, n its element count: the full units with
-// n a compile-time kSize (so that load_parts/store_parts drop their masks and branches), then the
-// partial unit, if any, with a run-time n.
+// Calls f(u, n) for each unit u of a row (or of a slab's row) of w elements, n its element count: the
+// full units with n a compile-time kSize (so that load_parts/store_parts drop their masks and
+// branches), then the partial unit, if any, with a run-time n.
 template <int64_t kSize, typename F>
 C10_ALWAYS_INLINE void for_each_unit(int64_t w, const F& f) {
   const int64_t full = w / kSize;
@@ -617,8 +617,8 @@ struct SoftmaxSlab {
   }
 
   void row(int pass, int64_t d) {
-    // NB: members read into locals once per row; the stores below are through A*, which the
-    // compiler may not assume leave them unchanged.
+    // NB: members read into locals once per row. The vector stores below may alias anything (the
+    // intrinsics' vector types are may_alias), so the compiler reloaded the members after each one.
     const In* xr = x + d * inner;
     A *const mx = max, *const sm = sum, *const bl = block;
     if (pass == 0) {
