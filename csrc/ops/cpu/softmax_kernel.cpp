@@ -466,6 +466,7 @@ struct Slabs {
   int64_t chunks;  // slabs per outer index
   int64_t state;   // op-math values per per-lane quantity: w rounded up to whole units
   bool prefetch;   // the rows are short runs apart: prefetched in the slab's first pass
+  int64_t parts;   // row parts per slab, one task each (for_each_slab_split); 1: a slab is one task
 };
 
 // Whole rows while what a thread rereads (reread_bytes per element: every input, and buffer, of
@@ -476,17 +477,26 @@ struct Slabs {
 // Measured at [32, 256, 1024] over dim 1, float32, 2 threads: whole rows (4 KiB runs, one
 // contiguous MiB per input) against 256-byte runs, the width before, are 1.2-1.6x faster;
 // 1 and 2 KiB runs are slower than either.
+// With fewer slabs than threads (a few outer indices), and where the caller allows it (split), the
+// slabs' rows are cut into parts instead, at kSumRows blocks, each part at least kGrain elements:
+// threads that share a slab's columns share its pages too. A C++ loop of softmax's backward over
+// [256, 1024], 2 threads, warm cache: row halves 31-38 us, column halves 43-162 us (one thread: 56 us).
 Slabs slab_shape(int64_t outer, int64_t dim_size, int64_t inner, int64_t unit, int64_t elem_bytes,
-                 int64_t reread_bytes) {
+                 int64_t reread_bytes, bool split) {
   const auto round_to_units = [&](int64_t w) { return std::max(unit, w / unit * unit); };
   const int64_t fit = std::max(kSlabBytes, llc_bytes() / 2) / (dim_size * reread_bytes);
   int64_t w = fit >= inner ? inner : round_to_units(fit);
   const int64_t threads = at::get_num_threads();
-  const auto uneven = [&](int64_t slabs) { return slabs < kSlabsPerThread * threads && slabs % threads != 0; };
+  const int64_t slabs = outer * ceil_div(inner, w);
+  const int64_t parts = std::min({ceil_div(threads, slabs), ceil_div(dim_size, kSumRows), dim_size * w / kGrain});
+  if (split && slabs < threads && parts > 1) {
+    return {w, ceil_div(inner, w), ceil_div(w, unit) * unit, w < inner && w * elem_bytes < kRunBytes, parts};
+  }
+  const auto uneven = [&](int64_t n) { return n < kSlabsPerThread * threads && n % threads != 0; };
   while (w > unit && uneven(outer * ceil_div(inner, w))) {
     w = round_to_units(ceil_div(w, 2));
   }
-  return {w, ceil_div(inner, w), ceil_div(w, unit) * unit, w < inner && w * elem_bytes < kRunBytes};
+  return {w, ceil_div(inner, w), ceil_div(w, unit) * unit, w < inner && w * elem_bytes < kRunBytes, 1};
 }
 
 // The slabs a thread works on at once with kernel K (for_each_slab).
@@ -495,15 +505,24 @@ constexpr int slabs_in_flight() {
   return K::kPipelined ? K::kPasses : 1;
 }
 
+template <typename A, typename Make>
+void for_each_slab_split(const Slabs& sl, int64_t outer, int64_t dim_size, int64_t inner, int64_t slot_values,
+                         bool stream, const Make& make);
+
 // Runs every slab through a kernel of K::kPasses passes over its rows, in parallel, and fences
 // streaming stores before the parallel region ends. make(scratch, offset, w) builds a slab's kernel
 // on a scratch slot of slot_values op-math values. A kernel with K::kPipelined runs software-pipelined
 // within a thread: step t runs row d of pass p of slab t - p, for every d and p, so that one slab's
 // first pass (reading from DRAM) runs beside the later passes of the slabs before it (rereading
 // them from cache, streaming out); each pass of a slab still follows its previous pass over all rows.
+// Slabs cut into row parts (sl.parts > 1) go to for_each_slab_split.
 template <typename A, typename Make>
 void for_each_slab(const Slabs& sl, int64_t outer, int64_t dim_size, int64_t inner, int64_t slot_values, bool stream,
                    const Make& make) {
+  if (sl.parts > 1) {
+    for_each_slab_split<A>(sl, outer, dim_size, inner, slot_values, stream, make);
+    return;
+  }
   using K = decltype(make(static_cast<A*>(nullptr), int64_t{0}, int64_t{0}));
   constexpr int P = slabs_in_flight<K>();
   const int64_t grain = std::max<int64_t>(1, kGrain / (dim_size * sl.width));
@@ -570,6 +589,86 @@ C10_ALWAYS_INLINE void fold_block(A* total, A* block, int64_t vectors, int64_t d
       store_state(block, j, AVec<A>(A(0)));
     }
   }
+}
+
+// for_each_slab with sl.parts > 1: the rows of each slab are cut into sl.parts parts at kSumRows
+// blocks, one task each. Every pass but the last is a reduction into the kernel's reduced(pass)
+// array and runs as its own parallel region; its partials are merged in order, per slab: the parts'
+// maxima (K::reduces_by_max), or the sums of the 64-row blocks, added as fold_block adds them. So
+// each lane's value is the unsplit slab's, bit for bit. A kernel built for a later pass gets the
+// merged arrays (and end_pass) of the passes before it. The last pass writes each part's rows.
+// NB: a kernel must keep nothing else between passes (softmax's exps in a scratch buffer: no split).
+template <typename A, typename Make>
+void for_each_slab_split(const Slabs& sl, int64_t outer, int64_t dim_size, int64_t inner, int64_t slot_values,
+                         bool stream, const Make& make) {
+  using K = decltype(make(static_cast<A*>(nullptr), int64_t{0}, int64_t{0}));
+  using V = AVec<A>;
+  const int64_t items = outer * sl.chunks, parts = sl.parts, blocks = ceil_div(dim_size, kSumRows);
+  const int64_t vectors = sl.state / V::size();
+  const auto first_block = [&](int64_t p) { return p * blocks / parts; };
+  const auto build = [&](A* scratch, int64_t item) {
+    const int64_t i0 = (item % sl.chunks) * sl.width;
+    return make(scratch, (item / sl.chunks) * dim_size * inner + i0, std::min(sl.width, inner - i0));
+  };
+  std::vector<A> merged((K::kPasses - 1) * items * sl.state);
+  std::vector<A> partial(items * std::max(parts, blocks) * sl.state);
+  const auto state_of = [&](std::vector<A>& v, int64_t i) { return v.data() + i * sl.state; };
+  // Runs pass `pass` of every part: f(kernel, item, part, first row, end row).
+  const auto run_pass = [&](int pass, const auto& f) {
+    at::parallel_for(0, items * parts, 1, [&](int64_t begin, int64_t end) {
+      const std::unique_ptr<A[]> scratch(new A[slot_values]);
+      for (int64_t t = begin; t < end; ++t) {
+        const int64_t item = t / parts, p = t % parts;
+        K k = build(scratch.get(), item);
+        for (int q = 0; q < pass; ++q) {
+          std::copy_n(state_of(merged, q * items + item), sl.state, k.reduced(q));
+          k.end_pass(q);
+        }
+        f(k, item, p, first_block(p) * kSumRows, std::min(dim_size, first_block(p + 1) * kSumRows));
+      }
+      if (stream) {
+        stream_fence();
+      }
+    });
+  };
+  for (int q = 0; q < K::kPasses - 1; ++q) {
+    run_pass(q, [&](K& k, int64_t item, int64_t p, int64_t d0, int64_t d1) {
+      if (K::reduces_by_max(q)) {
+        for (int64_t d = d0; d < d1; ++d) {
+          k.row(q, d);
+        }
+        std::copy_n(k.reduced(q), sl.state, state_of(partial, item * parts + p));
+        return;
+      }
+      // One block at a time from a zero total: the kernel's fold leaves 0 + (the block's sum).
+      for (int64_t b = first_block(p); b < first_block(p + 1); ++b) {
+        std::fill_n(k.reduced(q), sl.state, A(0));
+        for (int64_t d = b * kSumRows; d < std::min(dim_size, (b + 1) * kSumRows); ++d) {
+          k.row(q, d);
+        }
+        std::copy_n(k.reduced(q), sl.state, state_of(partial, item * blocks + b));
+      }
+    });
+    const bool by_max = K::reduces_by_max(q);
+    at::parallel_for(0, items, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t item = begin; item < end; ++item) {
+        A* out = state_of(merged, q * items + item);
+        for (int64_t j = 0; j < vectors; ++j) {
+          V acc = by_max ? load_state(state_of(partial, item * parts), j) : V(A(0));
+          for (int64_t i = by_max ? 1 : 0; i < (by_max ? parts : blocks); ++i) {
+            const V v = load_state(state_of(partial, item * (by_max ? parts : blocks) + i), j);
+            acc = by_max ? M::maximum(acc, v) : acc + v;
+          }
+          store_state(out, j, acc);
+        }
+      }
+    });
+  }
+  run_pass(K::kPasses - 1, [&](K& k, int64_t, int64_t, int64_t d0, int64_t d1) {
+    for (int64_t d = d0; d < d1; ++d) {
+      k.row(K::kPasses - 1, d);
+    }
+  });
 }
 
 // One slab in three passes with one exp per element, as a row of the last dim: the per-lane max
@@ -670,6 +769,10 @@ struct SoftmaxSlab {
     }
   }
 
+  // The array pass `pass` reduces into, and whether by max (for_each_slab_split merges the parts').
+  A* reduced(int pass) const { return pass == 0 ? max : sum; }
+  static constexpr bool reduces_by_max(int pass) { return pass == 0; }
+
   // After the sums: sum becomes 1 / sum (softmax) or log(sum) (log_softmax), per lane.
   void end_pass(int pass) {
     if (pass == 1) {
@@ -690,7 +793,7 @@ void softmax_inner(Out* y, const In* x, int64_t outer, int64_t dim_size, int64_t
       use_streaming_stores(outer * dim_size * inner * static_cast<int64_t>(sizeof(In) + sizeof(Out)));
   const bool buffered = !kLog && (stream || !std::is_same_v<Out, A>);
   const Slabs sl = slab_shape(outer, dim_size, inner, Unit<In, Out>::kSize, sizeof(In),
-                              sizeof(In) + (buffered ? sizeof(A) : 0));
+                              sizeof(In) + (buffered ? sizeof(A) : 0), /*split=*/!buffered);
   for_each_slab<A>(sl, outer, dim_size, inner, 3 * sl.state + (buffered ? dim_size * sl.width : 0), stream,
                    [&](A* scratch, int64_t off, int64_t w) {
                      return SoftmaxSlab<kLog, In, Out>(y + off, x + off, dim_size, inner, w, sl, scratch, buffered,
@@ -892,6 +995,9 @@ struct SoftmaxBackwardSlab {
     }
   }
 
+  A* reduced(int) const { return red; }
+  static constexpr bool reduces_by_max(int) { return false; }
+
   void end_pass(int) {}
 };
 
@@ -902,7 +1008,8 @@ void softmax_backward_inner(Out* gx, const In* g, const In* y, int64_t outer, in
       use_streaming_stores(outer * dim_size * inner * static_cast<int64_t>(2 * sizeof(In) + sizeof(Out)));
   using K = SoftmaxBackwardSlab<kLog, In, Out>;
   const Slabs sl =
-      slab_shape(outer, dim_size, inner, Unit<In, Out>::kSize, sizeof(In), 2 * sizeof(In) * slabs_in_flight<K>());
+      slab_shape(outer, dim_size, inner, Unit<In, Out>::kSize, sizeof(In), 2 * sizeof(In) * slabs_in_flight<K>(),
+                 /*split=*/true);
   for_each_slab<A>(sl, outer, dim_size, inner, 2 * sl.state, stream, [&](A* scratch, int64_t off, int64_t w) {
     return K(gx + off, g + off, y + off, dim_size, inner, w, sl, scratch, stream);
   });
