@@ -976,6 +976,21 @@ class TestSoftmax:
                 assert_bitwise_equal(b, a, f"output {i}")
 
     @pytest.mark.parametrize("op", OPS)
+    @pytest.mark.parametrize("threads", [2, 3])
+    def test_row_split_vs_float64(self, op, threads):
+        """One outer index on several threads: the CPU kernels split the rows across the threads (64-row blocks,
+        the last one partial); forward and backward against the float64 formulas, not only against 1 thread."""
+        torch.set_num_threads(threads)
+        gen = torch.Generator().manual_seed(11)
+        shape, dim = (1, 700, 300), 1
+        x = 4.0 * torch.randn(shape, generator=gen)
+        g = torch.randn(shape, generator=gen)
+        y = op.ext_op(x, dim, None)
+        gx = op.ext_backward(g, y, dim, torch.float32)
+        assert_accurate(op, y, reference(op, x, dim), dim)
+        assert_backward_close(op, gx, backward_reference(op, g, y, dim, torch.float32), g, y, dim, "vs float64")
+
+    @pytest.mark.parametrize("op", OPS)
     @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["float32", "bfloat16"])
     @pytest.mark.parametrize("layout", ["last_dim", "dim1"])
     def test_beyond_llc_equals_slices(self, op, dtype, layout):

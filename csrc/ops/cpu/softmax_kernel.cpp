@@ -505,6 +505,14 @@ constexpr int slabs_in_flight() {
   return K::kPipelined ? K::kPasses : 1;
 }
 
+// The kernel of slab k (outer index k / sl.chunks, columns from (k % sl.chunks) * sl.width), built by
+// make(scratch, offset, w) on `scratch`.
+template <typename A, typename Make>
+auto make_slab(const Make& make, const Slabs& sl, int64_t k, int64_t dim_size, int64_t inner, A* scratch) {
+  const int64_t i0 = (k % sl.chunks) * sl.width;
+  return make(scratch, (k / sl.chunks) * dim_size * inner + i0, std::min(sl.width, inner - i0));
+}
+
 template <typename A, typename Make>
 void for_each_slab_split(const Slabs& sl, int64_t outer, int64_t dim_size, int64_t inner, int64_t slot_values,
                          bool stream, const Make& make);
@@ -531,9 +539,7 @@ void for_each_slab(const Slabs& sl, int64_t outer, int64_t dim_size, int64_t inn
     const std::unique_ptr<A[]> scratch(new A[P * slot_values]);
     std::array<std::optional<K>, P> ring;
     const auto start = [&](int64_t k) {
-      const int64_t i0 = (k % sl.chunks) * sl.width;
-      ring[k % P].emplace(make(scratch.get() + (k % P) * slot_values, (k / sl.chunks) * dim_size * inner + i0,
-                               std::min(sl.width, inner - i0)));
+      ring[k % P].emplace(make_slab(make, sl, k, dim_size, inner, scratch.get() + (k % P) * slot_values));
     };
     if constexpr (!K::kPipelined) {
       for (int64_t k = begin; k < end; ++k) {
@@ -606,10 +612,6 @@ void for_each_slab_split(const Slabs& sl, int64_t outer, int64_t dim_size, int64
   const int64_t items = outer * sl.chunks, parts = sl.parts, blocks = ceil_div(dim_size, kSumRows);
   const int64_t vectors = sl.state / V::size();
   const auto first_block = [&](int64_t p) { return p * blocks / parts; };
-  const auto build = [&](A* scratch, int64_t item) {
-    const int64_t i0 = (item % sl.chunks) * sl.width;
-    return make(scratch, (item / sl.chunks) * dim_size * inner + i0, std::min(sl.width, inner - i0));
-  };
   std::vector<A> merged((K::kPasses - 1) * items * sl.state);
   std::vector<A> partial(items * std::max(parts, blocks) * sl.state);
   const auto state_of = [&](std::vector<A>& v, int64_t i) { return v.data() + i * sl.state; };
@@ -619,7 +621,7 @@ void for_each_slab_split(const Slabs& sl, int64_t outer, int64_t dim_size, int64
       const std::unique_ptr<A[]> scratch(new A[slot_values]);
       for (int64_t t = begin; t < end; ++t) {
         const int64_t item = t / parts, p = t % parts;
-        K k = build(scratch.get(), item);
+        K k = make_slab(make, sl, item, dim_size, inner, scratch.get());
         for (int q = 0; q < pass; ++q) {
           std::copy_n(state_of(merged, q * items + item), sl.state, k.reduced(q));
           k.end_pass(q);
@@ -649,17 +651,19 @@ void for_each_slab_split(const Slabs& sl, int64_t outer, int64_t dim_size, int64
         std::copy_n(k.reduced(q), sl.state, state_of(partial, item * blocks + b));
       }
     });
+    // NB: a sum starts from the first block's partial, not from 0: that partial is 0 + a sum, never
+    // -0, so 0 + it is itself.
     const bool by_max = K::reduces_by_max(q);
+    const int64_t n = by_max ? parts : blocks;
     at::parallel_for(0, items, 1, [&](int64_t begin, int64_t end) {
       for (int64_t item = begin; item < end; ++item) {
-        A* out = state_of(merged, q * items + item);
         for (int64_t j = 0; j < vectors; ++j) {
-          V acc = by_max ? load_state(state_of(partial, item * parts), j) : V(A(0));
-          for (int64_t i = by_max ? 1 : 0; i < (by_max ? parts : blocks); ++i) {
-            const V v = load_state(state_of(partial, item * (by_max ? parts : blocks) + i), j);
+          V acc = load_state(state_of(partial, item * n), j);
+          for (int64_t i = 1; i < n; ++i) {
+            const V v = load_state(state_of(partial, item * n + i), j);
             acc = by_max ? M::maximum(acc, v) : acc + v;
           }
-          store_state(out, j, acc);
+          store_state(state_of(merged, q * items + item), j, acc);
         }
       }
     });
