@@ -487,16 +487,19 @@ Slabs slab_shape(int64_t outer, int64_t dim_size, int64_t inner, int64_t unit, i
   const int64_t fit = std::max(kSlabBytes, llc_bytes() / 2) / (dim_size * reread_bytes);
   int64_t w = fit >= inner ? inner : round_to_units(fit);
   const int64_t threads = at::get_num_threads();
+  const auto shape = [&](int64_t parts) {
+    return Slabs{w, ceil_div(inner, w), ceil_div(w, unit) * unit, w < inner && w * elem_bytes < kRunBytes, parts};
+  };
   const int64_t slabs = outer * ceil_div(inner, w);
   const int64_t parts = std::min({ceil_div(threads, slabs), ceil_div(dim_size, kSumRows), dim_size * w / kGrain});
   if (split && slabs < threads && parts > 1) {
-    return {w, ceil_div(inner, w), ceil_div(w, unit) * unit, w < inner && w * elem_bytes < kRunBytes, parts};
+    return shape(parts);
   }
   const auto uneven = [&](int64_t n) { return n < kSlabsPerThread * threads && n % threads != 0; };
   while (w > unit && uneven(outer * ceil_div(inner, w))) {
     w = round_to_units(ceil_div(w, 2));
   }
-  return {w, ceil_div(inner, w), ceil_div(w, unit) * unit, w < inner && w * elem_bytes < kRunBytes, 1};
+  return shape(1);
 }
 
 // The slabs a thread works on at once with kernel K (for_each_slab).
