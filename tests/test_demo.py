@@ -1,13 +1,14 @@
-"""`make demo` (python -m torch_ext.demo): the whole demo on its full training budget (a few seconds),
-without the parts other tests cover (the validation report: test_validate.py; AOTInductor: the
-run_model_aoti ctest), and its failure paths."""
+"""`make demo` (python -m torch_ext.demo): the whole demo as `make demo` runs it, its parts, and its failure
+paths."""
 
-from pathlib import Path
+import subprocess
+import sys
 
 import pytest
 import torch
 
 import torch_ext.demo.__main__ as demo
+import torch_ext.validate as validate
 from torch_ext.demo import plots
 from torch_ext.demo.model import classifier, load_digits_split, train
 
@@ -39,16 +40,28 @@ def test_training_is_reproducible():
 
 
 @pytest.mark.skipif(not PROGRAM.is_file(), reason=f"the C++ program is not built ({PROGRAM})")
-def test_demo_end_to_end(tmp_path, capsys):
-    rc = demo.main(["--out", str(tmp_path), "--skip-validate", "--formats", "torchscript", "--no-progress"])
-    out = capsys.readouterr().out
-    assert rc == 0, out
+def test_make_demo(tmp_path):
+    # What `make demo` runs, in a process of its own, with every default (training, the validation report at its
+    # size and seed on every device present, TorchScript and AOTInductor from C++, plots); only --out differs.
+    proc = subprocess.run([sys.executable, "-m", "torch_ext.demo", "--out", str(tmp_path), "--run-model", str(PROGRAM),
+                           "--no-progress"], capture_output=True, text=True, timeout=900)
+    out = proc.stdout
+    assert proc.returncode == 0, out[-6000:] + proc.stderr[-3000:]
     assert "test accuracy" in out and "required: 95 %" in out
-    assert "predictions equal to Python's: 360/360" in out  # the C++ program's report
-    assert "torchscript: C++ predictions equal Python's on 360/360 test digits" in out  # Python's check of it
+    for column in validate.HEADER:
+        assert column in out, column
+    devices = validate.devices_for("all")
+    assert f"devices: {', '.join(devices)}" in out
+    checks = (len(validate.DTYPES) + 2) * len(validate.CASES) * len(devices)  # accuracy rows, gradcheck, gradgradcheck
+    assert f"({validate.DEFAULT_SIZE} elements, seed 0)" in out and f"\n{checks} passed, 0 failed\n" in out
+    for fmt in ("torchscript", "aoti"):
+        assert f"{fmt}: C++ predictions equal Python's on 360/360 test digits" in out, fmt
+    assert out.count("predictions equal to Python's: 360/360") == 2  # the C++ program's own reports
     for name in ("training.png", "activations.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC, name
-    assert (tmp_path / "model.pt").is_file() and (tmp_path / "test_set.pt").is_file()
+    for name in ("model.pt", "model.pt2", "test_set.pt"):
+        assert (tmp_path / name).is_file(), name
+    assert out.rstrip().endswith(f"demo: all steps ok; artifacts in {tmp_path}")
 
 
 def test_demo_fails_when_a_step_fails(tmp_path, capsys):

@@ -28,6 +28,7 @@ from torch._functorch.aot_autograd import make_boxed_func
 import torch_ext
 import torch_ext.functional as TF
 import torch_ext.nn as TN
+from torch_ext.validate import softmax_forward_bound
 from common_utils import (
     CUDA_AVAILABLE,
     DEVICES,
@@ -98,25 +99,9 @@ def backward_reference(op: SoftmaxOp, g: torch.Tensor, y: torch.Tensor, dim: int
 
 
 def error_bound(op: SoftmaxOp, ref: torch.Tensor, dtype: torch.dtype, n: int) -> torch.Tensor:
-    """The error allowed per element of an output of `dtype` against the exact (float64) `ref`, from the error of
-    the formula in op-math (float, or double for float64) over slices of n elements, and one rounding to dtype.
-
-    The sum s of n exps in op-math: a relative error of eps * 2 sqrt(n) (a rounded sum's error grows as sqrt(n); its
-    worst case, n, is far out of reach of random data). softmax, exp(x - m) / s: x - m is rounded (a relative
-    error of eps * |x - m| after exp, and |x - m| <= |log p|), exp and 1 / s take an ulp or two, and the sum:
-    eps * (16 + 2 |log p| + 2 sqrt(n)) relative. log_softmax, (x - m) - log(s): ulps of |x - m| and log(s), both
-    <= |y|, and the sum's relative error: eps * (8 + 4 |y| + 2 sqrt(n)) absolute (y near 0 is a cancellation, no
-    relative bound). Then an ulp of dtype, and a few subnormal steps.
-    """
-    fi = torch.finfo(dtype)
-    eps = torch.finfo(torch.float64 if dtype == torch.float64 else torch.float32).eps
-    a = ref.abs()
-    sum_err = 2 * math.sqrt(max(n, 1))
-    if op.log:
-        bound = eps * (8 + 4 * a + sum_err)
-    else:
-        bound = a * eps * (16 + 2 * a.log().abs() + sum_err)
-    return (bound + fi.eps * a).nan_to_num(0.0, 0.0, 0.0) + 4 * fi.smallest_normal * fi.eps
+    """The error allowed per element of an output of `dtype` against the exact (float64) `ref` over slices of n
+    elements: the validation report's bound (its docstring derives it)."""
+    return softmax_forward_bound(op.log, ref, dtype, n)
 
 
 def assert_within(actual: torch.Tensor, expected: torch.Tensor, allowed: torch.Tensor, msg: str = ""):

@@ -1,11 +1,91 @@
-"""`make demo`'s validation report runs, covers every op, and passes."""
+"""The validation report: its verdicts can fail, and it covers every op. `make demo`'s own run of it (demo size,
+seed, every device present) is test_demo.py's test_make_demo."""
 
+import pytest
+import torch
+import torch.nn.functional as F
+
+import torch_ext.demo.__main__ as demo
 import torch_ext.validate as validate
+from common_utils import DEVICES
+
+ELU = validate.CASES[0]
 
 
-def test_validation_report_passes(capsys):
-    assert validate.main(["--device", "cpu", "--size", "512"]) == 0
+def _perturbed(case: validate.OpCase, relative: float) -> validate.OpCase:
+    """case with torch_ext's side replaced by the float64 truth moved by `relative` and rounded to the dtype."""
+    return validate.OpCase(case.name, lambda x: case.aten(x.double()).mul(1 + relative).to(x.dtype), case.aten,
+                           case.bounds, dim=case.dim)
+
+
+def _row(case, device, dtype, size=512):
+    return validate.check_case(case, device, dtype, size, torch.Generator().manual_seed(0))
+
+
+def test_demo_uses_the_reports_defaults():
+    assert demo.build_parser().parse_args([]).validate_size == validate.DEFAULT_SIZE
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_report_covers_every_op(device, capsys):
+    assert validate.main(["--device", device, "--size", "512"]) == 0
     out = capsys.readouterr().out
-    for op in ("elu", "celu", "selu", "prelu", "rrelu", "softplus", "softmax", "log_softmax"):
-        assert op in out, op
+    for column in validate.HEADER:
+        assert column in out, column
+    for case in validate.CASES:
+        for dtype in validate.DTYPES:
+            assert f"{case.name}  " in out and str(dtype).replace("torch.", "") in out
     assert "0 failed" in out
+    names = {case.name.split("(")[0].rstrip("_") for case in validate.CASES}
+    assert names == {"elu", "celu", "selu", "prelu", "rrelu", "softplus", "softmax", "log_softmax"}
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("case", [ELU] + [c for c in validate.CASES if c.dim is not None], ids=lambda c: c.name)
+def test_error_over_the_bound_fails(case, device):
+    # 64 float32 ulps off every value: more than any of these bounds allows for the largest values at this size.
+    row = _row(_perturbed(case, 64 * torch.finfo(torch.float32).eps), device, torch.float32)
+    assert max(row.use) > 1 and not row.ok, row.cells()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_clearly_worse_than_aten_fails(device, dtype):
+    # Half the elementwise bound off every value: within the bound, but over 4x ATen's error.
+    eps = validate.opmath_eps(dtype)
+    row = _row(_perturbed(ELU, 0.5 * (validate.ELEMENTWISE_OPMATH_ULPS * eps + torch.finfo(dtype).eps)), device, dtype)
+    assert max(row.use) <= 1 and row.clearly_worse and not row.ok, row.cells()
+    assert "worse than ATen" in row.cells()[-1]
+
+
+def test_a_failing_row_fails_the_report_and_the_demo(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(validate, "CASES", [_perturbed(ELU, 64 * torch.finfo(torch.float32).eps)])
+    assert validate.main(["--device", "cpu", "--size", "512"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL (over bound)" in out and out.rstrip().endswith("failed") and "\n0 failed" not in out
+    rc = demo.main(["--out", str(tmp_path), "--epochs", "1", "--min-accuracy", "0", "--formats", "", "--no-progress"])
+    assert rc == 1 and "demo: FAILED: Validation report" in capsys.readouterr().out
+
+
+def test_float64_truth_is_the_function_not_aten_in_dtype():
+    # ATen in float16 against the float64 truth has errors of float16's size; torch_ext's float16 ELU is
+    # within one float16 ulp of it (computed in float, rounded once).
+    row = _row(ELU, "cpu", torch.float16)
+    assert row.aten[0] > 0 and row.ours[0] > 0
+    assert row.ok, row.cells()
+
+
+def test_gradient_checks_fail_for_a_wrong_gradient():
+    class WrongGrad(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return F.elu(x)
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 1.01
+
+    case = validate.OpCase("wrong", WrongGrad.apply, F.elu, validate.elementwise_bounds())
+    row = validate.check_gradients(case, "cpu", torch.Generator().manual_seed(0))
+    assert row[2] == "FAIL"

@@ -17,6 +17,7 @@ from typing import Callable, List, Optional
 import torch
 
 import torch_ext
+from torch_ext import validate
 
 from . import export
 from .model import classifier, load_digits_split, train
@@ -47,7 +48,7 @@ class Steps:
         return ok
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("build/demo"), help="where the model, data and plots go")
     parser.add_argument("--run-model", type=Path, default=DEFAULT_PROGRAM, help="the C++ program (examples/run_model)")
@@ -56,8 +57,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--min-accuracy", type=float, default=0.95, help="test accuracy the training must reach")
     parser.add_argument("--formats", default="torchscript,aoti", help="what the C++ program runs (comma-separated)")
     parser.add_argument("--skip-validate", action="store_true", help="leave out the validation report")
-    parser.add_argument("--validate-size", type=int, default=1 << 16, help="elements per validation parity check")
+    parser.add_argument("--validate-size", type=int, default=validate.DEFAULT_SIZE,
+                        help="elements per validation accuracy check")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     formats = [f for f in args.formats.split(",") if f]
     for f in formats:
@@ -85,8 +92,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         return acc >= args.min_accuracy
 
     def validate_step() -> bool:
-        from .. import validate
-
         return validate.main(["--size", str(args.validate_size)]) == 0
 
     def cpp_step() -> bool:
@@ -135,7 +140,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     steps.run("Train a torch_ext classifier on the 8x8 digits", train_step)
     if not args.skip_validate:
-        steps.run("Validation report: every op against torch.nn.functional", validate_step)
+        steps.run("Validation report: every op and ATen against float64", validate_step)
     if "model" in state:
         steps.run(f"Run the trained model from C++ ({', '.join(formats)}) on the test set", cpp_step)
     else:
