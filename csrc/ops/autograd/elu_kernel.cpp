@@ -33,6 +33,21 @@ EluParams load_params(AutogradContext* ctx) {
           ctx->saved_data["input_scale"].toDouble()};
 }
 
+// ATen's elu_double_backward: the gradient of <gg, elu_backward(grad_output, ..., b)> with respect to b. Its mask
+// is b < 0 where the first order uses b <= 0. The op is elementwise in b, so this is also its tangent with
+// respect to b, with gg the tangent of b.
+at::Tensor elu_backward_d_b(const at::Tensor& gg, const at::Tensor& grad_output, const EluParams& p, bool is_result,
+                            const at::Tensor& b) {
+  const at::Tensor negative = b < 0;
+  if (is_result) {
+    return at::where(negative, gg * grad_output * p.input_scale, at::zeros_like(b));
+  }
+  return at::where(negative,
+                   torch_ext::elu_backward(gg * grad_output * p.input_scale, p.alpha, p.scale, p.input_scale,
+                                           /*is_result=*/false, b),
+                   at::zeros_like(b));
+}
+
 class EluBackwardFunction : public torch::autograd::Function<EluBackwardFunction> {
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& grad_output, double alpha, double scale,
@@ -56,16 +71,7 @@ class EluBackwardFunction : public torch::autograd::Function<EluBackwardFunction
     if (gg.defined()) {
       // elu_backward is linear in grad_output.
       d_grad_output = torch_ext::elu_backward(gg, p.alpha, p.scale, p.input_scale, is_result, b);
-      // ATen's elu_double_backward; its mask is b < 0 where the first order uses b <= 0.
-      const at::Tensor negative = b < 0;
-      if (is_result) {
-        d_b = at::where(negative, gg * grad_output * p.input_scale, at::zeros_like(b));
-      } else {
-        d_b = at::where(negative,
-                        torch_ext::elu_backward(gg * grad_output * p.input_scale, p.alpha, p.scale, p.input_scale,
-                                                /*is_result=*/false, b),
-                        at::zeros_like(b));
-      }
+      d_b = elu_backward_d_b(gg, grad_output, p, is_result, b);
     }
     return {d_grad_output, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), d_b};
   }
@@ -84,7 +90,7 @@ class EluFunction : public torch::autograd::Function<EluFunction> {
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto p = load_params(ctx);
     const auto self = ctx->get_saved_variables()[0];
-    return {EluBackwardFunction::apply(grad_outputs[0], p.alpha, p.scale, p.input_scale, /*is_result=*/false, self),
+    return {torch_ext::elu_backward(grad_outputs[0], p.alpha, p.scale, p.input_scale, /*is_result=*/false, self),
             at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
@@ -106,12 +112,18 @@ class EluInplaceFunction : public torch::autograd::Function<EluInplaceFunction> 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto p = load_params(ctx);
     const auto result = ctx->get_saved_variables()[0];
-    return {EluBackwardFunction::apply(grad_outputs[0], p.alpha, p.scale, p.input_scale, /*is_result=*/true, result),
+    return {torch_ext::elu_backward(grad_outputs[0], p.alpha, p.scale, p.input_scale, /*is_result=*/true, result),
             at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
 at::Tensor elu_autograd(const at::Tensor& self, double alpha, double scale, double input_scale) {
+  if (has_tangent(self)) {
+    check_tangent_without_graph("elu", self);
+    const at::Tensor x = primal(self);
+    return with_tangent(elu_autograd(x, alpha, scale, input_scale),
+                        torch_ext::elu_backward(tangent(self), alpha, scale, input_scale, /*is_result=*/false, x));
+  }
   if (!records_grad(self)) {
     at::AutoDispatchBelowADInplaceOrView guard;
     return torch_ext::elu(self, alpha, scale, input_scale);
@@ -121,11 +133,38 @@ at::Tensor elu_autograd(const at::Tensor& self, double alpha, double scale, doub
 
 void elu_inplace_autograd(at::Tensor& self, double alpha, double scale, double input_scale) {
   check_inplace_not_leaf("elu_", self);
+  if (has_tangent(self)) {
+    check_tangent_without_graph("elu_", self);
+    // As ATen's elu_: the tangent from the result (is_result), after the primal is modified.
+    at::Tensor x = primal(self);
+    elu_inplace_autograd(x, alpha, scale, input_scale);
+    set_inplace_tangent(self, torch_ext::elu_backward(tangent(self), alpha, scale, input_scale, /*is_result=*/true, x));
+    return;
+  }
+  if (!records_grad(self)) {
+    {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      torch_ext::elu_(self, alpha, scale, input_scale);
+    }
+    // NB: the Function's mark_dirty bumps the version counter; below autograd nothing does.
+    torch::autograd::impl::bump_version(self);
+    return;
+  }
   EluInplaceFunction::apply(self, alpha, scale, input_scale);
 }
 
 at::Tensor elu_backward_autograd(const at::Tensor& grad_output, double alpha, double scale, double input_scale,
                                  bool is_result, const at::Tensor& self_or_result) {
+  if (has_tangent(grad_output, self_or_result)) {
+    check_tangent_without_graph("elu_backward", grad_output, self_or_result);
+    const at::Tensor g = primal(grad_output), b = primal(self_or_result);
+    const at::Tensor t_g = tangent(grad_output), t_b = tangent(self_or_result);
+    const EluParams p{alpha, scale, input_scale};
+    return with_tangent(
+        elu_backward_autograd(g, alpha, scale, input_scale, is_result, b),
+        add_terms(t_g.defined() ? torch_ext::elu_backward(t_g, alpha, scale, input_scale, is_result, b) : at::Tensor(),
+                  t_b.defined() ? elu_backward_d_b(t_b, g, p, is_result, b) : at::Tensor()));
+  }
   if (!records_grad(grad_output, self_or_result)) {
     at::AutoDispatchBelowADInplaceOrView guard;
     return torch_ext::elu_backward(grad_output, alpha, scale, input_scale, is_result, self_or_result);

@@ -102,11 +102,28 @@ class PreluFunction : public torch::autograd::Function<PreluFunction> {
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto saved = ctx->get_saved_variables();
     // Both gradients from one pass: grad_weight is reduced inside prelu_backward's kernels.
-    return PreluBackwardFunction::apply(grad_outputs[0], saved[0], saved[1]);
+    auto [grad_self, grad_weight] = torch_ext::prelu_backward(grad_outputs[0], saved[0], saved[1]);
+    return {grad_self, grad_weight};
   }
 };
 
+// Tangents: y = x > 0 ? x : w*x gives t_y = prelu_backward(t_x, x, w)'s grad_input (x > 0 ? t_x : w*t_x) plus
+// (x > 0 ? 0 : x*t_w[c]). prelu_backward's (gx, gw) are linear in g and piecewise constant in x (zero derivative
+// but at 0): t_gx = prelu_backward(t_g, x, w)'s gx + (x > 0 ? 0 : g*t_w[c]), t_gw = its gw + the sum over c's
+// positions of (x > 0 ? 0 : g*t_x). The masks of the added terms are x >= 0, as in ATen's double backward.
+at::Tensor prelu_weight_term(const at::Tensor& x, const at::Tensor& factor, const at::Tensor& t_w) {
+  return at::where(x >= 0, at::zeros_like(x), factor * broadcast_weight(t_w, x));
+}
+
 at::Tensor prelu_autograd(const at::Tensor& self, const at::Tensor& weight) {
+  if (has_tangent(self, weight)) {
+    check_tangent_without_graph("prelu", self, weight);
+    const at::Tensor x = primal(self), w = primal(weight);
+    const at::Tensor t_x = tangent(self), t_w = tangent(weight);
+    return with_tangent(prelu_autograd(x, w),
+                        add_terms(t_x.defined() ? std::get<0>(torch_ext::prelu_backward(t_x, x, w)) : at::Tensor(),
+                                  t_w.defined() ? prelu_weight_term(x, x, t_w) : at::Tensor()));
+  }
   if (!records_grad(self, weight)) {
     at::AutoDispatchBelowADInplaceOrView guard;
     return torch_ext::prelu(self, weight);
@@ -116,6 +133,23 @@ at::Tensor prelu_autograd(const at::Tensor& self, const at::Tensor& weight) {
 
 std::tuple<at::Tensor, at::Tensor> prelu_backward_autograd(const at::Tensor& grad_output, const at::Tensor& self,
                                                            const at::Tensor& weight) {
+  if (has_tangent(grad_output, self, weight)) {
+    check_tangent_without_graph("prelu_backward", grad_output, self, weight);
+    const at::Tensor g = primal(grad_output), x = primal(self), w = primal(weight);
+    const at::Tensor t_g = tangent(grad_output), t_x = tangent(self), t_w = tangent(weight);
+    auto [gx, gw] = prelu_backward_autograd(g, x, w);
+    at::Tensor t_gx, t_gw;
+    if (t_g.defined()) {
+      std::tie(t_gx, t_gw) = torch_ext::prelu_backward(t_g, x, w);
+    }
+    if (t_w.defined()) {
+      t_gx = add_terms(t_gx, prelu_weight_term(x, g, t_w));
+    }
+    if (t_x.defined()) {
+      t_gw = add_terms(t_gw, reduce_to_weight(at::where(x >= 0, at::zeros_like(x), g * t_x), w));
+    }
+    return {with_tangent(gx, t_gx), with_tangent(gw, t_gw)};
+  }
   if (!records_grad(grad_output, self, weight)) {
     at::AutoDispatchBelowADInplaceOrView guard;
     return torch_ext::prelu_backward(grad_output, self, weight);

@@ -68,7 +68,7 @@ class RReluBackwardFunction : public torch::autograd::Function<RReluBackwardFunc
 
     at::Tensor d_grad_output, d_b, d_noise;
     if (gg.defined()) {
-      d_grad_output = RReluBackwardFunction::apply(gg, b, noise, lower, upper, training, is_result);
+      d_grad_output = torch_ext::rrelu_backward(gg, b, noise, lower, upper, training, is_result);
       if (b.has_value()) {
         d_b = at::zeros_like(*b);
       }
@@ -79,6 +79,11 @@ class RReluBackwardFunction : public torch::autograd::Function<RReluBackwardFunc
     return {d_grad_output, d_b, d_noise, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
+
+// The tangent of y = x * noise (noise: each element's slope, or 1) for an input tangent t.
+at::Tensor slope_tangent(const at::Tensor& t, const at::Tensor& noise, double lower, double upper) {
+  return torch_ext::rrelu_backward(t, std::nullopt, noise, lower, upper, /*training=*/true, /*is_result=*/false);
+}
 
 class RReluWithNoiseFunction : public torch::autograd::Function<RReluWithNoiseFunction> {
  public:
@@ -99,7 +104,7 @@ class RReluWithNoiseFunction : public torch::autograd::Function<RReluWithNoiseFu
     const auto [lower, upper] = load_bounds(ctx);
     const at::Tensor noise = ctx->get_saved_variables()[0];
     // NB: the noise is dy/dx in eval mode too (1 or the slope), so grad * noise serves both modes.
-    return {RReluBackwardFunction::apply(grad_outputs[0], std::nullopt, noise, lower, upper, /*training=*/true,
+    return {torch_ext::rrelu_backward(grad_outputs[0], std::nullopt, noise, lower, upper, /*training=*/true,
                                          /*is_result=*/false),
             at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
@@ -117,7 +122,7 @@ class RReluEvalFunction : public torch::autograd::Function<RReluEvalFunction> {
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto [lower, upper] = load_bounds(ctx);
     const at::Tensor self = ctx->get_saved_variables()[0];
-    return {RReluBackwardFunction::apply(grad_outputs[0], self, std::nullopt, lower, upper, /*training=*/false,
+    return {torch_ext::rrelu_backward(grad_outputs[0], self, std::nullopt, lower, upper, /*training=*/false,
                                          /*is_result=*/false),
             at::Tensor(), at::Tensor()};
   }
@@ -145,7 +150,7 @@ class RReluWithNoiseInplaceFunction : public torch::autograd::Function<RReluWith
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto [lower, upper] = load_bounds(ctx);
     const at::Tensor noise = ctx->get_saved_variables()[0];
-    return {RReluBackwardFunction::apply(grad_outputs[0], std::nullopt, noise, lower, upper, /*training=*/true,
+    return {torch_ext::rrelu_backward(grad_outputs[0], std::nullopt, noise, lower, upper, /*training=*/true,
                                          /*is_result=*/false),
             at::Tensor(),
             at::Tensor(),
@@ -171,7 +176,7 @@ class RReluInplaceEvalFunction : public torch::autograd::Function<RReluInplaceEv
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto [lower, upper] = load_bounds(ctx);
     const at::Tensor result = ctx->get_saved_variables()[0];
-    return {RReluBackwardFunction::apply(grad_outputs[0], result, std::nullopt, lower, upper, /*training=*/false,
+    return {torch_ext::rrelu_backward(grad_outputs[0], result, std::nullopt, lower, upper, /*training=*/false,
                                          /*is_result=*/true),
             at::Tensor(), at::Tensor()};
   }
@@ -182,6 +187,18 @@ at::Tensor rrelu_autograd(const at::Tensor& self, double lower, double upper, bo
   // NB: checked here under rrelu's name: with grad, the call goes on as rrelu_with_noise.
   check_elementwise_input("rrelu", self);
   check_rrelu_bounds("rrelu", lower, upper);
+  if (has_tangent(self)) {
+    check_tangent_without_graph("rrelu", self);
+    // The tangent is t * (the slope each element took): the noise, which training draws and eval fixes.
+    const at::Tensor x = primal(self);
+    if (training) {
+      auto [out, noise] = torch_ext::rrelu_with_noise(x, lower, upper, training, std::move(generator));
+      return with_tangent(out, slope_tangent(tangent(self), noise, lower, upper));
+    }
+    return with_tangent(rrelu_autograd(x, lower, upper, training, std::move(generator)),
+                        torch_ext::rrelu_backward(tangent(self), x, std::nullopt, lower, upper, /*training=*/false,
+                                                  /*is_result=*/false));
+  }
   if (!records_grad(self)) {
     at::AutoDispatchBelowADInplaceOrView guard;
     return torch_ext::rrelu(self, lower, upper, training, std::move(generator));
@@ -198,6 +215,19 @@ void rrelu_inplace_autograd(at::Tensor& self, double lower, double upper, bool t
   check_no_internal_overlap("rrelu_", "self", self);
   check_rrelu_bounds("rrelu_", lower, upper);
   check_inplace_not_leaf("rrelu_", self);
+  if (has_tangent(self)) {
+    check_tangent_without_graph("rrelu_", self);
+    at::Tensor x = primal(self);
+    if (training) {
+      const at::Tensor noise = torch_ext::rrelu_with_noise_(x, lower, upper, training, std::move(generator));
+      set_inplace_tangent(self, slope_tangent(tangent(self), noise, lower, upper));
+    } else {
+      torch_ext::rrelu_(x, lower, upper, training, std::move(generator));
+      set_inplace_tangent(self, torch_ext::rrelu_backward(tangent(self), x, std::nullopt, lower, upper,
+                                                          /*training=*/false, /*is_result=*/true));
+    }
+    return;
+  }
   if (!records_grad(self)) {
     {
       at::AutoDispatchBelowADInplaceOrView guard;
@@ -217,6 +247,11 @@ void rrelu_inplace_autograd(at::Tensor& self, double lower, double upper, bool t
 
 std::tuple<at::Tensor, at::Tensor> rrelu_with_noise_autograd(const at::Tensor& self, double lower, double upper,
                                                              bool training, std::optional<at::Generator> generator) {
+  if (has_tangent(self)) {
+    check_tangent_without_graph("rrelu_with_noise", self);
+    auto [out, noise] = rrelu_with_noise_autograd(primal(self), lower, upper, training, std::move(generator));
+    return {with_tangent(out, slope_tangent(tangent(self), noise, lower, upper)), noise};
+  }
   if (!records_grad(self)) {
     at::AutoDispatchBelowADInplaceOrView guard;
     return torch_ext::rrelu_with_noise(self, lower, upper, training, std::move(generator));
@@ -228,6 +263,13 @@ std::tuple<at::Tensor, at::Tensor> rrelu_with_noise_autograd(const at::Tensor& s
 at::Tensor rrelu_with_noise_inplace_autograd(at::Tensor& self, double lower, double upper, bool training,
                                              std::optional<at::Generator> generator) {
   check_inplace_not_leaf("rrelu_with_noise_", self);
+  if (has_tangent(self)) {
+    check_tangent_without_graph("rrelu_with_noise_", self);
+    at::Tensor x = primal(self);
+    const at::Tensor noise = rrelu_with_noise_inplace_autograd(x, lower, upper, training, std::move(generator));
+    set_inplace_tangent(self, slope_tangent(tangent(self), noise, lower, upper));
+    return noise;
+  }
   if (!records_grad(self)) {
     at::Tensor noise;
     {
@@ -245,6 +287,22 @@ at::Tensor rrelu_with_noise_inplace_autograd(at::Tensor& self, double lower, dou
 at::Tensor rrelu_backward_autograd(const at::Tensor& grad_output, const std::optional<at::Tensor>& self_or_result,
                                    const std::optional<at::Tensor>& noise, double lower, double upper, bool training,
                                    bool is_result) {
+  if (has_tangent(grad_output, self_or_result, noise)) {
+    check_tangent_without_graph("rrelu_backward", grad_output, self_or_result, noise);
+    // Linear in grad_output, grad_output * noise in training (so t_noise * grad_output more), piecewise constant
+    // in self_or_result.
+    const at::Tensor g = primal(grad_output), t_g = tangent(grad_output), t_noise = tangent(noise);
+    const std::optional<at::Tensor> b = primal(self_or_result), n = primal(noise);
+    return with_tangent(
+        rrelu_backward_autograd(g, b, n, lower, upper, training, is_result),
+        add_terms(t_g.defined() ? torch_ext::rrelu_backward(t_g, b, n, lower, upper, training, is_result)
+                                : at::Tensor(),
+                  training && t_noise.defined() ? t_noise * g : at::Tensor()));
+  }
+  if (!records_grad(grad_output, self_or_result, noise)) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return torch_ext::rrelu_backward(grad_output, self_or_result, noise, lower, upper, training, is_result);
+  }
   return RReluBackwardFunction::apply(grad_output, self_or_result, noise, lower, upper, training, is_result);
 }
 

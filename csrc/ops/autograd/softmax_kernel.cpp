@@ -41,6 +41,15 @@ at::ScalarType saved_input_dtype(AutogradContext* ctx) {
 
 at::Tensor sum_dim(const at::Tensor& t, int64_t dim) { return at::sum(t, {dim}, /*keepdim=*/true); }
 
+// log_softmax_backward's gradient with respect to grad_output, gg - sum(gg * exp(y)), computed in the op-math
+// type. It is also log_softmax's tangent for an input tangent gg (the Jacobian's transpose, twice).
+at::Tensor log_softmax_jvp(const at::Tensor& gg, const at::Tensor& y, int64_t dim) {
+  const at::ScalarType t = y.scalar_type();
+  const at::ScalarType opmath = at::toOpMathType(t);
+  const at::Tensor ggo = gg.to(opmath);
+  return (ggo - sum_dim(ggo * at::exp(y.to(opmath)), dim)).to(t);
+}
+
 class SoftmaxBackwardFunction : public torch::autograd::Function<SoftmaxBackwardFunction> {
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& grad_output, const at::Tensor& output,
@@ -91,14 +100,12 @@ class LogSoftmaxBackwardFunction : public torch::autograd::Function<LogSoftmaxBa
     at::Tensor d_grad_output, d_output;
     if (grad_outputs[0].defined()) {
       const at::ScalarType t = y.scalar_type();
-      const at::ScalarType opmath = at::toOpMathType(t);
-      const at::Tensor ggo = grad_outputs[0].to(opmath);
-      const at::Tensor ey = at::exp(y.to(opmath));
       if (ctx->needs_input_grad(0)) {
-        d_grad_output = (ggo - sum_dim(ggo * ey, dim)).to(t);
+        d_grad_output = log_softmax_jvp(grad_outputs[0], y, dim);
       }
       if (ctx->needs_input_grad(1)) {
-        d_output = (-ggo * ey * sum_dim(g.to(opmath), dim)).to(t);
+        const at::ScalarType opmath = at::toOpMathType(t);
+        d_output = (-grad_outputs[0].to(opmath) * at::exp(y.to(opmath)) * sum_dim(g.to(opmath), dim)).to(t);
       }
     }
     return {d_grad_output, d_output, at::Tensor(), at::Tensor()};
@@ -118,7 +125,7 @@ class SoftmaxFunction : public torch::autograd::Function<SoftmaxFunction> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto output = ctx->get_saved_variables()[0];
-    return {SoftmaxBackwardFunction::apply(grad_outputs[0], output, saved_dim(ctx), saved_input_dtype(ctx)),
+    return {torch_ext::softmax_backward(grad_outputs[0], output, saved_dim(ctx), saved_input_dtype(ctx)),
             at::Tensor(), at::Tensor()};
   }
 };
@@ -136,12 +143,23 @@ class LogSoftmaxFunction : public torch::autograd::Function<LogSoftmaxFunction> 
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto output = ctx->get_saved_variables()[0];
-    return {LogSoftmaxBackwardFunction::apply(grad_outputs[0], output, saved_dim(ctx), saved_input_dtype(ctx)),
+    return {torch_ext::log_softmax_backward(grad_outputs[0], output, saved_dim(ctx), saved_input_dtype(ctx)),
             at::Tensor(), at::Tensor()};
   }
 };
 
+// Tangents, from the output y (in the output's dtype; the input's tangent is cast to it, as the dtype argument
+// casts the input): softmax's is softmax_backward(t, y) = y * (t - sum(t * y)); log_softmax's
+// t - sum(t * exp(y)) (log_softmax_jvp). The backward ops: softmax_backward(g, y) = y * (g - sum(g * y)) has
+// softmax_backward(t_g, y) + t_y * (g - sum(g * y)) - y * sum(g * t_y); log_softmax_backward(g, y) =
+// g - exp(y) * sum(g) has log_softmax_backward(t_g, y) - exp(y) * t_y * sum(g); both then cast to input_dtype.
 at::Tensor softmax_autograd(const at::Tensor& self, int64_t dim, std::optional<at::ScalarType> dtype) {
+  if (has_tangent(self)) {
+    check_tangent_without_graph("softmax", self);
+    const at::Tensor y = softmax_autograd(primal(self), dim, dtype);
+    const at::ScalarType t = y.scalar_type();
+    return with_tangent(y, torch_ext::softmax_backward(tangent(self).to(t), y, dim, t));
+  }
   if (!records_grad(self)) {
     at::AutoDispatchBelowADInplaceOrView guard;
     return torch_ext::softmax(self, dim, dtype);
@@ -150,6 +168,11 @@ at::Tensor softmax_autograd(const at::Tensor& self, int64_t dim, std::optional<a
 }
 
 at::Tensor log_softmax_autograd(const at::Tensor& self, int64_t dim, std::optional<at::ScalarType> dtype) {
+  if (has_tangent(self)) {
+    check_tangent_without_graph("log_softmax", self);
+    const at::Tensor y = log_softmax_autograd(primal(self), dim, dtype);
+    return with_tangent(y, log_softmax_jvp(tangent(self), y, dim));
+  }
   if (!records_grad(self)) {
     at::AutoDispatchBelowADInplaceOrView guard;
     return torch_ext::log_softmax(self, dim, dtype);
@@ -159,6 +182,17 @@ at::Tensor log_softmax_autograd(const at::Tensor& self, int64_t dim, std::option
 
 at::Tensor softmax_backward_autograd(const at::Tensor& grad_output, const at::Tensor& output, int64_t dim,
                                      at::ScalarType input_dtype) {
+  if (has_tangent(grad_output, output)) {
+    check_tangent_without_graph("softmax_backward", grad_output, output);
+    const at::Tensor g = primal(grad_output), y = primal(output), t_g = tangent(grad_output), t_y = tangent(output);
+    at::Tensor t_out = t_g.defined() ? torch_ext::softmax_backward(t_g, y, dim, input_dtype) : at::Tensor();
+    if (t_y.defined()) {
+      const at::ScalarType opmath = at::toOpMathType(y.scalar_type());
+      const at::Tensor go = g.to(opmath), yo = y.to(opmath), tyo = t_y.to(opmath);
+      t_out = add_terms(t_out, (tyo * (go - sum_dim(go * yo, dim)) - yo * sum_dim(go * tyo, dim)).to(input_dtype));
+    }
+    return with_tangent(softmax_backward_autograd(g, y, dim, input_dtype), t_out);
+  }
   if (!records_grad(grad_output, output)) {
     at::AutoDispatchBelowADInplaceOrView guard;
     return torch_ext::softmax_backward(grad_output, output, dim, input_dtype);
@@ -168,6 +202,17 @@ at::Tensor softmax_backward_autograd(const at::Tensor& grad_output, const at::Te
 
 at::Tensor log_softmax_backward_autograd(const at::Tensor& grad_output, const at::Tensor& output, int64_t dim,
                                          at::ScalarType input_dtype) {
+  if (has_tangent(grad_output, output)) {
+    check_tangent_without_graph("log_softmax_backward", grad_output, output);
+    const at::Tensor g = primal(grad_output), y = primal(output), t_g = tangent(grad_output), t_y = tangent(output);
+    at::Tensor t_out = t_g.defined() ? torch_ext::log_softmax_backward(t_g, y, dim, input_dtype) : at::Tensor();
+    if (t_y.defined()) {
+      const at::ScalarType opmath = at::toOpMathType(y.scalar_type());
+      t_out = add_terms(
+          t_out, (-at::exp(y.to(opmath)) * t_y.to(opmath) * sum_dim(g.to(opmath), dim)).to(input_dtype));
+    }
+    return with_tangent(log_softmax_backward_autograd(g, y, dim, input_dtype), t_out);
+  }
   if (!records_grad(grad_output, output)) {
     at::AutoDispatchBelowADInplaceOrView guard;
     return torch_ext::log_softmax_backward(grad_output, output, dim, input_dtype);
