@@ -83,6 +83,12 @@ def assert_close_off_nan(actual, expected, saved, **kw):
     assert_close(actual[keep], expected[keep], **kw)
 
 
+def nan_at_nan_inputs(expected: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """expected (ATen's gradient or noise), NaN where x is NaN: torch_ext's gradient of a NaN input is NaN in every op
+    (ATen's PReLU and RReLU gradients are finite there, its ELU gradient depends on the kernel path)."""
+    return torch.where(torch.isnan(x.detach()), torch.full_like(expected, math.nan), expected)
+
+
 def assert_same_zero_signs(actual: torch.Tensor, expected: torch.Tensor):
     """Where ``expected`` is a (signed) zero, ``actual`` must be the same zero."""
     zero = expected == 0
@@ -279,7 +285,8 @@ def elu_reference(x: torch.Tensor, alpha: float, scale: float, input_scale: floa
 
 
 def elu_backward_reference(grad, alpha, scale, input_scale, is_result, self_or_result) -> torch.Tensor:
-    """ATen's elu_backward in float64: b <= 0 takes the negative branch (NaN takes the positive one)."""
+    """ATen's elu_backward in float64: b <= 0 takes the negative branch, and a NaN b gives NaN (ATen's scalar and
+    CUDA kernels take the positive branch there, its vectorized CPU kernel gives NaN: torch_ext always NaN)."""
     g = grad.detach().to(torch.float64)
     b = self_or_result.detach().to(torch.float64)
     negcoef = alpha * scale
@@ -287,7 +294,7 @@ def elu_backward_reference(grad, alpha, scale, input_scale, is_result, self_or_r
         neg = g * input_scale * (b + negcoef)
     else:
         neg = g * input_scale * negcoef * torch.exp(b * input_scale)
-    return torch.where(b <= 0, neg, g * scale).to(grad.dtype)
+    return torch.where(b > 0, g * scale, neg).to(grad.dtype)
 
 
 @dataclasses.dataclass(frozen=True)

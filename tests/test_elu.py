@@ -280,7 +280,7 @@ class TestElu:
         (gx_torch,) = torch.autograd.grad(variant.torch_fn(x), x, g)
         assert_close_off_nan(gx, gx_torch, x)
         alpha, scale, input_scale = variant.params
-        # x == +-0 takes the negative-side slope alpha * scale * input_scale (ATen's `<= 0`); NaN takes scale.
+        # x == +-0 takes the negative-side slope alpha * scale * input_scale (ATen's `<= 0`); NaN gives NaN.
         slope_at_zero = torch.tensor(0.75 * alpha * scale * input_scale, dtype=torch.float64).to(dtype)
         for i in (0, 1):
             torch.testing.assert_close(gx[i].cpu().double(), slope_at_zero.double(), **ulp_tol(dtype))

@@ -36,6 +36,7 @@ from common_utils import (
     away_from_zero_values,
     make_input,
     normal_values,
+    nan_at_nan_inputs,
     run_with_cpu_isa,
     requires_cuda,
     same_layout_copy,
@@ -121,10 +122,12 @@ def _manual_seed(seed):
 
 
 def check_noise_contract(x, noise, lower, upper):
-    """noise: 1 where not x <= 0 (x > 0 and NaN), a slope in [lower, upper] (rounded as the kernel rounds) elsewhere."""
+    """noise: 1 where x > 0, NaN where x is NaN (dy/dx), a slope in [lower, upper] (rounded as the kernel rounds)
+    where x <= 0."""
     assert noise.shape == x.shape and noise.dtype == x.dtype and noise.device == x.device
     neg = x.detach() <= 0
-    assert bool((noise[~neg] == 1).all()), "noise must be 1 where x > 0 or x is NaN"
+    assert bool((noise[x.detach() > 0] == 1).all()), "noise must be 1 where x > 0"
+    assert bool(torch.isnan(noise[torch.isnan(x.detach())]).all()), "noise must be NaN where x is NaN"
     r = noise[neg].double()
     if r.numel():
         lo, hi = bound_in_dtype(lower, x.dtype), bound_in_dtype(upper, x.dtype)
@@ -275,9 +278,9 @@ class TestRRelu:
         (gx,) = torch.autograd.grad(out, x, g)
         (expected,) = torch.autograd.grad(F.leaky_relu(x, _eval_slope(lower, upper)), x, g)
         assert gx.dtype == dtype and gx.shape == x.shape
-        assert_exact(gx, expected)
+        assert_exact(gx, nan_at_nan_inputs(expected, x))
         (expected_rrelu,) = torch.autograd.grad(F.rrelu(x, lower, upper, False), x, g)
-        assert_exact(gx, expected_rrelu)
+        assert_exact(gx, nan_at_nan_inputs(expected_rrelu, x))
 
     @pytest.mark.parametrize("bounds", BOUNDS)
     @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
@@ -290,11 +293,12 @@ class TestRRelu:
         assert_exact(out, F.leaky_relu(x, slope))
         assert torch.isnan(out[2]) and out[3].item() == float("inf")
         (gx,) = torch.autograd.grad(out, x, torch.full_like(x, 0.75))
-        # x == +-0 and NaN take the slope (leaky_relu_backward's `x > 0`), +inf takes 1.
+        # x == +-0 take the slope (leaky_relu_backward's `x > 0`), NaN gives NaN, +inf takes 1.
         op = _opmath(dtype)
         expected_slope = (torch.tensor(0.75, dtype=op) * torch.tensor(slope, dtype=op)).to(dtype).item()
-        for i in (0, 1, 2):
+        for i in (0, 1):
             assert gx[i].item() == expected_slope, (i, gx[i].item(), expected_slope)
+        assert torch.isnan(gx[2])
         assert gx[3].item() == 0.75
 
     @pytest.mark.parametrize("device", DEVICES)
@@ -320,12 +324,12 @@ class TestRRelu:
     @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
     @pytest.mark.parametrize("device", DEVICES)
     def test_eval_noise_is_the_derivative(self, device, dtype):
-        # rrelu_with_noise in eval: noise = 1 for x > 0, the slope elsewhere (NaN included), no randomness.
+        # rrelu_with_noise in eval: noise = 1 for x > 0, NaN for NaN, the slope elsewhere; no randomness.
         x = make_input("odd_1d", dtype, device, values=values_with_specials(dtype))
         out, noise = ops.rrelu_with_noise(x, 0.1, 0.3, False)
         slope = torch.tensor(0.2, dtype=_opmath(dtype)).to(dtype)
         expected = torch.where(x > 0, torch.ones_like(x), slope.to(device).expand_as(x))
-        assert_exact(noise, expected)
+        assert_exact(noise, nan_at_nan_inputs(expected, x))
         assert_exact(out, F.leaky_relu(x, 0.2))
 
     # ------------------------------------------------------------------------------------------
@@ -361,8 +365,8 @@ class TestRRelu:
         assert out[0].item() == 0 and not torch.signbit(out[0]).item()
         assert out[1].item() == 0 and torch.signbit(out[1]).item()
         assert noise[0].item() != 1 and noise[1].item() != 1
-        # NaN: output NaN, noise 1 (the x > 0 branch); +inf passes; -inf times a slope stays -inf.
-        assert torch.isnan(out[2]) and noise[2].item() == 1
+        # NaN: output NaN, noise NaN (ATen's is 1, the x > 0 branch); +inf passes; -inf times a slope stays -inf.
+        assert torch.isnan(out[2]) and torch.isnan(noise[2])
         assert out[3].item() == float("inf") and noise[3].item() == 1
         assert out[4].item() == float("-inf") and noise[4].item() != 1
 
@@ -574,7 +578,8 @@ class TestRRelu:
             g = _grad_output(x)
             (gx,) = torch.autograd.grad(y, x, g)
             (expected,) = torch.autograd.grad(F.leaky_relu(x, slope), x, g)
-            # NaN inputs: training's noise is 1 there (ATen's rrelu too), leaky_relu's gradient is the slope.
+            # NaN inputs: the gradient is NaN (ATen's rrelu's is 1, leaky_relu's the slope).
+            assert bool(torch.isnan(gx[torch.isnan(x.detach())]).all())
             # half and bfloat16: the gradient multiplies by the noise, the slope rounded to the dtype (as ATen's
             # rrelu), where leaky_relu multiplies by the float slope: equal up to that rounding.
             exact = {} if dtype in REDUCED_DTYPES else dict(rtol=0, atol=0)
@@ -590,20 +595,21 @@ class TestRRelu:
                 continue
             assert_exact(y, aten_y)
             (aten_gx,) = torch.autograd.grad(aten_y, x, g)
-            assert_exact(gx, aten_gx)
+            assert_exact(gx, nan_at_nan_inputs(aten_gx, x))
 
     @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16],
                              ids=["float32", "float64", "bfloat16"])
     @pytest.mark.parametrize("device", DEVICES)
     def test_train_equal_bounds_matches_aten_noise(self, device, dtype):
         # ATen's rrelu_with_noise with lower == upper is deterministic: our output and noise equal its, bit for bit
-        # (noise 1 for x > 0 and NaN, the slope for x <= 0). ATen's CPU kernel has no float16.
+        # (noise 1 for x > 0, the slope for x <= 0), but at NaN inputs, where ours is NaN and ATen's 1. ATen's CPU
+        # kernel has no float16.
         x = make_input("large", dtype, device, values=values_with_specials(dtype))
         out, noise = ops.rrelu_with_noise(x, 0.25, 0.25, True)
         aten_noise = torch.empty_like(x)
         aten_out = torch.ops.aten.rrelu_with_noise(x, aten_noise, 0.25, 0.25, True)
         assert_exact(out, aten_out)
-        assert_exact(noise, aten_noise)
+        assert_exact(noise, nan_at_nan_inputs(aten_noise, x))
 
     # ------------------------------------------------------------------------------------------
     # In-place: functional inplace=True and module inplace=True, both modes

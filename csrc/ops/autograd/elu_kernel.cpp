@@ -34,18 +34,18 @@ EluParams load_params(AutogradContext* ctx) {
 }
 
 // ATen's elu_double_backward: the gradient of <gg, elu_backward(grad_output, ..., b)> with respect to b. Its mask
-// is b < 0 where the first order uses b <= 0. The op is elementwise in b, so this is also its tangent with
-// respect to b, with gg the tangent of b.
+// is b < 0 where the first order uses b <= 0, written as not b >= 0 so that a NaN b gives NaN. The op is
+// elementwise in b, so this is also its tangent with respect to b, with gg the tangent of b.
 at::Tensor elu_backward_d_b(const at::Tensor& gg, const at::Tensor& grad_output, const EluParams& p, bool is_result,
                             const at::Tensor& b) {
-  const at::Tensor negative = b < 0;
+  const at::Tensor nonnegative = b >= 0;
   if (is_result) {
-    return at::where(negative, gg * grad_output * p.input_scale, at::zeros_like(b));
+    // NB: + b * 0 carries a NaN b into the term (where it is selected, b < 0 or NaN: never an infinity).
+    return at::where(nonnegative, at::zeros_like(b), gg * grad_output * p.input_scale + b * 0);
   }
-  return at::where(negative,
+  return at::where(nonnegative, at::zeros_like(b),
                    torch_ext::elu_backward(gg * grad_output * p.input_scale, p.alpha, p.scale, p.input_scale,
-                                           /*is_result=*/false, b),
-                   at::zeros_like(b));
+                                           /*is_result=*/false, b));
 }
 
 class EluBackwardFunction : public torch::autograd::Function<EluBackwardFunction> {

@@ -3,6 +3,7 @@
 // _prelu_kernel_backward, adapted to a grad_weight that is already reduced to weight's shape.
 
 #include <ATen/TensorOperators.h>
+#include <ATen/ops/isnan.h>
 #include <ATen/ops/sum.h>
 #include <ATen/ops/where.h>
 #include <ATen/ops/zeros_like.h>
@@ -46,6 +47,9 @@ at::Tensor reduce_to_weight(const at::Tensor& t, const at::Tensor& weight) {
   return t.sum(dims).reshape_symint(weight.sym_sizes());
 }
 
+// t (self-shaped), with x's NaN where x is NaN: the second-order terms of a NaN input are NaN, as its gradient is.
+at::Tensor propagate_nan(const at::Tensor& x, const at::Tensor& t) { return at::where(at::isnan(x), x, t); }
+
 class PreluBackwardFunction : public torch::autograd::Function<PreluBackwardFunction> {
  public:
   static variable_list forward(AutogradContext* ctx, const at::Tensor& grad_output, const at::Tensor& self,
@@ -78,14 +82,14 @@ class PreluBackwardFunction : public torch::autograd::Function<PreluBackwardFunc
 
     at::Tensor d_g, d_x, d_w;
     if (ggx.defined()) {
-      d_g = at::where(nonnegative, ggx, ggx * broadcast_weight(w, x));
-      d_w = reduce_to_weight(at::where(nonnegative, zero, g * ggx), w);
+      d_g = propagate_nan(x, at::where(nonnegative, ggx, ggx * broadcast_weight(w, x)));
+      d_w = reduce_to_weight(propagate_nan(x, at::where(nonnegative, zero, g * ggx)), w);
     }
     if (ggw.defined()) {
       const at::Tensor ggw_b = broadcast_weight(ggw, x);
       const at::Tensor from_w = at::where(nonnegative, zero, x * ggw_b);
       d_g = d_g.defined() ? d_g + from_w : from_w;
-      d_x = at::where(nonnegative, zero, g * ggw_b);
+      d_x = propagate_nan(x, at::where(nonnegative, zero, g * ggw_b));
     }
     return {d_g, d_x, d_w};
   }
@@ -112,7 +116,7 @@ class PreluFunction : public torch::autograd::Function<PreluFunction> {
 // but at 0): t_gx = prelu_backward(t_g, x, w)'s gx + (x > 0 ? 0 : g*t_w[c]), t_gw = its gw + the sum over c's
 // positions of (x > 0 ? 0 : g*t_x). The masks of the added terms are x >= 0, as in ATen's double backward.
 at::Tensor prelu_weight_term(const at::Tensor& x, const at::Tensor& factor, const at::Tensor& t_w) {
-  return at::where(x >= 0, at::zeros_like(x), factor * broadcast_weight(t_w, x));
+  return propagate_nan(x, at::where(x >= 0, at::zeros_like(x), factor * broadcast_weight(t_w, x)));
 }
 
 at::Tensor prelu_autograd(const at::Tensor& self, const at::Tensor& weight) {
@@ -146,7 +150,7 @@ std::tuple<at::Tensor, at::Tensor> prelu_backward_autograd(const at::Tensor& gra
       t_gx = add_terms(t_gx, prelu_weight_term(x, g, t_w));
     }
     if (t_x.defined()) {
-      t_gw = add_terms(t_gw, reduce_to_weight(at::where(x >= 0, at::zeros_like(x), g * t_x), w));
+      t_gw = add_terms(t_gw, reduce_to_weight(propagate_nan(x, at::where(x >= 0, at::zeros_like(x), g * t_x)), w));
     }
     return {with_tangent(gx, t_gx), with_tangent(gw, t_gw)};
   }

@@ -2,7 +2,9 @@
 // ELU's formulas, written once for the CPU (scalar and vector) and CUDA kernels.
 // T is the op-math type: float for float/half/bfloat16, double for double.
 // Branch conditions are ATen's: forward x > 0, backward b <= 0 (so x == 0 takes the
-// negative-side gradient, alpha * scale * input_scale).
+// negative-side gradient, alpha * scale * input_scale). The backward selects on b > 0, so that a NaN
+// b takes the negative side and its gradient is NaN (ATen's scalar and CUDA kernels give g * scale
+// there, its vectorized CPU kernel NaN).
 
 #include "scalar_math.h"
 
@@ -33,7 +35,7 @@ C10_HOST_DEVICE inline T elu_forward(T x, T negcoef, T poscoef, T negiptcoef) {
 template <typename M, typename T>
 C10_HOST_DEVICE inline T elu_backward(T g, T b, T negcoef, T poscoef, T negiptcoef, bool is_result) {
   const T neg = is_result ? g * negiptcoef * (b + negcoef) : g * negiptcoef * negcoef * M::exp(b * negiptcoef);
-  return M::select(M::le(b, M::template splat<T>(0)), neg, g * poscoef);
+  return M::select(M::gt(b, M::template splat<T>(0)), g * poscoef, neg);
 }
 
 }  // namespace torch_ext::math

@@ -2,7 +2,7 @@
 // PReLU's formulas, written once for the CPU (scalar and vector) and CUDA kernels.
 // T is the op-math type: float for float/half/bfloat16, double for double.
 // Branch condition is ATen's x > 0 for the forward and both gradients: x == 0 (either sign)
-// and NaN take the negative side.
+// takes the negative side. A NaN x gives a NaN gradient (ATen's grad_self is w * g there).
 // NB: ATen computes in scalar_t, not in op-math. For half and bfloat16 the two agree bitwise:
 // the product of two 11-bit (half) or 8-bit (bfloat16) significands is exact in float, so
 // rounding the float product once gives the correctly rounded scalar_t product, as c10::Half's
@@ -18,10 +18,11 @@ C10_HOST_DEVICE inline T prelu_forward(T x, T w) {
   return M::select(M::gt(x, M::template splat<T>(0)), x, w * x);
 }
 
-// grad_self = x > 0 ? g : w * g
+// grad_self = x > 0 ? g : w * g, and x (NaN) where x is NaN.
 template <typename M, typename T>
 C10_HOST_DEVICE inline T prelu_backward_self(T g, T x, T w) {
-  return M::select(M::gt(x, M::template splat<T>(0)), g, w * g);
+  const T zero = M::template splat<T>(0);
+  return M::select(M::gt(x, zero), g, M::select(M::le(x, zero), w * g, x));
 }
 
 // One element's term of grad_weight[c] = sum over the channel's positions of

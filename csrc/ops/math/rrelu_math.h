@@ -1,8 +1,9 @@
 #pragma once
 // RReLU's formulas and its random slopes, written once for the CPU (scalar and vector) and CUDA kernels.
 // T is the op-math type: float for float/half/bfloat16, double for double.
-// Branch conditions are ATen's: training sends x <= 0 to the random slope (x == 0 included; NaN
-// takes the x > 0 branch: y = NaN, slope 1); eval and its backward use x > 0 (leaky_relu's).
+// Branch conditions are ATen's: training sends x <= 0 to the random slope (x == 0 included); eval and
+// its backward use x > 0 (leaky_relu's). A NaN x gives y = NaN and a NaN noise (dy/dx) and gradient,
+// where ATen's noise is 1 (training) or the slope (eval).
 //
 // Random numbers: a counter-based Philox4x32-10 keyed by the element's index, so an element's slope
 // depends only on (seed, offset, index), never on the thread count or the launch geometry, and the
@@ -143,9 +144,11 @@ C10_HOST_DEVICE inline T rrelu_train_forward(T x, T r) {
   return M::select(M::le(x, M::template splat<T>(0)), x * r, x);
 }
 
+// The noise is dy/dx: the slope, 1, or NaN for a NaN x (so that its gradient, grad * noise, is NaN; ATen's is 1).
 template <typename M, typename T>
 C10_HOST_DEVICE inline T rrelu_train_noise(T x, T r) {
-  return M::select(M::le(x, M::template splat<T>(0)), r, M::template splat<T>(1));
+  const T zero = M::template splat<T>(0);
+  return M::select(M::le(x, zero), r, M::select(M::gt(x, zero), M::template splat<T>(1), x));
 }
 
 // Eval (leaky_relu with slope (lower + upper) / 2): y = x > 0 ? x : x * slope; noise 1 or slope.
@@ -156,13 +159,16 @@ C10_HOST_DEVICE inline T rrelu_eval_forward(T x, T slope) {
 
 template <typename M, typename T>
 C10_HOST_DEVICE inline T rrelu_eval_noise(T x, T slope) {
-  return M::select(M::gt(x, M::template splat<T>(0)), M::template splat<T>(1), slope);
+  const T zero = M::template splat<T>(0);
+  return M::select(M::gt(x, zero), M::template splat<T>(1), M::select(M::le(x, zero), slope, x));
 }
 
-// Eval backward (leaky_relu_backward): gx = b > 0 ? g : g * slope, b the input or the in-place output.
+// Eval backward (leaky_relu_backward): gx = b > 0 ? g : g * slope, b the input or the in-place output;
+// NaN for a NaN b (ATen's is g * slope).
 template <typename M, typename T>
 C10_HOST_DEVICE inline T rrelu_eval_backward(T g, T b, T slope) {
-  return M::select(M::gt(b, M::template splat<T>(0)), g, g * slope);
+  const T zero = M::template splat<T>(0);
+  return M::select(M::gt(b, zero), g, M::select(M::le(b, zero), g * slope, b));
 }
 
 // Training backward: gx = g * noise.

@@ -1,8 +1,11 @@
-"""Forward-mode AD of every op (and of the backward ops): torch.func.jvp, jacfwd and torch.autograd.forward_ad
-against torch's on the same inputs, in every dtype and device; numerical checks of the tangents in float64; and
-the clear refusal of the one combination not supported (a tangent on an input that also records a reverse-mode
-graph, as forward-over-reverse needs)."""
+"""Autograd contracts every op keeps, over one table of ops (CASES):
+- forward-mode AD (and of the backward ops): torch.func.jvp, jacfwd and torch.autograd.forward_ad against torch's on
+  the same inputs, in every dtype and device; numerical checks of the tangents in float64; and the clear refusal of
+  the one combination not supported (a tangent on an input that also records a reverse-mode graph, as
+  forward-over-reverse needs);
+- a NaN input gives a NaN gradient, first and second order, in the vectorized body and the scalar tail."""
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -155,7 +158,8 @@ def test_tangent_on_a_recorded_graph_is_refused(case, device):
     x, t = _inputs(device, torch.float64)
     with fwAD.dual_level():
         dual = fwAD.make_dual(x.requires_grad_(), t)
-        with pytest.raises(RuntimeError, match=rf"^{case.name}: forward-mode AD .* also requires grad is not supported"):
+        refusal = rf"^{case.name}: forward-mode AD .* also requires grad is not supported"
+        with pytest.raises(RuntimeError, match=refusal):
             case.ours(dual)
     with pytest.raises(RuntimeError, match="also requires grad"):
         torch.autograd.gradgradcheck(case.ours, (x,), check_fwd_over_rev=True)
@@ -165,3 +169,28 @@ def test_issue_example():
     # The report's own case: the tangent of ELU at x in direction 1 is ELU's derivative, not zeros.
     x, t = torch.randn(5, dtype=torch.double), torch.ones(5, dtype=torch.double)
     assert_close(torch.func.jvp(TF.elu, (x,), (t,))[1], torch.func.jvp(F.elu, (x,), (t,))[1])
+
+
+# Sizes: the scalar tail alone, and vector bodies with a tail (NaN at the start, in the middle and at the end).
+NAN_SIZES = [5, 67, 1031]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("n", NAN_SIZES)
+@pytest.mark.parametrize("case", CASE_PARAMS)
+def test_nan_input_gives_nan_gradient(case, n, dtype, device):
+    # Shape [n, 3] (PReLU's 3 channels): 3n elements in memory, NaN in rows 0, n // 2 and n - 1.
+    x = normal_values((n, 3), seed=n).to(device=device, dtype=dtype)
+    nan_at = ([0, n // 2, n - 1], [1, 2, 0])
+    x[nan_at] = math.nan
+    x.requires_grad_()
+    g = normal_values((n, 3), seed=n + 1, std=1.0).to(device=device, dtype=dtype)
+    (gx,) = torch.autograd.grad(case.ours(x), x, g, create_graph=True)
+    assert bool(torch.isnan(gx[nan_at]).all()), gx[nan_at]
+    if "softmax" not in case.id:  # an elementwise op: the other gradients stay finite
+        assert bool(torch.isfinite(gx[~torch.isnan(x.detach())]).all())
+    if case.id in ("rrelu_train", "rrelu_train_"):
+        return  # the gradient, g * noise, reads x only through the (non-differentiable) noise: no second order
+    (ggx,) = torch.autograd.grad(gx, x, torch.ones_like(gx), allow_unused=True, materialize_grads=True)
+    assert bool(torch.isnan(ggx[nan_at]).all()), ggx[nan_at]
