@@ -3,8 +3,11 @@
   the same inputs, in every dtype and device; numerical checks of the tangents in float64; and the clear refusal of
   the one combination not supported (a tangent on an input that also records a reverse-mode graph, as
   forward-over-reverse needs);
-- a NaN input gives a NaN gradient, first and second order, in the vectorized body and the scalar tail."""
+- a NaN input gives a NaN gradient, first and second order, in the vectorized body and the scalar tail;
+- torch.vmap runs the ops' batching rules (torch_ext/_vmap.py), never PyTorch's looping fallback (disabled here):
+  vmap, and jacfwd, which vmaps the tangents through the backward ops."""
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -15,6 +18,7 @@ import torch.autograd.forward_ad as fwAD
 import torch.nn.functional as F
 
 import torch_ext.functional as TF
+from torch_ext._vmap import BATCHED_OPS
 from common_utils import DEVICES, FLOAT_DTYPES, REDUCED_DTYPES, assert_close, away_from_zero_values, normal_values
 
 SHAPE = (4, 3, 5)
@@ -71,6 +75,16 @@ def _tangent_tol(dtype):
     return dict(rtol=2 * torch.finfo(dtype).eps, atol=2 * torch.finfo(dtype).eps) if dtype in REDUCED_DTYPES else {}
 
 
+@contextlib.contextmanager
+def vmap_fallback(enabled: bool):
+    """PyTorch's vmap fallback (a loop over the batch) on or off: off, an op without a batching rule raises."""
+    torch._C._functorch._set_vmap_fallback_enabled(enabled)
+    try:
+        yield
+    finally:
+        torch._C._functorch._set_vmap_fallback_enabled(True)
+
+
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("case", CASE_PARAMS)
@@ -97,7 +111,17 @@ class TestTangents:
             pytest.skip("jacfwd in float32 and float64 (the tangents above cover the reduced types)")
         x, _ = _inputs(device, dtype)
         x = x[:2, :, :3]
-        assert_close(torch.func.jacfwd(case.ours)(x), torch.func.jacfwd(case.ref)(x))
+        with vmap_fallback(case.name == "prelu"):
+            assert_close(torch.func.jacfwd(case.ours, randomness="different")(x), torch.func.jacfwd(case.ref)(x))
+
+    @pytest.mark.parametrize("in_dim", [0, 2])
+    def test_vmap(self, case, device, dtype, in_dim):
+        if case.name == "prelu":
+            pytest.skip("PReLU runs on PyTorch's vmap fallback (its channel dim would move with the batch)")
+        x = normal_values((2,) + SHAPE, seed=3).movedim(0, in_dim).to(device=device, dtype=dtype)
+        with vmap_fallback(False):
+            out = torch.vmap(case.ours, in_dims=in_dim, randomness="different")(x)
+        assert_close(out, torch.vmap(case.ref, in_dims=in_dim)(x))
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -194,3 +218,34 @@ def test_nan_input_gives_nan_gradient(case, n, dtype, device):
         return  # the gradient, g * noise, reads x only through the (non-differentiable) noise: no second order
     (ggx,) = torch.autograd.grad(gx, x, torch.ones_like(gx), allow_unused=True, materialize_grads=True)
     assert bool(torch.isnan(ggx[nan_at]).all()), ggx[nan_at]
+
+
+def test_every_op_but_prelu_has_a_batching_rule():
+    ops = {name for name in torch._C._dispatch_get_all_op_names() if name.startswith("torch_ext::")}
+    assert ops - BATCHED_OPS == {"torch_ext::prelu", "torch_ext::prelu_backward"}
+
+
+def test_vmap_random_ops_follow_the_randomness_flag():
+    x = torch.randn(3, 8)
+    for fn in (lambda t: TF.rrelu(t, training=True), lambda t: TF.rrelu(t.clone(), training=True, inplace=True)):
+        with pytest.raises(RuntimeError, match="randomness error mode"):
+            torch.vmap(fn)(x)
+        with pytest.raises(RuntimeError, match="randomness='same'"):
+            torch.vmap(fn, randomness="same")(x)
+        out = torch.vmap(fn, randomness="different")(-x.abs() - 1)
+        slopes = out / (-x.abs() - 1)
+        assert not torch.equal(slopes[0], slopes[1])  # each slice draws its own
+        assert bool(((slopes >= 1 / 8) & (slopes <= 1 / 3)).all())
+    assert torch.equal(torch.vmap(TF.rrelu)(x), F.rrelu(x))  # eval draws nothing
+
+
+def test_vmap_softmax_dims_are_the_slices():
+    x = torch.randn(3, 4, 5)
+    with vmap_fallback(False):
+        for dim in (-2, -1, 0, 1):
+            assert_close(torch.vmap(lambda t: TF.softmax(t, dim))(x), torch.vmap(lambda t: F.softmax(t, dim))(x))
+        # A slice of one element (logical 0-d): its own softmax, 1 (log_softmax 0).
+        assert_close(torch.vmap(lambda t: TF.softmax(t, 0))(x[:, 0, 0]), torch.ones(3))
+        assert_close(torch.vmap(lambda t: TF.log_softmax(t, -1))(x[:, 0, 0]), torch.zeros(3))
+        with pytest.raises(IndexError, match=r"range of \[-2, 1\], but got 2"):
+            torch.vmap(lambda t: TF.softmax(t, 2))(x)

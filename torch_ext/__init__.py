@@ -6,7 +6,7 @@ Importing the package loads the op library, which registers ``torch.ops.torch_ex
 import torch  # noqa: F401  (torch's libraries must be loaded before the op library)
 
 from . import _C  # noqa: E402  (links libtorch_ext_ops.so, whose static initializers register the ops)
-from . import functional, nn  # noqa: E402
+from . import _vmap, functional, nn  # noqa: E402,F401  (_vmap registers the batching rules)
 
 __version__ = "0.1.0"
 

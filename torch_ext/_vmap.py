@@ -1,0 +1,98 @@
+"""Batching rules (torch.vmap, and so jacfwd and batched gradients) for the elementwise ops, softmax and their
+backward ops: one call of the op on the whole batch, instead of PyTorch's fallback, which loops over it.
+
+In-place ops write through the batched view of self. Each rule moves every batched tensor's batch dimension to the front and expands the unbatched ones over the batch
+(a stride-0 view: the kernels read any strides), so an elementwise op runs once on [B, *shape]; softmax's dim
+counts in the logical rank and moves by one. PReLU (whose channel dimension would move) is left to the fallback.
+"""
+
+from typing import Optional, Sequence
+
+import torch
+
+ops = torch.ops.torch_ext
+
+# PyTorch's own message for a random op under vmap's default randomness="error".
+_RANDOMNESS_ERROR = ("vmap: called random operation while in randomness error mode. Please either use the 'same' or "
+                     "'different' randomness flags on vmap or perform the randomness operation out of vmap")
+
+
+def _bind(op, args, kwargs, in_dims):
+    """The call's arguments by name, and the batch dim of each positional one."""
+    names = [a.name for a in op._schema.arguments]
+    bound = dict(zip(names, args))
+    bound.update(kwargs)
+    return bound, dict(zip(names, in_dims))
+
+
+def _wrap_dim(dim: int, logical_ndim: int) -> int:
+    n = max(logical_ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim % n
+
+
+def batch_rule(op, tensors: Sequence[str], dim_arg: Optional[str] = None, random: bool = False):
+    """The batching rule of `op`, elementwise over its tensor arguments `tensors`; `dim_arg` names a dim argument
+    (softmax's); `random`: the op draws random numbers when its `training` argument is true."""
+
+    def rule(info, in_dims, *args, **kwargs):
+        bound, dims = _bind(op, args, kwargs, in_dims)
+        if random and bound.get("training", False):
+            if info.randomness == "error":
+                raise RuntimeError(_RANDOMNESS_ERROR)
+            if info.randomness == "same":
+                raise RuntimeError(f"{op._schema.name} in training: vmap(randomness='same') is not supported (every "
+                                   "element draws its own slope); use randomness='different'")
+        logical_ndim = 0
+        for name in tensors:
+            t = bound.get(name)
+            if t is None:
+                continue
+            d = dims.get(name)
+            t = t.expand(info.batch_size, *t.shape) if d is None else t.movedim(d, 0)
+            logical_ndim = t.dim() - 1
+            bound[name] = t
+        scalar_slices = dim_arg is not None and logical_ndim == 0
+        if dim_arg is not None:
+            dim = _wrap_dim(bound[dim_arg], logical_ndim)
+            if scalar_slices:  # each slice is one element, its own softmax: [B] -> [B, 1] over dim 1
+                for name in tensors:
+                    bound[name] = bound[name].unsqueeze(1)
+            bound[dim_arg] = dim + 1
+        out = op(**bound)
+        if out is None:  # an in-place op (-> ()): self's batched view was written
+            return None, None
+        if scalar_slices:
+            out = out.squeeze(1)
+        return (out, tuple(0 for _ in out)) if isinstance(out, tuple) else (out, 0)
+
+    return rule
+
+
+_RULES = {
+    ops.elu.default: batch_rule(ops.elu.default, ["self"]),
+    ops.elu_.default: batch_rule(ops.elu_.default, ["self"]),
+    ops.celu_.default: batch_rule(ops.celu_.default, ["self"]),
+    ops.selu_.default: batch_rule(ops.selu_.default, ["self"]),
+    ops.rrelu_.default: batch_rule(ops.rrelu_.default, ["self"], random=True),
+    ops.rrelu_with_noise_.default: batch_rule(ops.rrelu_with_noise_.default, ["self"], random=True),
+    ops.celu.default: batch_rule(ops.celu.default, ["self"]),
+    ops.selu.default: batch_rule(ops.selu.default, ["self"]),
+    ops.elu_backward.default: batch_rule(ops.elu_backward.default, ["grad_output", "self_or_result"]),
+    ops.softplus.default: batch_rule(ops.softplus.default, ["self"]),
+    ops.softplus_backward.default: batch_rule(ops.softplus_backward.default, ["grad_output", "self"]),
+    ops.rrelu.default: batch_rule(ops.rrelu.default, ["self"], random=True),
+    ops.rrelu_with_noise.default: batch_rule(ops.rrelu_with_noise.default, ["self"], random=True),
+    ops.rrelu_backward.default: batch_rule(ops.rrelu_backward.default, ["grad_output", "self_or_result", "noise"]),
+    ops.softmax.default: batch_rule(ops.softmax.default, ["self"], dim_arg="dim"),
+    ops.log_softmax.default: batch_rule(ops.log_softmax.default, ["self"], dim_arg="dim"),
+    ops.softmax_backward.default: batch_rule(ops.softmax_backward.default, ["grad_output", "output"], dim_arg="dim"),
+    ops.log_softmax_backward.default: batch_rule(ops.log_softmax_backward.default, ["grad_output", "output"],
+                                                 dim_arg="dim"),
+}
+
+for _op, _rule in _RULES.items():
+    torch.library.register_vmap(_op, _rule)
+
+BATCHED_OPS = frozenset(op._schema.name for op in _RULES)
