@@ -108,7 +108,7 @@ class RReluWithNoiseFunction : public torch::autograd::Function<RReluWithNoiseFu
     const at::Tensor noise = ctx->get_saved_variables()[0];
     // NB: the noise is dy/dx in eval mode too (1 or the slope), so grad * noise serves both modes.
     return {torch_ext::rrelu_backward(grad_outputs[0], std::nullopt, noise, lower, upper, /*training=*/true,
-                                         /*is_result=*/false),
+                                      /*is_result=*/false),
             at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
@@ -126,7 +126,7 @@ class RReluEvalFunction : public torch::autograd::Function<RReluEvalFunction> {
     const auto [lower, upper] = load_bounds(ctx);
     const at::Tensor self = ctx->get_saved_variables()[0];
     return {torch_ext::rrelu_backward(grad_outputs[0], self, std::nullopt, lower, upper, /*training=*/false,
-                                         /*is_result=*/false),
+                                      /*is_result=*/false),
             at::Tensor(), at::Tensor()};
   }
 };
@@ -154,7 +154,7 @@ class RReluWithNoiseInplaceFunction : public torch::autograd::Function<RReluWith
     const auto [lower, upper] = load_bounds(ctx);
     const at::Tensor noise = ctx->get_saved_variables()[0];
     return {torch_ext::rrelu_backward(grad_outputs[0], std::nullopt, noise, lower, upper, /*training=*/true,
-                                         /*is_result=*/false),
+                                      /*is_result=*/false),
             at::Tensor(),
             at::Tensor(),
             at::Tensor(),
@@ -180,7 +180,7 @@ class RReluInplaceEvalFunction : public torch::autograd::Function<RReluInplaceEv
     const auto [lower, upper] = load_bounds(ctx);
     const at::Tensor result = ctx->get_saved_variables()[0];
     return {torch_ext::rrelu_backward(grad_outputs[0], result, std::nullopt, lower, upper, /*training=*/false,
-                                         /*is_result=*/true),
+                                      /*is_result=*/true),
             at::Tensor(), at::Tensor()};
   }
 };
