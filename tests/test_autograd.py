@@ -176,17 +176,28 @@ def test_backward_op_gradcheck_forward_ad(name, device):
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("case", CASE_PARAMS)
-def test_tangent_on_a_recorded_graph_is_refused(case, device):
-    # Forward-over-reverse would need the Functions to save the dual inputs: refused, naming the op, never a
-    # gradient that silently drops the tangent.
+def test_tangent_on_an_input_that_requires_grad(case, device):
+    # Dual tensors whose primals require grad (a model's activations under forward_ad, its parameters requiring
+    # grad): the tangent and, once the dual level is closed, the gradient are torch's. A gradient computed inside
+    # the level (forward-over-reverse would read the tangents the saved inputs lost) is refused, naming the op; so
+    # is such a tangent on an in-place op's input.
     x, t = _inputs(device, torch.float64)
+    g = normal_values(SHAPE, seed=5).to(device=device, dtype=torch.float64)
+    leaf, ref_leaf = x.clone().requires_grad_(), x.clone().requires_grad_()
+    inplace = case.id.endswith("_")
     with fwAD.dual_level():
-        dual = fwAD.make_dual(x.requires_grad_(), t)
-        refusal = rf"^{case.name}: forward-mode AD .* also requires grad is not supported"
-        with pytest.raises(RuntimeError, match=refusal):
-            case.ours(dual)
-    with pytest.raises(RuntimeError, match="also requires grad"):
-        torch.autograd.gradgradcheck(case.ours, (x,), check_fwd_over_rev=True)
+        if inplace:
+            with pytest.raises(RuntimeError, match=rf"^{case.name}: forward-mode AD .* not supported in place"):
+                case.ours(fwAD.make_dual(leaf * 1, t))
+            return
+        out = fwAD.unpack_dual(case.ours(fwAD.make_dual(leaf * 1, t)))
+        ref = fwAD.unpack_dual(case.ref(fwAD.make_dual(ref_leaf * 1, t)))
+        assert_close(out.tangent, ref.tangent)
+        with pytest.raises(RuntimeError, match=rf"^{case.name}: a gradient computed inside the forward-AD level"):
+            torch.autograd.grad(case.ours(fwAD.make_dual(leaf * 1, t)), leaf, g)
+    assert_close(torch.autograd.grad(out.primal, leaf, g)[0], torch.autograd.grad(ref.primal, ref_leaf, g)[0])
+    with pytest.raises(RuntimeError, match="not supported"):
+        torch.autograd.gradgradcheck(case.ours, (x.requires_grad_(),), check_fwd_over_rev=True)
 
 
 def test_issue_example():

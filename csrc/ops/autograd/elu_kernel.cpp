@@ -119,9 +119,8 @@ class EluInplaceFunction : public torch::autograd::Function<EluInplaceFunction> 
 
 at::Tensor elu_autograd(const at::Tensor& self, double alpha, double scale, double input_scale) {
   if (has_tangent(self)) {
-    check_tangent_without_graph("elu", self);
     const at::Tensor x = primal(self);
-    return with_tangent(elu_autograd(x, alpha, scale, input_scale),
+    return with_tangent(elu_autograd(guarded_primal("elu", self), alpha, scale, input_scale),
                         torch_ext::elu_backward(tangent(self), alpha, scale, input_scale, /*is_result=*/false, x));
   }
   if (!records_grad(self)) {
@@ -156,12 +155,12 @@ void elu_inplace_autograd(at::Tensor& self, double alpha, double scale, double i
 at::Tensor elu_backward_autograd(const at::Tensor& grad_output, double alpha, double scale, double input_scale,
                                  bool is_result, const at::Tensor& self_or_result) {
   if (has_tangent(grad_output, self_or_result)) {
-    check_tangent_without_graph("elu_backward", grad_output, self_or_result);
     const at::Tensor g = primal(grad_output), b = primal(self_or_result);
     const at::Tensor t_g = tangent(grad_output), t_b = tangent(self_or_result);
     const EluParams p{alpha, scale, input_scale};
     return with_tangent(
-        elu_backward_autograd(g, alpha, scale, input_scale, is_result, b),
+        elu_backward_autograd(guarded_primal("elu_backward", grad_output), alpha, scale, input_scale, is_result,
+                              guarded_primal("elu_backward", self_or_result)),
         add_terms(t_g.defined() ? torch_ext::elu_backward(t_g, alpha, scale, input_scale, is_result, b) : at::Tensor(),
                   t_b.defined() ? elu_backward_d_b(t_b, g, p, is_result, b) : at::Tensor()));
   }

@@ -121,10 +121,9 @@ at::Tensor prelu_weight_term(const at::Tensor& x, const at::Tensor& factor, cons
 
 at::Tensor prelu_autograd(const at::Tensor& self, const at::Tensor& weight) {
   if (has_tangent(self, weight)) {
-    check_tangent_without_graph("prelu", self, weight);
     const at::Tensor x = primal(self), w = primal(weight);
     const at::Tensor t_x = tangent(self), t_w = tangent(weight);
-    return with_tangent(prelu_autograd(x, w),
+    return with_tangent(prelu_autograd(guarded_primal("prelu", self), guarded_primal("prelu", weight)),
                         add_terms(t_x.defined() ? std::get<0>(torch_ext::prelu_backward(t_x, x, w)) : at::Tensor(),
                                   t_w.defined() ? prelu_weight_term(x, x, t_w) : at::Tensor()));
   }
@@ -138,10 +137,11 @@ at::Tensor prelu_autograd(const at::Tensor& self, const at::Tensor& weight) {
 std::tuple<at::Tensor, at::Tensor> prelu_backward_autograd(const at::Tensor& grad_output, const at::Tensor& self,
                                                            const at::Tensor& weight) {
   if (has_tangent(grad_output, self, weight)) {
-    check_tangent_without_graph("prelu_backward", grad_output, self, weight);
     const at::Tensor g = primal(grad_output), x = primal(self), w = primal(weight);
     const at::Tensor t_g = tangent(grad_output), t_x = tangent(self), t_w = tangent(weight);
-    auto [gx, gw] = prelu_backward_autograd(g, x, w);
+    auto [gx, gw] = prelu_backward_autograd(guarded_primal("prelu_backward", grad_output),
+                                            guarded_primal("prelu_backward", self),
+                                            guarded_primal("prelu_backward", weight));
     at::Tensor t_gx, t_gw;
     if (t_g.defined()) {
       std::tie(t_gx, t_gw) = torch_ext::prelu_backward(t_g, x, w);

@@ -4,6 +4,10 @@
 #include <ATen/TensorOperators.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/core/grad_mode.h>
+#include <torch/autograd.h>
+#include <torch/csrc/autograd/forward_grad.h>
+
+#include <string>
 
 #include <optional>
 
@@ -41,22 +45,55 @@ inline bool has_tangent(const Tensors&... tensors) {
   return (tangent(tensors).defined() || ...);
 }
 
-// Refuses a tangent on a call that also records a reverse-mode graph (an input requires grad, grad mode on): the
-// graph's Functions save the primals, without their tangents, so a gradient computed from it inside the dual
-// level (forward-over-reverse) would silently miss terms.
+// Refuses a tangent on an in-place call that also records a reverse-mode graph (self requires grad, grad mode on):
+// the graph's Functions save the primals, without their tangents, so a gradient computed from it inside the dual
+// level (forward-over-reverse) would silently miss terms (out-of-place ops guard their inputs instead, below).
 template <typename... Tensors>
 inline void check_tangent_without_graph(const char* op, const Tensors&... inputs) {
   TORCH_CHECK(!records_grad(inputs...), op,
               ": forward-mode AD (a tangent, from torch.func.jvp/jacfwd or torch.autograd.forward_ad) on an input that "
-              "also requires grad is not supported: the reverse-mode graph would lose the tangent. Make the dual "
-              "tensors from inputs that do not require grad (detach them), or differentiate twice in reverse mode");
+              "also requires grad is not supported in place: the reverse-mode graph would lose the tangent. Use the "
+              "out-of-place op, make the dual tensors from inputs that do not require grad (detach them), or "
+              "differentiate twice in reverse mode");
 }
+
+// Between a primal that requires grad and an op that records a graph while its inputs carry tangents: the op's
+// Function saves the primal, without its tangent, so a gradient through it computed while the forward-AD level is
+// still open (forward-over-reverse, which would read that tangent) is refused, naming the op. After the level
+// closes, gradients pass unchanged.
+class DroppedTangentGuard : public torch::autograd::Function<DroppedTangentGuard> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& primal, const char* op) {
+    ctx->saved_data["op"] = std::string(op);
+    return primal;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_outputs) {
+    TORCH_CHECK(torch::autograd::ForwardADLevel::try_get_by_idx(0) == nullptr, ctx->saved_data["op"].toStringRef(),
+                ": a gradient computed inside the forward-AD level whose tangents went into this op "
+                "(forward-over-reverse) is not supported: the saved inputs lost their tangents. Call backward after "
+                "leaving the dual level, or differentiate twice in reverse mode");
+    return {grad_outputs[0], at::Tensor()};
+  }
+};
 
 // t without its tangent (a view of the same data, still differentiable in reverse mode).
 inline at::Tensor primal(const at::Tensor& t) { return tangent(t).defined() ? t._fw_primal(/*level=*/0) : t; }
 
+// primal(t) for an out-of-place op's call on primals: behind a DroppedTangentGuard where the call will record a graph
+// through it.
+inline at::Tensor guarded_primal(const char* op, const at::Tensor& t) {
+  const at::Tensor p = primal(t);
+  return records_grad(p) ? DroppedTangentGuard::apply(p, op) : p;
+}
+
 inline std::optional<at::Tensor> primal(const std::optional<at::Tensor>& t) {
   return t.has_value() ? std::optional<at::Tensor>(primal(*t)) : std::nullopt;
+}
+
+inline std::optional<at::Tensor> guarded_primal(const char* op, const std::optional<at::Tensor>& t) {
+  return t.has_value() ? std::optional<at::Tensor>(guarded_primal(op, *t)) : std::nullopt;
 }
 
 // The sum of the defined terms of a tangent (a term is undefined where its input has no tangent).

@@ -191,14 +191,13 @@ at::Tensor rrelu_autograd(const at::Tensor& self, double lower, double upper, bo
   check_elementwise_input("rrelu", self);
   check_rrelu_bounds("rrelu", lower, upper);
   if (has_tangent(self)) {
-    check_tangent_without_graph("rrelu", self);
     // The tangent is t * (the slope each element took): the noise, which training draws and eval fixes.
-    const at::Tensor x = primal(self);
+    const at::Tensor x = primal(self), guarded = guarded_primal("rrelu", self);
     if (training) {
-      auto [out, noise] = torch_ext::rrelu_with_noise(x, lower, upper, training, std::move(generator));
+      auto [out, noise] = torch_ext::rrelu_with_noise(guarded, lower, upper, training, std::move(generator));
       return with_tangent(out, slope_tangent(tangent(self), noise, lower, upper));
     }
-    return with_tangent(rrelu_autograd(x, lower, upper, training, std::move(generator)),
+    return with_tangent(rrelu_autograd(guarded, lower, upper, training, std::move(generator)),
                         torch_ext::rrelu_backward(tangent(self), x, std::nullopt, lower, upper, /*training=*/false,
                                                   /*is_result=*/false));
   }
@@ -251,8 +250,8 @@ void rrelu_inplace_autograd(at::Tensor& self, double lower, double upper, bool t
 std::tuple<at::Tensor, at::Tensor> rrelu_with_noise_autograd(const at::Tensor& self, double lower, double upper,
                                                              bool training, std::optional<at::Generator> generator) {
   if (has_tangent(self)) {
-    check_tangent_without_graph("rrelu_with_noise", self);
-    auto [out, noise] = rrelu_with_noise_autograd(primal(self), lower, upper, training, std::move(generator));
+    auto [out, noise] = rrelu_with_noise_autograd(guarded_primal("rrelu_with_noise", self), lower, upper, training,
+                                                  std::move(generator));
     return {with_tangent(out, slope_tangent(tangent(self), noise, lower, upper)), noise};
   }
   if (!records_grad(self)) {
@@ -291,13 +290,14 @@ at::Tensor rrelu_backward_autograd(const at::Tensor& grad_output, const std::opt
                                    const std::optional<at::Tensor>& noise, double lower, double upper, bool training,
                                    bool is_result) {
   if (has_tangent(grad_output, self_or_result, noise)) {
-    check_tangent_without_graph("rrelu_backward", grad_output, self_or_result, noise);
     // Linear in grad_output, grad_output * noise in training (so t_noise * grad_output more), piecewise constant
     // in self_or_result.
     const at::Tensor g = primal(grad_output), t_g = tangent(grad_output), t_noise = tangent(noise);
     const std::optional<at::Tensor> b = primal(self_or_result), n = primal(noise);
     return with_tangent(
-        rrelu_backward_autograd(g, b, n, lower, upper, training, is_result),
+        rrelu_backward_autograd(guarded_primal("rrelu_backward", grad_output),
+                                guarded_primal("rrelu_backward", self_or_result),
+                                guarded_primal("rrelu_backward", noise), lower, upper, training, is_result),
         add_terms(t_g.defined() ? torch_ext::rrelu_backward(t_g, b, n, lower, upper, training, is_result)
                                 : at::Tensor(),
                   training && t_noise.defined() ? t_noise * g : at::Tensor()));

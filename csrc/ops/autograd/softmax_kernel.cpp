@@ -155,8 +155,7 @@ class LogSoftmaxFunction : public torch::autograd::Function<LogSoftmaxFunction> 
 // g - exp(y) * sum(g) has log_softmax_backward(t_g, y) - exp(y) * t_y * sum(g); both then cast to input_dtype.
 at::Tensor softmax_autograd(const at::Tensor& self, int64_t dim, std::optional<at::ScalarType> dtype) {
   if (has_tangent(self)) {
-    check_tangent_without_graph("softmax", self);
-    const at::Tensor y = softmax_autograd(primal(self), dim, dtype);
+    const at::Tensor y = softmax_autograd(guarded_primal("softmax", self), dim, dtype);
     const at::ScalarType t = y.scalar_type();
     return with_tangent(y, torch_ext::softmax_backward(tangent(self).to(t), y, dim, t));
   }
@@ -169,8 +168,7 @@ at::Tensor softmax_autograd(const at::Tensor& self, int64_t dim, std::optional<a
 
 at::Tensor log_softmax_autograd(const at::Tensor& self, int64_t dim, std::optional<at::ScalarType> dtype) {
   if (has_tangent(self)) {
-    check_tangent_without_graph("log_softmax", self);
-    const at::Tensor y = log_softmax_autograd(primal(self), dim, dtype);
+    const at::Tensor y = log_softmax_autograd(guarded_primal("log_softmax", self), dim, dtype);
     return with_tangent(y, log_softmax_jvp(tangent(self), y, dim));
   }
   if (!records_grad(self)) {
@@ -183,7 +181,6 @@ at::Tensor log_softmax_autograd(const at::Tensor& self, int64_t dim, std::option
 at::Tensor softmax_backward_autograd(const at::Tensor& grad_output, const at::Tensor& output, int64_t dim,
                                      at::ScalarType input_dtype) {
   if (has_tangent(grad_output, output)) {
-    check_tangent_without_graph("softmax_backward", grad_output, output);
     const at::Tensor g = primal(grad_output), y = primal(output), t_g = tangent(grad_output), t_y = tangent(output);
     at::Tensor t_out = t_g.defined() ? torch_ext::softmax_backward(t_g, y, dim, input_dtype) : at::Tensor();
     if (t_y.defined()) {
@@ -191,7 +188,9 @@ at::Tensor softmax_backward_autograd(const at::Tensor& grad_output, const at::Te
       const at::Tensor go = g.to(opmath), yo = y.to(opmath), tyo = t_y.to(opmath);
       t_out = add_terms(t_out, (tyo * (go - sum_dim(go * yo, dim)) - yo * sum_dim(go * tyo, dim)).to(input_dtype));
     }
-    return with_tangent(softmax_backward_autograd(g, y, dim, input_dtype), t_out);
+    return with_tangent(softmax_backward_autograd(guarded_primal("softmax_backward", grad_output),
+                                                  guarded_primal("softmax_backward", output), dim, input_dtype),
+                        t_out);
   }
   if (!records_grad(grad_output, output)) {
     at::AutoDispatchBelowADInplaceOrView guard;
@@ -203,7 +202,6 @@ at::Tensor softmax_backward_autograd(const at::Tensor& grad_output, const at::Te
 at::Tensor log_softmax_backward_autograd(const at::Tensor& grad_output, const at::Tensor& output, int64_t dim,
                                          at::ScalarType input_dtype) {
   if (has_tangent(grad_output, output)) {
-    check_tangent_without_graph("log_softmax_backward", grad_output, output);
     const at::Tensor g = primal(grad_output), y = primal(output), t_g = tangent(grad_output), t_y = tangent(output);
     at::Tensor t_out = t_g.defined() ? torch_ext::log_softmax_backward(t_g, y, dim, input_dtype) : at::Tensor();
     if (t_y.defined()) {
@@ -211,7 +209,10 @@ at::Tensor log_softmax_backward_autograd(const at::Tensor& grad_output, const at
       t_out = add_terms(
           t_out, (-at::exp(y.to(opmath)) * t_y.to(opmath) * sum_dim(g.to(opmath), dim)).to(input_dtype));
     }
-    return with_tangent(log_softmax_backward_autograd(g, y, dim, input_dtype), t_out);
+    return with_tangent(log_softmax_backward_autograd(guarded_primal("log_softmax_backward", grad_output),
+                                                      guarded_primal("log_softmax_backward", output), dim,
+                                                      input_dtype),
+                        t_out);
   }
   if (!records_grad(grad_output, output)) {
     at::AutoDispatchBelowADInplaceOrView guard;

@@ -89,9 +89,8 @@ class SoftplusFunction : public torch::autograd::Function<SoftplusFunction> {
 
 at::Tensor softplus_autograd(const at::Tensor& self, double beta, double threshold) {
   if (has_tangent(self)) {
-    check_tangent_without_graph("softplus", self);
     const at::Tensor x = primal(self);
-    return with_tangent(softplus_autograd(x, beta, threshold),
+    return with_tangent(softplus_autograd(guarded_primal("softplus", self), beta, threshold),
                         torch_ext::softplus_backward(tangent(self), x, beta, threshold));
   }
   if (!records_grad(self)) {
@@ -104,11 +103,11 @@ at::Tensor softplus_autograd(const at::Tensor& self, double beta, double thresho
 at::Tensor softplus_backward_autograd(const at::Tensor& grad_output, const at::Tensor& self, double beta,
                                       double threshold) {
   if (has_tangent(grad_output, self)) {
-    check_tangent_without_graph("softplus_backward", grad_output, self);
     const at::Tensor g = primal(grad_output), x = primal(self);
     const at::Tensor t_g = tangent(grad_output), t_x = tangent(self);
     return with_tangent(
-        softplus_backward_autograd(g, x, beta, threshold),
+        softplus_backward_autograd(guarded_primal("softplus_backward", grad_output),
+                                   guarded_primal("softplus_backward", self), beta, threshold),
         add_terms(t_g.defined() ? torch_ext::softplus_backward(t_g, x, beta, threshold) : at::Tensor(),
                   t_x.defined() ? softplus_backward_d_self(t_x, g, x, beta, threshold) : at::Tensor()));
   }
