@@ -9,6 +9,7 @@ counts in the logical rank and moves by one. PReLU (whose channel dimension woul
 from typing import Optional, Sequence
 
 import torch
+from torch._prims_common import canonicalize_dim
 
 ops = torch.ops.torch_ext
 
@@ -23,13 +24,6 @@ def _bind(op, args, kwargs, in_dims):
     bound = dict(zip(names, args))
     bound.update(kwargs)
     return bound, dict(zip(names, in_dims))
-
-
-def _wrap_dim(dim: int, logical_ndim: int) -> int:
-    n = max(logical_ndim, 1)
-    if not -n <= dim < n:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
-    return dim % n
 
 
 def batch_rule(op, tensors: Sequence[str], dim_arg: Optional[str] = None, random: bool = False):
@@ -55,7 +49,7 @@ def batch_rule(op, tensors: Sequence[str], dim_arg: Optional[str] = None, random
             bound[name] = t
         scalar_slices = dim_arg is not None and logical_ndim == 0
         if dim_arg is not None:
-            dim = _wrap_dim(bound[dim_arg], logical_ndim)
+            dim = canonicalize_dim(logical_ndim, bound[dim_arg])  # ATen's wrap, over the logical rank
             if scalar_slices:  # each slice is one element, its own softmax: [B] -> [B, 1] over dim 1
                 for name in tensors:
                     bound[name] = bound[name].unsqueeze(1)

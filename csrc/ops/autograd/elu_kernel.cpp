@@ -40,8 +40,7 @@ at::Tensor elu_backward_d_b(const at::Tensor& gg, const at::Tensor& grad_output,
                             const at::Tensor& b) {
   const at::Tensor nonnegative = b >= 0;
   if (is_result) {
-    // NB: + b * 0 carries a NaN b into the term (where it is selected, b < 0 or NaN: never an infinity).
-    return at::where(nonnegative, at::zeros_like(b), gg * grad_output * p.input_scale + b * 0);
+    return propagate_nan(b, at::where(nonnegative, at::zeros_like(b), gg * grad_output * p.input_scale));
   }
   return at::where(nonnegative, at::zeros_like(b),
                    torch_ext::elu_backward(gg * grad_output * p.input_scale, p.alpha, p.scale, p.input_scale,

@@ -3,7 +3,6 @@
 // _prelu_kernel_backward, adapted to a grad_weight that is already reduced to weight's shape.
 
 #include <ATen/TensorOperators.h>
-#include <ATen/ops/isnan.h>
 #include <ATen/ops/sum.h>
 #include <ATen/ops/where.h>
 #include <ATen/ops/zeros_like.h>
@@ -46,9 +45,6 @@ at::Tensor reduce_to_weight(const at::Tensor& t, const at::Tensor& weight) {
   }
   return t.sum(dims).reshape_symint(weight.sym_sizes());
 }
-
-// t (self-shaped), with x's NaN where x is NaN: the second-order terms of a NaN input are NaN, as its gradient is.
-at::Tensor propagate_nan(const at::Tensor& x, const at::Tensor& t) { return at::where(at::isnan(x), x, t); }
 
 class PreluBackwardFunction : public torch::autograd::Function<PreluBackwardFunction> {
  public:

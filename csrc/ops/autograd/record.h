@@ -1,32 +1,38 @@
 #pragma once
-// Autograd kernels: whether a call must record a graph node, and forward-mode AD (tangents).
+// Autograd kernels: whether a call must record a graph node, NaN in second-order terms, and forward-mode AD
+// (tangents).
 
 #include <ATen/TensorOperators.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/core/grad_mode.h>
+#include <ATen/ops/isnan.h>
+#include <ATen/ops/where.h>
 #include <torch/autograd.h>
 #include <torch/csrc/autograd/forward_grad.h>
 
-#include <string>
-
 #include <optional>
+#include <string>
 
 namespace torch_ext::ops {
 
-// NB: a node costs about 7 us a call (Function::apply builds it and fills saved_data even when nothing
-// requires grad): more than the op itself on small tensors. Calls that record nothing (grad mode off, as
-// in inference and in a backward pass without create_graph, or no input that requires grad) run the op
-// below autograd instead.
 inline bool input_requires_grad(const at::Tensor& t) { return t.defined() && t.requires_grad(); }
 
 inline bool input_requires_grad(const std::optional<at::Tensor>& t) {
   return t.has_value() && input_requires_grad(*t);
 }
 
+// NB: a node costs about 7 us a call (Function::apply builds it and fills saved_data even when nothing
+// requires grad): more than the op itself on small tensors. Calls that record nothing (grad mode off, as
+// in inference and in a backward pass without create_graph, or no input that requires grad) run the op
+// below autograd instead.
 template <typename... Tensors>
 inline bool records_grad(const Tensors&... tensors) {
   return at::GradMode::is_enabled() && (input_requires_grad(tensors) || ...);
 }
+
+// t, with x's NaN where x (of t's shape) is NaN: the double-backward and tangent terms of the piecewise-linear
+// activations are zero or constant on each side, and NaN at a NaN input, as its first-order gradient is.
+inline at::Tensor propagate_nan(const at::Tensor& x, const at::Tensor& t) { return at::where(at::isnan(x), x, t); }
 
 // Forward-mode AD (dual tensors, torch.func.jvp/jacfwd). A C++ custom Function has no jvp, and a dual
 // tensor need not require grad, so neither path of an autograd kernel would carry a tangent: each kernel

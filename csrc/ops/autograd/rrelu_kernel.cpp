@@ -12,8 +12,6 @@
 // op below autograd, without allocating the noise.
 
 #include <ATen/TensorOperators.h>
-#include <ATen/ops/isnan.h>
-#include <ATen/ops/where.h>
 #include <ATen/ops/zeros_like.h>
 #include <torch/autograd.h>
 #include <torch/library.h>
@@ -73,7 +71,7 @@ class RReluBackwardFunction : public torch::autograd::Function<RReluBackwardFunc
       d_grad_output = torch_ext::rrelu_backward(gg, b, noise, lower, upper, training, is_result);
       if (b.has_value()) {
         // Piecewise constant: zero, but NaN at a NaN b, as the first order.
-        d_b = at::where(at::isnan(*b), *b, at::zeros_like(*b));
+        d_b = propagate_nan(*b, at::zeros_like(*b));
       }
       if (noise.has_value()) {
         d_noise = training ? gg * grad_output : at::zeros_like(*noise);

@@ -21,8 +21,7 @@ C10_HOST_DEVICE inline T prelu_forward(T x, T w) {
 // grad_self = x > 0 ? g : w * g, and x (NaN) where x is NaN.
 template <typename M, typename T>
 C10_HOST_DEVICE inline T prelu_backward_self(T g, T x, T w) {
-  const T zero = M::template splat<T>(0);
-  return M::select(M::gt(x, zero), g, M::select(M::le(x, zero), w * g, x));
+  return select_by_sign<M>(x, g, w * g);
 }
 
 // One element's term of grad_weight[c] = sum over the channel's positions of

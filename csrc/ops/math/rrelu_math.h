@@ -147,8 +147,7 @@ C10_HOST_DEVICE inline T rrelu_train_forward(T x, T r) {
 // The noise is dy/dx: the slope, 1, or NaN for a NaN x (so that its gradient, grad * noise, is NaN; ATen's is 1).
 template <typename M, typename T>
 C10_HOST_DEVICE inline T rrelu_train_noise(T x, T r) {
-  const T zero = M::template splat<T>(0);
-  return M::select(M::le(x, zero), r, M::select(M::gt(x, zero), M::template splat<T>(1), x));
+  return select_by_sign<M>(x, M::template splat<T>(1), r);
 }
 
 // Eval (leaky_relu with slope (lower + upper) / 2): y = x > 0 ? x : x * slope; noise 1 or slope.
@@ -159,16 +158,14 @@ C10_HOST_DEVICE inline T rrelu_eval_forward(T x, T slope) {
 
 template <typename M, typename T>
 C10_HOST_DEVICE inline T rrelu_eval_noise(T x, T slope) {
-  const T zero = M::template splat<T>(0);
-  return M::select(M::gt(x, zero), M::template splat<T>(1), M::select(M::le(x, zero), slope, x));
+  return select_by_sign<M>(x, M::template splat<T>(1), slope);
 }
 
 // Eval backward (leaky_relu_backward): gx = b > 0 ? g : g * slope, b the input or the in-place output;
 // NaN for a NaN b (ATen's is g * slope).
 template <typename M, typename T>
 C10_HOST_DEVICE inline T rrelu_eval_backward(T g, T b, T slope) {
-  const T zero = M::template splat<T>(0);
-  return M::select(M::gt(b, zero), g, M::select(M::le(b, zero), g * slope, b));
+  return select_by_sign<M>(b, g, g * slope);
 }
 
 // Training backward: gx = g * noise.

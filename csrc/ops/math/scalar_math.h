@@ -70,4 +70,12 @@ struct ScalarMath {
   }
 };
 
+// x > 0 ? positive : nonpositive, and x itself (NaN) where x is neither: the select of the piecewise-linear
+// activations' derivatives, so that a NaN input gives a NaN derivative. Any policy M.
+template <typename M, typename T>
+C10_HOST_DEVICE inline T select_by_sign(T x, T positive, T nonpositive) {
+  const T zero = M::template splat<T>(0);
+  return M::select(M::gt(x, zero), positive, M::select(M::le(x, zero), nonpositive, x));
+}
+
 }  // namespace torch_ext::math
