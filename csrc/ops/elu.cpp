@@ -8,6 +8,7 @@
 #include <torch/library.h>
 
 #include "common/checks.h"
+#include "out_overload.h"
 
 namespace torch_ext {
 
@@ -54,6 +55,40 @@ at::Tensor& selu_(at::Tensor& self) {
       c10::Dispatcher::singleton().findSchemaOrThrow("torch_ext::selu_", "").typed<void(at::Tensor&)>();
   op.call(self);
   return self;
+}
+
+at::Tensor& elu_out(at::Tensor& out, const at::Tensor& self, double alpha, double scale, double input_scale) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("torch_ext::elu", "out")
+                       .typed<void(const at::Tensor&, double, double, double, at::Tensor&)>();
+  op.call(self, alpha, scale, input_scale, out);
+  return out;
+}
+
+at::Tensor& elu_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output, double alpha, double scale,
+                             double input_scale, bool is_result, const at::Tensor& self_or_result) {
+  static auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("torch_ext::elu_backward", "grad_input")
+          .typed<void(const at::Tensor&, double, double, double, bool, const at::Tensor&, at::Tensor&)>();
+  op.call(grad_output, alpha, scale, input_scale, is_result, self_or_result, grad_input);
+  return grad_input;
+}
+
+at::Tensor& celu_out(at::Tensor& out, const at::Tensor& self, double alpha) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("torch_ext::celu", "out")
+                       .typed<void(const at::Tensor&, double, at::Tensor&)>();
+  op.call(self, alpha, out);
+  return out;
+}
+
+at::Tensor& selu_out(at::Tensor& out, const at::Tensor& self) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("torch_ext::selu", "out")
+                       .typed<void(const at::Tensor&, at::Tensor&)>();
+  op.call(self, out);
+  return out;
 }
 
 namespace ops {
@@ -144,6 +179,14 @@ TORCH_LIBRARY_FRAGMENT(torch_ext, m) {
   m.def("selu_(Tensor(a!) self) -> ()",
         torch::dispatch(c10::DispatchKey::CompositeImplicitAutograd,
                         TORCH_FN(torch_ext::ops::selu_inplace_composite)));
+  using torch_ext::ops::define_out_overload;
+  define_out_overload(
+      m, "elu.out(Tensor self, float alpha=1.0, float scale=1.0, float input_scale=1.0, *, Tensor(a!) out) -> ()");
+  define_out_overload(m,
+                      "elu_backward.grad_input(Tensor grad_output, float alpha, float scale, float input_scale, "
+                      "bool is_result, Tensor self_or_result, *, Tensor(a!) grad_input) -> ()");
+  define_out_overload(m, "celu.out(Tensor self, float alpha=1.0, *, Tensor(a!) out) -> ()");
+  define_out_overload(m, "selu.out(Tensor self, *, Tensor(a!) out) -> ()");
 }
 
 TORCH_LIBRARY_IMPL(torch_ext, Meta, m) {

@@ -27,6 +27,14 @@ at::Tensor& celu_(at::Tensor& self, double alpha = 1.0);
 at::Tensor selu(const at::Tensor& self);
 at::Tensor& selu_(at::Tensor& self);
 
+// out= forms (ATen's elu_out, ...): the result written into out, resized as ATen resizes (see out_overload.h).
+at::Tensor& elu_out(at::Tensor& out, const at::Tensor& self, double alpha = 1.0, double scale = 1.0,
+                    double input_scale = 1.0);
+at::Tensor& elu_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output, double alpha, double scale,
+                             double input_scale, bool is_result, const at::Tensor& self_or_result);
+at::Tensor& celu_out(at::Tensor& out, const at::Tensor& self, double alpha = 1.0);
+at::Tensor& selu_out(at::Tensor& out, const at::Tensor& self);
+
 }  // namespace torch_ext
 
 namespace torch_ext::ops {

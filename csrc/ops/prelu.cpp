@@ -9,6 +9,7 @@
 #include <torch/library.h>
 
 #include "common/checks.h"
+#include "out_overload.h"
 
 namespace torch_ext {
 
@@ -24,6 +25,25 @@ std::tuple<at::Tensor, at::Tensor> prelu_backward(const at::Tensor& grad_output,
                        .findSchemaOrThrow("torch_ext::prelu_backward", "")
                        .typed<decltype(prelu_backward)>();
   return op.call(grad_output, self, weight);
+}
+
+at::Tensor& prelu_out(at::Tensor& out, const at::Tensor& self, const at::Tensor& weight) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("torch_ext::prelu", "out")
+                       .typed<void(const at::Tensor&, const at::Tensor&, at::Tensor&)>();
+  op.call(self, weight, out);
+  return out;
+}
+
+std::tuple<at::Tensor&, at::Tensor&> prelu_backward_out(at::Tensor& grad_self, at::Tensor& grad_weight,
+                                                        const at::Tensor& grad_output, const at::Tensor& self,
+                                                        const at::Tensor& weight) {
+  static auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("torch_ext::prelu_backward", "out")
+          .typed<void(const at::Tensor&, const at::Tensor&, const at::Tensor&, at::Tensor&, at::Tensor&)>();
+  op.call(grad_output, self, weight, grad_self, grad_weight);
+  return {grad_self, grad_weight};
 }
 
 namespace ops {
@@ -120,6 +140,10 @@ TORCH_LIBRARY_FRAGMENT(torch_ext, m) {
   m.def("prelu(Tensor self, Tensor weight) -> Tensor");
   // grad_weight has weight's shape: the per-channel sums are taken inside the kernels.
   m.def("prelu_backward(Tensor grad_output, Tensor self, Tensor weight) -> (Tensor, Tensor)");
+  torch_ext::ops::define_out_overload(m, "prelu.out(Tensor self, Tensor weight, *, Tensor(a!) out) -> ()");
+  torch_ext::ops::define_out_overload(m,
+                                      "prelu_backward.out(Tensor grad_output, Tensor self, Tensor weight, *, "
+                                      "Tensor(a!) grad_self, Tensor(b!) grad_weight) -> ()");
 }
 
 TORCH_LIBRARY_IMPL(torch_ext, Meta, m) {

@@ -14,6 +14,12 @@ at::Tensor prelu(const at::Tensor& self, const at::Tensor& weight);
 std::tuple<at::Tensor, at::Tensor> prelu_backward(const at::Tensor& grad_output, const at::Tensor& self,
                                                   const at::Tensor& weight);
 
+// out= forms: see out_overload.h.
+at::Tensor& prelu_out(at::Tensor& out, const at::Tensor& self, const at::Tensor& weight);
+std::tuple<at::Tensor&, at::Tensor&> prelu_backward_out(at::Tensor& grad_self, at::Tensor& grad_weight,
+                                                        const at::Tensor& grad_output, const at::Tensor& self,
+                                                        const at::Tensor& weight);
+
 }  // namespace torch_ext
 
 namespace torch_ext::ops {

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "common/checks.h"
+#include "out_overload.h"
 
 namespace torch_ext {
 
@@ -49,6 +50,38 @@ at::Tensor rrelu_backward(const at::Tensor& grad_output, const std::optional<at:
   static auto op =
       c10::Dispatcher::singleton().findSchemaOrThrow("torch_ext::rrelu_backward", "").typed<decltype(rrelu_backward)>();
   return op.call(grad_output, self_or_result, noise, lower, upper, training, is_result);
+}
+
+at::Tensor& rrelu_out(at::Tensor& out, const at::Tensor& self, double lower, double upper, bool training,
+                      std::optional<at::Generator> generator) {
+  static auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("torch_ext::rrelu", "out")
+          .typed<void(const at::Tensor&, double, double, bool, std::optional<at::Generator>, at::Tensor&)>();
+  op.call(self, lower, upper, training, std::move(generator), out);
+  return out;
+}
+
+std::tuple<at::Tensor&, at::Tensor&> rrelu_with_noise_out(at::Tensor& output, at::Tensor& noise,
+                                                          const at::Tensor& self, double lower, double upper,
+                                                          bool training, std::optional<at::Generator> generator) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("torch_ext::rrelu_with_noise", "out")
+                       .typed<void(const at::Tensor&, double, double, bool, std::optional<at::Generator>,
+                                   at::Tensor&, at::Tensor&)>();
+  op.call(self, lower, upper, training, std::move(generator), output, noise);
+  return {output, noise};
+}
+
+at::Tensor& rrelu_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output,
+                               const std::optional<at::Tensor>& self_or_result, const std::optional<at::Tensor>& noise,
+                               double lower, double upper, bool training, bool is_result) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("torch_ext::rrelu_backward", "grad_input")
+                       .typed<void(const at::Tensor&, const std::optional<at::Tensor>&,
+                                   const std::optional<at::Tensor>&, double, double, bool, bool, at::Tensor&)>();
+  op.call(grad_output, self_or_result, noise, lower, upper, training, is_result, grad_input);
+  return grad_input;
 }
 
 namespace ops {
@@ -151,6 +184,18 @@ TORCH_LIBRARY_FRAGMENT(torch_ext, m) {
   m.def(
       "rrelu_backward(Tensor grad_output, Tensor? self_or_result, Tensor? noise, float lower, float upper, "
       "bool training, bool is_result) -> Tensor");
+  using torch_ext::ops::define_out_overload;
+  define_out_overload(m,
+                      "rrelu.out(Tensor self, float lower=0.125, float upper=0.3333333333333333, "
+                      "bool training=False, Generator? generator=None, *, Tensor(a!) out) -> ()",
+                      seeded);
+  define_out_overload(m,
+                      "rrelu_with_noise.out(Tensor self, float lower=0.125, float upper=0.3333333333333333, "
+                      "bool training=False, Generator? generator=None, *, Tensor(a!) output, Tensor(b!) noise) -> ()",
+                      seeded);
+  define_out_overload(m,
+                      "rrelu_backward.grad_input(Tensor grad_output, Tensor? self_or_result, Tensor? noise, "
+                      "float lower, float upper, bool training, bool is_result, *, Tensor(a!) grad_input) -> ()");
 }
 
 TORCH_LIBRARY_IMPL(torch_ext, Meta, m) {

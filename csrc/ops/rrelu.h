@@ -36,6 +36,18 @@ at::Tensor rrelu_backward(const at::Tensor& grad_output, const std::optional<at:
                           const std::optional<at::Tensor>& noise, double lower, double upper, bool training,
                           bool is_result);
 
+// out= forms: see out_overload.h.
+at::Tensor& rrelu_out(at::Tensor& out, const at::Tensor& self, double lower = 0.125,
+                      double upper = 0.3333333333333333, bool training = false,
+                      std::optional<at::Generator> generator = std::nullopt);
+std::tuple<at::Tensor&, at::Tensor&> rrelu_with_noise_out(at::Tensor& output, at::Tensor& noise,
+                                                          const at::Tensor& self, double lower, double upper,
+                                                          bool training,
+                                                          std::optional<at::Generator> generator = std::nullopt);
+at::Tensor& rrelu_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output,
+                               const std::optional<at::Tensor>& self_or_result, const std::optional<at::Tensor>& noise,
+                               double lower, double upper, bool training, bool is_result);
+
 }  // namespace torch_ext
 
 namespace torch_ext::ops {

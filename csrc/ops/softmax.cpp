@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "common/checks.h"
+#include "out_overload.h"
 
 namespace torch_ext {
 
@@ -40,6 +41,42 @@ at::Tensor log_softmax_backward(const at::Tensor& grad_output, const at::Tensor&
                        .findSchemaOrThrow("torch_ext::log_softmax_backward", "")
                        .typed<decltype(log_softmax_backward)>();
   return op.call(grad_output, output, dim, input_dtype);
+}
+
+at::Tensor& softmax_out(at::Tensor& out, const at::Tensor& self, int64_t dim, std::optional<at::ScalarType> dtype) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("torch_ext::softmax", "out")
+                       .typed<void(const at::Tensor&, int64_t, std::optional<at::ScalarType>, at::Tensor&)>();
+  op.call(self, dim, dtype, out);
+  return out;
+}
+
+at::Tensor& log_softmax_out(at::Tensor& out, const at::Tensor& self, int64_t dim, std::optional<at::ScalarType> dtype) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("torch_ext::log_softmax", "out")
+                       .typed<void(const at::Tensor&, int64_t, std::optional<at::ScalarType>, at::Tensor&)>();
+  op.call(self, dim, dtype, out);
+  return out;
+}
+
+at::Tensor& softmax_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output, const at::Tensor& output,
+                                 int64_t dim, at::ScalarType input_dtype) {
+  static auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("torch_ext::softmax_backward", "grad_input")
+          .typed<void(const at::Tensor&, const at::Tensor&, int64_t, at::ScalarType, at::Tensor&)>();
+  op.call(grad_output, output, dim, input_dtype, grad_input);
+  return grad_input;
+}
+
+at::Tensor& log_softmax_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output, const at::Tensor& output,
+                                     int64_t dim, at::ScalarType input_dtype) {
+  static auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("torch_ext::log_softmax_backward", "grad_input")
+          .typed<void(const at::Tensor&, const at::Tensor&, int64_t, at::ScalarType, at::Tensor&)>();
+  op.call(grad_output, output, dim, input_dtype, grad_input);
+  return grad_input;
 }
 
 namespace ops {
@@ -125,6 +162,15 @@ TORCH_LIBRARY_FRAGMENT(torch_ext, m) {
   // input_dtype.
   m.def("softmax_backward(Tensor grad_output, Tensor output, int dim, ScalarType input_dtype) -> Tensor");
   m.def("log_softmax_backward(Tensor grad_output, Tensor output, int dim, ScalarType input_dtype) -> Tensor");
+  using torch_ext::ops::define_out_overload;
+  define_out_overload(m, "softmax.out(Tensor self, int dim, ScalarType? dtype=None, *, Tensor(a!) out) -> ()");
+  define_out_overload(m, "log_softmax.out(Tensor self, int dim, ScalarType? dtype=None, *, Tensor(a!) out) -> ()");
+  define_out_overload(m,
+                      "softmax_backward.grad_input(Tensor grad_output, Tensor output, int dim, "
+                      "ScalarType input_dtype, *, Tensor(a!) grad_input) -> ()");
+  define_out_overload(m,
+                      "log_softmax_backward.grad_input(Tensor grad_output, Tensor output, int dim, "
+                      "ScalarType input_dtype, *, Tensor(a!) grad_input) -> ()");
 }
 
 TORCH_LIBRARY_IMPL(torch_ext, Meta, m) {

@@ -25,6 +25,16 @@ at::Tensor softmax_backward(const at::Tensor& grad_output, const at::Tensor& out
 at::Tensor log_softmax_backward(const at::Tensor& grad_output, const at::Tensor& output, int64_t dim,
                                 at::ScalarType input_dtype);
 
+// out= forms (ATen's softmax_out, _softmax_backward_data_out, ...): see out_overload.h.
+at::Tensor& softmax_out(at::Tensor& out, const at::Tensor& self, int64_t dim,
+                        std::optional<at::ScalarType> dtype = std::nullopt);
+at::Tensor& log_softmax_out(at::Tensor& out, const at::Tensor& self, int64_t dim,
+                            std::optional<at::ScalarType> dtype = std::nullopt);
+at::Tensor& softmax_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output, const at::Tensor& output,
+                                 int64_t dim, at::ScalarType input_dtype);
+at::Tensor& log_softmax_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output, const at::Tensor& output,
+                                     int64_t dim, at::ScalarType input_dtype);
+
 namespace ops {
 
 // Argument checks shared by the Meta, CPU and CUDA kernels (defined in softmax.cpp). Each refuses

@@ -7,6 +7,7 @@
 #include <torch/library.h>
 
 #include "common/checks.h"
+#include "out_overload.h"
 
 namespace torch_ext {
 
@@ -21,6 +22,23 @@ at::Tensor softplus_backward(const at::Tensor& grad_output, const at::Tensor& se
                        .findSchemaOrThrow("torch_ext::softplus_backward", "")
                        .typed<decltype(softplus_backward)>();
   return op.call(grad_output, self, beta, threshold);
+}
+
+at::Tensor& softplus_out(at::Tensor& out, const at::Tensor& self, double beta, double threshold) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("torch_ext::softplus", "out")
+                       .typed<void(const at::Tensor&, double, double, at::Tensor&)>();
+  op.call(self, beta, threshold, out);
+  return out;
+}
+
+at::Tensor& softplus_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output, const at::Tensor& self,
+                                  double beta, double threshold) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("torch_ext::softplus_backward", "grad_input")
+                       .typed<void(const at::Tensor&, const at::Tensor&, double, double, at::Tensor&)>();
+  op.call(grad_output, self, beta, threshold, grad_input);
+  return grad_input;
 }
 
 namespace ops {
@@ -47,6 +65,11 @@ TORCH_LIBRARY_FRAGMENT(torch_ext, m) {
   // x = +-inf), and a threshold above exp's overflow point is allowed (and finite here).
   m.def("softplus(Tensor self, float beta=1.0, float threshold=20.0) -> Tensor");
   m.def("softplus_backward(Tensor grad_output, Tensor self, float beta, float threshold) -> Tensor");
+  torch_ext::ops::define_out_overload(
+      m, "softplus.out(Tensor self, float beta=1.0, float threshold=20.0, *, Tensor(a!) out) -> ()");
+  torch_ext::ops::define_out_overload(m,
+                                      "softplus_backward.grad_input(Tensor grad_output, Tensor self, float beta, "
+                                      "float threshold, *, Tensor(a!) grad_input) -> ()");
 }
 
 TORCH_LIBRARY_IMPL(torch_ext, Meta, m) {

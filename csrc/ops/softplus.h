@@ -10,4 +10,9 @@ at::Tensor softplus(const at::Tensor& self, double beta = 1.0, double threshold 
 // Consumes the forward input, as ATen's softplus_backward.
 at::Tensor softplus_backward(const at::Tensor& grad_output, const at::Tensor& self, double beta, double threshold);
 
+// out= forms (ATen's softplus_out, ...): see out_overload.h.
+at::Tensor& softplus_out(at::Tensor& out, const at::Tensor& self, double beta = 1.0, double threshold = 20.0);
+at::Tensor& softplus_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output, const at::Tensor& self,
+                                  double beta, double threshold);
+
 }  // namespace torch_ext
