@@ -111,13 +111,11 @@ class TestTangents:
             pytest.skip("jacfwd in float32 and float64 (the tangents above cover the reduced types)")
         x, _ = _inputs(device, dtype)
         x = x[:2, :, :3]
-        with vmap_fallback(case.name == "prelu"):
+        with vmap_fallback(False):
             assert_close(torch.func.jacfwd(case.ours, randomness="different")(x), torch.func.jacfwd(case.ref)(x))
 
     @pytest.mark.parametrize("in_dim", [0, 2])
     def test_vmap(self, case, device, dtype, in_dim):
-        if case.name == "prelu":
-            pytest.skip("PReLU runs on PyTorch's vmap fallback (its channel dim would move with the batch)")
         x = normal_values((2,) + SHAPE, seed=3).movedim(0, in_dim).to(device=device, dtype=dtype)
         with vmap_fallback(False):
             out = torch.vmap(case.ours, in_dims=in_dim, randomness="different")(x)
@@ -231,9 +229,43 @@ def test_nan_input_gives_nan_gradient(case, n, dtype, device):
     assert bool(torch.isnan(ggx[nan_at]).all()), ggx[nan_at]
 
 
-def test_every_op_but_prelu_has_a_batching_rule():
-    ops = {name for name in torch._C._dispatch_get_all_op_names() if name.startswith("torch_ext::")}
-    assert ops - BATCHED_OPS == {"torch_ext::prelu", "torch_ext::prelu_backward"}
+def test_every_op_has_a_batching_rule():
+    # The out= overloads are not vmapped (nor are ATen's): the default overloads, functional and in place, are.
+    ops = {name for name in torch._C._dispatch_get_all_op_names() if name.startswith("torch_ext::") and "." not in name}
+    assert ops == BATCHED_OPS
+
+
+PRELU_VMAP_CASES = [  # (x shape, weight shape, x's batch dim, weight's batch dim)
+    pytest.param((2, 4, 3, 5), (3,), 0, None, id="x"),
+    pytest.param((4, 2, 3, 5), (3,), 1, None, id="x_dim1"),
+    pytest.param((2, 4, 3, 5), (2, 3), 0, 0, id="x_and_weight"),
+    pytest.param((4, 3, 5), (2, 3), None, 0, id="weight"),
+    pytest.param((4, 3, 2), (3, 2), None, 1, id="weight_dim1"),
+    pytest.param((2, 4, 3), (1,), 0, None, id="x_one_weight"),
+    pytest.param((2, 4, 3), (2, 1), 0, 0, id="x_and_one_weight"),
+    pytest.param((2, 5), (2, 1), 0, 0, id="1d_slices"),
+    pytest.param((2,), (2, 1), 0, 0, id="0d_slices"),
+]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("x_shape, w_shape, x_dim, w_dim", PRELU_VMAP_CASES)
+def test_vmap_prelu_and_its_backward(x_shape, w_shape, x_dim, w_dim, device):
+    # The channel dim takes the batch (see torch_ext/_vmap.py); against torch's prelu under vmap, and the backward op
+    # against itself under PyTorch's loop (each sample's weight gradient summed over that sample alone).
+    x = normal_values(x_shape, seed=5).to(device)
+    w = normal_values(w_shape, seed=6).to(device)
+    ref = torch.vmap(F.prelu, in_dims=(x_dim, w_dim))(x, w)
+    g = normal_values(ref.shape, seed=7).to(device)
+    backward = torch.ops.torch_ext.prelu_backward
+    looped = torch.vmap(backward, in_dims=(0, x_dim, w_dim))(g, x, w)
+    with vmap_fallback(False):
+        out = torch.vmap(TF.prelu, in_dims=(x_dim, w_dim))(x, w)
+        grads = torch.vmap(backward, in_dims=(0, x_dim, w_dim))(g, x, w)
+    assert_close(out, ref, rtol=0, atol=0)
+    assert_close(grads[0], looped[0], rtol=0, atol=0)
+    assert grads[1].shape == looped[1].shape
+    assert_close(grads[1], looped[1])
 
 
 def test_vmap_random_ops_follow_the_randomness_flag():

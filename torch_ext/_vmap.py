@@ -1,9 +1,10 @@
 """Batching rules (torch.vmap, and so jacfwd and batched gradients) for the elementwise ops, softmax and their
 backward ops: one call of the op on the whole batch, instead of PyTorch's fallback, which loops over it.
 
-In-place ops write through the batched view of self. Each rule moves every batched tensor's batch dimension to the front and expands the unbatched ones over the batch
-(a stride-0 view: the kernels read any strides), so an elementwise op runs once on [B, *shape]; softmax's dim
-counts in the logical rank and moves by one. PReLU (whose channel dimension would move) is left to the fallback.
+In-place ops write through the batched view of self. Each rule moves every batched tensor's batch dimension to the
+front and expands the unbatched ones over the batch (a stride-0 view: the kernels read any strides), so an elementwise
+op runs once on [B, *shape]; softmax's dim counts in the logical rank and moves by one. PReLU's channel dimension
+(dim 1) takes the batch: [B, N, C, *rest] runs as [N, B*C, *rest] with the weights of every sample side by side.
 """
 
 from typing import Optional, Sequence
@@ -64,7 +65,59 @@ def batch_rule(op, tensors: Sequence[str], dim_arg: Optional[str] = None, random
     return rule
 
 
+def _as_prelu_channels(t, batch_size, logical_shape):
+    """[B, *logical_shape] -> [N, B*C, *rest], channel dim 1 of size C (1 below two dims, as ATen's prelu)."""
+    lead = tuple(logical_shape[:2]) if len(logical_shape) >= 2 else (1, 1)
+    rest = tuple(logical_shape[2:]) if len(logical_shape) >= 2 else tuple(logical_shape)
+    n, c = lead
+    return t.reshape(batch_size, n, c, *rest).movedim(0, 1).reshape(n, batch_size * c, *rest), (n, c, rest)
+
+
+def _from_prelu_channels(t, batch_size, layout, logical_shape):
+    n, c, rest = layout
+    return t.reshape(n, batch_size, c, *rest).movedim(1, 0).reshape(batch_size, *logical_shape)
+
+
+def _prelu_batched_weight(weight, weight_dim, batch_size, channels):
+    """The weights of every sample, [B*C] (a weight of one element serves every channel)."""
+    w = weight.expand(batch_size, *weight.shape) if weight_dim is None else weight.movedim(weight_dim, 0)
+    return w.expand(batch_size, channels).reshape(batch_size * channels)
+
+
+def _prelu_rule(info, in_dims, x, weight):
+    x_dim, w_dim = in_dims
+    if w_dim is None and x_dim is not None and x.dim() >= 3:  # one weight for the batch: B joins N, no copy
+        xb = x.movedim(x_dim, 0)
+        return ops.prelu(xb.flatten(0, 1), weight).unflatten(0, xb.shape[:2]), 0
+    b = info.batch_size
+    xb = x.expand(b, *x.shape) if x_dim is None else x.movedim(x_dim, 0)
+    logical_shape = xb.shape[1:]
+    xc, layout = _as_prelu_channels(xb, b, logical_shape)
+    out = ops.prelu(xc, _prelu_batched_weight(weight, w_dim, b, layout[1]))
+    return _from_prelu_channels(out, b, layout, logical_shape), 0
+
+
+def _prelu_backward_rule(info, in_dims, grad_output, x, weight):
+    g_dim, x_dim, w_dim = in_dims
+    b = info.batch_size
+    gb = grad_output.expand(b, *grad_output.shape) if g_dim is None else grad_output.movedim(g_dim, 0)
+    xb = x.expand(b, *x.shape) if x_dim is None else x.movedim(x_dim, 0)
+    logical_shape = xb.shape[1:]
+    gc, layout = _as_prelu_channels(gb, b, logical_shape)
+    xc, _ = _as_prelu_channels(xb, b, logical_shape)
+    c = layout[1]
+    grad_x, grad_w = ops.prelu_backward(gc, xc, _prelu_batched_weight(weight, w_dim, b, c))
+    grad_w = grad_w.reshape(b, c)
+    weight_numel = weight.numel() // (b if w_dim is not None else 1)
+    if weight_numel == 1 and c != 1:  # one weight for every channel: its gradient is the sum over them
+        grad_w = grad_w.sum(1, keepdim=True)
+    logical_weight_shape = weight.shape if w_dim is None else weight.movedim(w_dim, 0).shape[1:]
+    return (_from_prelu_channels(grad_x, b, layout, logical_shape), grad_w.reshape(b, *logical_weight_shape)), (0, 0)
+
+
 _RULES = {
+    ops.prelu.default: _prelu_rule,
+    ops.prelu_backward.default: _prelu_backward_rule,
     ops.elu.default: batch_rule(ops.elu.default, ["self"]),
     ops.elu_.default: batch_rule(ops.elu_.default, ["self"]),
     ops.celu_.default: batch_rule(ops.celu_.default, ["self"]),
