@@ -62,6 +62,11 @@ def out_names(overload) -> list:
     return [a.name for a in overload._schema.arguments if a.is_out]
 
 
+def message_name(overload) -> str:
+    """The name an error message gives the overload: elu.out."""
+    return f"{overload._schema.name.split('::')[1]}.{overload._overloadname}"
+
+
 def functional(overload):
     return getattr(ops, overload._schema.name.split("::")[1]).default
 
@@ -155,7 +160,7 @@ def test_out_may_be_an_input(case, device):
 def test_out_refusals(case, device):
     x, g = inputs(device)
     want = expected(case, x, g)
-    name = f"{case.overload._schema.name.split('::')[1]}.{case.overload._overloadname}"
+    name = message_name(case.overload)
     first = out_names(case.overload)[0]
 
     def outs_with(bad):
@@ -193,7 +198,7 @@ def test_out_refuses_outs_that_overlap_each_other():
 def test_out_refuses_autograd(case, device):
     x, g = inputs(device)
     want = expected(case, x, g)
-    name = f"{case.overload._schema.name.split('::')[1]}.{case.overload._overloadname}"
+    name = message_name(case.overload)
     outs = [torch.empty_like(w) for w in want]
     xr = x.clone().requires_grad_()
     with pytest.raises(RuntimeError, match=rf"^{name}: functions with out=... arguments don't support automatic "
