@@ -8,6 +8,7 @@
 // NB: compiled once per CPU capability; every name lives in the inline namespace CPU_CAPABILITY.
 
 #include <ATen/Parallel.h>
+#include <ATen/core/Tensor.h>
 #include <ATen/TensorIterator.h>
 #include <ATen/cpu/vec/functional.h>
 #include <ATen/cpu/vec/vec.h>
@@ -17,12 +18,18 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
+#include <initializer_list>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 
 #if defined(CPU_CAPABILITY_AVX2) || defined(CPU_CAPABILITY_AVX512)
 #include <immintrin.h>
+#endif
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 #include "vec_math.h"
@@ -57,12 +64,34 @@ inline int64_t llc_bytes() {
   return bytes;
 }
 
-// Whether a pass over `bytes` of inputs and outputs should write its outputs with non-temporal
-// (streaming) stores: when they cannot stay in the last-level cache anyway. A streaming store
-// skips the read-for-ownership of each output line (a normal store reads the line before
-// writing it), so the pass moves (inputs + outputs) instead of (inputs + 2 x outputs) bytes;
-// below the LLC the output is better left in cache for its consumer.
-inline bool use_streaming_stores(int64_t bytes) { return bytes >= llc_bytes(); }
+// Whether the pages of [p, p + bytes) are mapped in (mincore, at the middle and the last page; the first
+// may hold the allocator's header). A fresh allocation is not: glibc serves a large block with a new
+// mmap, whose pages fault in at their first write.
+inline bool pages_resident(const void* p, int64_t bytes) {
+#if defined(__linux__)
+  static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(p);
+  for (const uintptr_t at : {begin + static_cast<uintptr_t>(bytes) / 2, begin + static_cast<uintptr_t>(bytes) - 1}) {
+    unsigned char resident = 0;
+    if (mincore(reinterpret_cast<void*>(at & ~(page - 1)), 1, &resident) == 0 && (resident & 1) == 0) {
+      return false;
+    }
+  }
+#endif
+  return true;
+}
+
+// Whether a pass over `bytes` of inputs and outputs should write its output (out_bytes at out) with
+// non-temporal (streaming) stores: when they cannot stay in the last-level cache anyway, and the
+// output's pages are mapped in. A streaming store skips the read-for-ownership of each output line
+// (a normal store reads the line before writing it), so the pass moves (inputs + outputs) instead
+// of (inputs + 2 x outputs) bytes; below the LLC the output is better left in cache for its
+// consumer. A page not yet mapped faults in at its first store, and the kernel zeroes it through
+// the cache, where a normal store then hits; streaming stores were slower there (glibc's default
+// allocator, whose large blocks are fresh mmaps; bench/NOTES.md row 25).
+inline bool use_streaming_stores(int64_t bytes, const void* out, int64_t out_bytes) {
+  return bytes >= llc_bytes() && pages_resident(out, out_bytes);
+}
 
 // Stores v at p, 64-byte aligned (AVX512) or 32-byte aligned (AVX2), bypassing the caches.
 // The DEFAULT build has no streaming store: a plain store.
@@ -212,8 +241,8 @@ void elementwise_kernel(const at::Tensor& out, const F& f, const Inputs&... inpu
     for (size_t k = 0; k < kN; ++k) {
       aliased = aliased || in_p[k] == out_p;
     }
-    const bool stream = !aliased && use_streaming_stores(numel * static_cast<int64_t>(sizeof(scalar_t)) *
-                                                         static_cast<int64_t>(kN + 1));
+    const int64_t out_bytes = numel * static_cast<int64_t>(sizeof(scalar_t));
+    const bool stream = !aliased && use_streaming_stores(out_bytes * static_cast<int64_t>(kN + 1), out_p, out_bytes);
     at::parallel_for(0, numel, kGrainSize, [&](int64_t begin, int64_t end) {
       std::array<const char*, kN> in_b;
       for (size_t k = 0; k < kN; ++k) {

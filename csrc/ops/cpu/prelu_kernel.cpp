@@ -228,7 +228,8 @@ void prelu_forward_loop(scalar_t* out, const scalar_t* x, const scalar_t* weight
     fill_pattern(shared_pattern.data(), weight, p, tile_item(p, 0), p.pattern);
   }
   // Streaming stores for outputs past the last-level cache (see elementwise.h).
-  const bool stream = use_streaming_stores(2 * p.l.outer * p.l.channels * p.l.inner * int64_t(sizeof(scalar_t)));
+  const int64_t out_bytes = p.l.outer * p.l.channels * p.l.inner * int64_t(sizeof(scalar_t));
+  const bool stream = use_streaming_stores(2 * out_bytes, out, out_bytes);
   at::parallel_for(0, p.items(), p.grain(), [&](int64_t begin, int64_t end) {
     std::vector<scalar_t> own_pattern;
     for (int64_t item = begin; item < end; ++item) {
@@ -351,7 +352,8 @@ void prelu_backward_loop(scalar_t* gx, scalar_t* grad_weight, const scalar_t* g,
   }
   // Streaming stores for grad_self past the last-level cache (see elementwise.h); they change no
   // value and no summation order.
-  const bool stream = use_streaming_stores(3 * p.l.outer * channels * p.l.inner * int64_t(sizeof(scalar_t)));
+  const int64_t gx_bytes = p.l.outer * channels * p.l.inner * int64_t(sizeof(scalar_t));
+  const bool stream = use_streaming_stores(3 * gx_bytes, gx, gx_bytes);
   at::parallel_for(0, p.items(), p.grain(), [&](int64_t begin, int64_t end) {
     std::vector<scalar_t> own_pattern;
     std::vector<opmath_t> acc;

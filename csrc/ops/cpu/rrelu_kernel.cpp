@@ -282,8 +282,9 @@ void rrelu_train_loop(const at::Tensor& out, const at::Tensor& noise, const at::
     scalar_t* noise_p = noise.defined() ? noise.mutable_data_ptr<scalar_t>() : nullptr;
     const scalar_t* x_p = self.const_data_ptr<scalar_t>();
     // NB: in place, out is self: its lines are read anyway, no streaming.
-    const bool stream = !self.is_same(out) &&
-                        use_streaming_stores(out.numel() * int64_t(sizeof(scalar_t)) * (noise.defined() ? 3 : 2));
+    const int64_t out_bytes = out.numel() * int64_t(sizeof(scalar_t));
+    const bool stream =
+        !self.is_same(out) && use_streaming_stores(out_bytes * (noise.defined() ? 3 : 2), out_p, out_bytes);
     at::parallel_for(0, out.numel(), kGrainSize, [&](int64_t begin, int64_t end) {
       rrelu_train_range<scalar_t>(out_p, noise_p, x_p, begin, end, c, seed, offset, stream);
     });

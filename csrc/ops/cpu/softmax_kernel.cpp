@@ -404,7 +404,8 @@ template <bool kLog, typename In, typename Out>
 void softmax_lastdim(Out* y, const In* x, int64_t rows, int64_t n) {
   using A = typename Unit<In, Out>::A;
   // Past the last-level cache the output pass writes with streaming stores.
-  const bool stream = use_streaming_stores(rows * n * static_cast<int64_t>(sizeof(In) + sizeof(Out)));
+  const bool stream = use_streaming_stores(rows * n * static_cast<int64_t>(sizeof(In) + sizeof(Out)), y,
+                                           rows * n * static_cast<int64_t>(sizeof(Out)));
   if (rows >= kFewRows || n <= kSegment) {
     at::parallel_for(0, rows, std::max<int64_t>(1, kGrain / n), [&](int64_t begin, int64_t end) {
       // softmax's exps: in the output when it holds op-math values and stays in cache, else in a row
@@ -796,8 +797,8 @@ void softmax_inner(Out* y, const In* x, int64_t outer, int64_t dim_size, int64_t
   // Past the last-level cache the output pass streams. softmax keeps its exps in the output only
   // where that is the op-math type and stays in cache; else in a per-thread buffer, counted in the
   // slab's inputs.
-  const bool stream =
-      use_streaming_stores(outer * dim_size * inner * static_cast<int64_t>(sizeof(In) + sizeof(Out)));
+  const bool stream = use_streaming_stores(outer * dim_size * inner * static_cast<int64_t>(sizeof(In) + sizeof(Out)),
+                                           y, outer * dim_size * inner * static_cast<int64_t>(sizeof(Out)));
   const bool buffered = !kLog && (stream || !std::is_same_v<Out, A>);
   const Slabs sl = slab_shape(outer, dim_size, inner, Unit<In, Out>::kSize, sizeof(In),
                               sizeof(In) + (buffered ? sizeof(A) : 0), /*split=*/!buffered);
@@ -894,7 +895,8 @@ template <bool kLog, typename In, typename Out>
 void softmax_backward_lastdim(Out* gx, const In* g, const In* y, int64_t rows, int64_t n) {
   using A = typename Unit<In, Out>::A;
   // NB: not in place (grad_input is a new tensor), so streaming stores never meet a line read later.
-  const bool stream = use_streaming_stores(rows * n * static_cast<int64_t>(2 * sizeof(In) + sizeof(Out)));
+  const bool stream = use_streaming_stores(rows * n * static_cast<int64_t>(2 * sizeof(In) + sizeof(Out)), gx,
+                                           rows * n * static_cast<int64_t>(sizeof(Out)));
   if (rows >= kFewRows || n <= kSegment) {
     at::parallel_for(0, rows, std::max<int64_t>(1, kGrain / n), [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
@@ -1012,7 +1014,8 @@ template <bool kLog, typename In, typename Out>
 void softmax_backward_inner(Out* gx, const In* g, const In* y, int64_t outer, int64_t dim_size, int64_t inner) {
   using A = typename Unit<In, Out>::A;
   const bool stream =
-      use_streaming_stores(outer * dim_size * inner * static_cast<int64_t>(2 * sizeof(In) + sizeof(Out)));
+      use_streaming_stores(outer * dim_size * inner * static_cast<int64_t>(2 * sizeof(In) + sizeof(Out)), gx,
+                           outer * dim_size * inner * static_cast<int64_t>(sizeof(Out)));
   using K = SoftmaxBackwardSlab<kLog, In, Out>;
   const Slabs sl =
       slab_shape(outer, dim_size, inner, Unit<In, Out>::kSize, sizeof(In), 2 * sizeof(In) * slabs_in_flight<K>(),
