@@ -62,8 +62,13 @@ def test_tiny_cpu_run_writes_json_and_plot(tmp_path):
                                "--dtype", "float32,bfloat16")
     _check_results(data, "cpu")
     assert data["threads"] >= 1
-    assert "malloc" in data and "isa" in data
-    assert "geometric mean speedup" in stdout and "CPU goals" in stdout
+    assert "isa" in data
+    # Both allocator modes by default, every case under each, and the goals side by side.
+    assert data["malloc"] == "both" and set(data["allocators"]) == {"default", "reuse"}
+    by_mode = {m: sorted((r["op"], r["pass"], r["dtype"], tuple(r["shape"]), r.get("variant", ""), r["layout"])
+                         for r in data["results"] if r["malloc"] == m) for m in ("default", "reuse")}
+    assert by_mode["default"] and by_mode["default"] == by_mode["reuse"]
+    assert "geometric mean speedup" in stdout and "CPU goals per allocator mode" in stdout
     if importlib.util.find_spec("matplotlib") is not None:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -73,6 +78,9 @@ def test_ops_subset_and_single_thread(tmp_path):
                              "--dtype", "float32", "--threads", "1")
     assert {r["op"] for r in data["results"]} == {"prelu", "softplus"}
     assert data["threads"] == 1
+    data, _, stdout = _bench(tmp_path, "--ops", "elu", "--sizes", "512", "--repeats", "1", "--malloc", "reuse")
+    assert data["malloc"] == "reuse" and {r["malloc"] for r in data["results"]} == {"reuse"}
+    assert "M_MMAP_MAX=0" in data["allocators"]["reuse"] and "per allocator mode" not in stdout
     if not hasattr(torch.ops.torch_ext, "softmax"):
         data, _, stdout = _bench(tmp_path, "--ops", "softmax", "--sizes", "512", "--repeats", "1")
         assert "softmax: skipped" in stdout and data["results"] == []
@@ -126,6 +134,12 @@ def test_goals_and_summary():
     assert report.geomean([2.0, 0.5]) == pytest.approx(1.0)
     text = report.summary(results, "cpu")
     assert "1 of" not in text.splitlines()[0] and "goals met" in text
+    # Per allocator mode: a goal met in one mode and missed in the other shows as such.
+    both = [dict(r, malloc="default") for r in results] + [dict(r, malloc="reuse", speedup=2 * r["speedup"])
+                                                           for r in results]
+    table = report.goals_by_mode(both)
+    prelu_row = next(line for line in table.splitlines() if "prelu[C=64] bwd speedup" in line)
+    assert prelu_row.split()[-3:] == ["1.400", "MISS", "2.800"]
 
 
 @requires_cuda

@@ -13,8 +13,10 @@ described in cases.py.
 Each result (JSON "results"): op, pass, dtype, shape, dim, layout, ours_ms, torch_ms,
 speedup (= torch_ms / ours_ms), gbps (the minimum bytes the op must move / ours_ms), copy_gbps (the
 clone's), and variant, bytes, copy_ms, flushed (timed from a flushed cache), repeats, the fastest repeat
-of each side (ours_min_ms, torch_min_ms, copy_min_ms), check ("ok" or what differed). The summary gives the geometric mean speedup, each op's worst case, and on the CPU the
-goals of issue #6.
+of each side (ours_min_ms, torch_min_ms, copy_min_ms), check ("ok" or what differed), and on the CPU malloc
+(the allocator mode it ran under: "default" or "reuse"; both by default, see --malloc). The summary gives the
+geometric mean speedup, each op's worst case, and on the CPU the goals of issues #6 and #25, per allocator
+mode.
 """
 
 import argparse
@@ -108,7 +110,7 @@ def run(device: str = "cpu", ops: Sequence[str] = _cases.ALL_OPS, dtypes: Sequen
         ops = [op for op in ops if op not in _cases.SOFTMAX_OPS]
     meta = metadata(device, threads, quick, repeats)
     if device == "cpu":
-        meta["malloc"] = malloc
+        meta["allocator"] = malloc
     if sizes is None:
         todo = _cases.make_cases(device, ops, dtypes, quick)
     else:
@@ -208,28 +210,55 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--threads", type=int, help="CPU threads (default: torch.get_num_threads())")
     p.add_argument("--repeats", type=int, help="interleaved repeats per case (default: 9/21 CPU, 10/20 CUDA)")
     p.add_argument("--sizes", help="comma-separated element counts, replacing the default sizes")
-    p.add_argument("--malloc", choices=["reuse", "default"], default="reuse",
-                   help="CPU: 'reuse' (default) keeps glibc from returning large blocks to the OS, so that "
-                   "outputs do not page-fault on every call; 'default' leaves glibc as it is")
+    p.add_argument("--malloc", choices=["both", "default", "reuse"], default="both",
+                   help="CPU: 'default' leaves glibc's allocator as a plain PyTorch program has it (each large "
+                   "output a fresh mmap that page-faults in); 'reuse' keeps glibc from returning large blocks "
+                   "to the OS, as jemalloc/tcmalloc do; 'both' (the default) runs every case under 'default', "
+                   "then under 'reuse', and reports the goals for each")
     a = p.parse_args(argv)
     ops = _parse_list(a.ops, _cases.ALL_OPS, "op")
     dtypes = [DTYPES[d] for d in _parse_list(a.dtype, list(DTYPES), "dtype")]
     sizes = [int(s) for s in a.sizes.split(",")] if a.sizes else None
     sys.stdout.reconfigure(line_buffering=True)
-    malloc = "default"
-    if a.device == "cpu" and a.malloc == "reuse":
-        malloc = malloc_reuse() or "default (not glibc)"
+    # NB: 'default' runs first: mallopt's reuse settings stay for the rest of the process.
+    modes = ["default", "reuse"] if a.malloc == "both" else [a.malloc]
+    if a.device != "cpu":
+        modes = ["default"]
+    results: List[dict] = []
+    out: dict = {}
+    allocators = {}
+    seconds = 0.0
+    for mode in modes:
+        allocator = "glibc malloc as it comes (large blocks are fresh mmaps)"
+        if mode == "reuse":
+            allocator = malloc_reuse() or "default (not glibc: the reuse settings do not apply)"
+        if a.device == "cpu":
+            allocators[mode] = allocator
+            print(f"\nallocator ({mode}): {allocator}")
+        done_before = list(results)
+
+        def partial(meta, mode_results, mode=mode, done_before=done_before):
+            # NB: the JSON is rewritten after every case, so a run cut short (a time limit) keeps what it measured.
+            if a.json:
+                rows = done_before + [dict(r, malloc=mode) for r in mode_results]
+                report.write_json(a.json, dict(meta, malloc=a.malloc, allocators=allocators, partial=True), rows)
+
+        out = run(a.device, ops, dtypes, a.quick, a.threads, a.repeats, sizes, malloc=allocator, on_result=partial)
+        results += [dict(r, malloc=mode) for r in out.pop("results")]
+        seconds += out["seconds"]
+    out["seconds"] = round(seconds, 1)
     if a.device == "cpu":
-        print(f"allocator: {malloc}")
-    # NB: the JSON is rewritten after every case, so a run cut short (a time limit) keeps what it measured.
-    partial = (lambda meta, results: report.write_json(a.json, dict(meta, partial=True), results)) if a.json else None
-    out = run(a.device, ops, dtypes, a.quick, a.threads, a.repeats, sizes, malloc=malloc, on_result=partial)
-    results = out.pop("results")
+        out.pop("allocator", None)
+        out.update(malloc=a.malloc if len(modes) > 1 else modes[0], allocators=allocators)
+        if len(modes) > 1:
+            print("\n" + report.goals_by_mode(results))
     if a.json:
         report.write_json(a.json, out, results)
         print(f"wrote {a.json}")
     if a.plot:
-        err = report.plot(a.plot, out, results)
+        # The plot shows the last mode (reuse, where both ran); the JSON has both.
+        err = report.plot(a.plot, dict(out, plotted_malloc=modes[-1]),
+                          [r for r in results if r.get("malloc", modes[-1]) == modes[-1]])
         if err:
             report.warn(err)
         else:

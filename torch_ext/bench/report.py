@@ -125,6 +125,29 @@ def summary(results: List[dict], device: str) -> str:
     return "\n".join(lines)
 
 
+def goals_by_mode(results: List[dict]) -> str:
+    """The CPU goals side by side for each allocator mode the run measured (issue #25: both must hold)."""
+    modes = sorted({r["malloc"] for r in results if "malloc" in r}, key=lambda m: (m != "default", m))
+    per_mode = {m: {name: (measured, target, met) for name, measured, target, met in
+                    goals([r for r in results if r.get("malloc") == m and "skipped" not in r])} for m in modes}
+    names = list(dict.fromkeys(name for m in modes for name in per_mode[m]))
+    lines = ["CPU goals per allocator mode (float32 at the largest size unless said): measured, MISS where short",
+             f"  {'goal':<52} {'target':>7} " + " ".join(f"{m:>14}" for m in modes)]
+    for name in names:
+        target = next(per_mode[m][name][1] for m in modes if name in per_mode[m])
+        cells = []
+        for m in modes:
+            if name not in per_mode[m]:
+                cells.append(f"{'-':>14}")
+                continue
+            measured, _, met = per_mode[m][name]
+            cells.append(f"{measured:>9.3f}{'' if met else ' MISS':>5}")
+        lines.append(f"  {name:<52} {target:>7} " + " ".join(cells))
+    lines.append("  " + ", ".join(f"{m}: {sum(met for *_, met in per_mode[m].values())} of {len(per_mode[m])} met"
+                                  for m in modes))
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------------------------
 # JSON and plot
 
@@ -179,7 +202,8 @@ def plot(path: str, meta: dict, results: List[dict]) -> Optional[str]:
     axes[0].axhline(1.0, color="gray", lw=1)
     axes[0].set_yscale("log", base=2)
     axes[0].set_ylabel("speedup over ATen (torch ms / ours ms), log scale")
-    axes[0].set_title(f"torch_ext vs torch {meta['torch']} on {meta['device']}, {meta['threads']} threads "
+    malloc = f", malloc {meta['plotted_malloc']}" if meta.get("plotted_malloc") else ""
+    axes[0].set_title(f"torch_ext vs torch {meta['torch']} on {meta['device']}, {meta['threads']} threads{malloc} "
                       "(dots: every size)")
     axes[0].legend(fontsize=8)
     axes[1].axhline(1.0, color="gray", lw=1)
