@@ -105,87 +105,6 @@ def test_every_functional_op_has_an_out_overload():
     assert {c.overload._schema.name.split("::")[1] for c in CASES} == functional_ops
 
 
-@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("case", CASE_PARAMS)
-def test_out_writes_the_functional_result(case, device, dtype):
-    x, g = inputs(device, dtype)
-    want = expected(case, x, g)
-    outs = [torch.full_like(w, float("nan")) for w in want]
-    assert call(case, x, g, outs) is None
-    for o, w in zip(outs, want):
-        assert_bitwise_equal(o, w)
-        assert o._version == 1
-
-
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("case", CASE_PARAMS)
-def test_out_is_resized(case, device):
-    # An empty out takes the result's shape and strides (channels_last stays so where the op keeps it); a non-empty
-    # out of another shape is resized too, with resize_output's deprecation warning.
-    x, g = inputs(device)
-    x4, g4 = x.reshape(2, 3, 2, 5).contiguous(memory_format=torch.channels_last), g.reshape(2, 3, 2, 5)
-    want = expected(case, x4, g4)
-    empty = [torch.empty(0, dtype=w.dtype, device=device) for w in want]
-    call(case, x4, g4, empty)
-    for o, w in zip(empty, want):
-        assert o.shape == w.shape and o.stride() == w.stride()
-        assert_bitwise_equal(o, w)
-    wrong = [torch.zeros(7, dtype=w.dtype, device=device) for w in want]
-    call(case, x4, g4, wrong)
-    for o, w in zip(wrong, want):
-        assert_bitwise_equal(o, w)
-
-
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("case", CASE_PARAMS)
-def test_out_may_be_an_input(case, device):
-    # A full overlap (out is an input of the same shape and dtype) is allowed, as in ATen.
-    x, g = inputs(device)
-    want = expected(case, x, g)
-    args = case.args(x, g)
-    first = next(a for a in args if isinstance(a, torch.Tensor))
-    if first.shape != want[0].shape or first.dtype != want[0].dtype:
-        pytest.skip("no input of the result's shape and dtype")
-    if len(want) > 1:
-        outs = [first] + [torch.empty_like(w) for w in want[1:]]
-    else:
-        outs = [first]
-    case.overload(*args, **dict(zip(out_names(case.overload), outs)))
-    assert_bitwise_equal(first, want[0])
-
-
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("case", CASE_PARAMS)
-def test_out_refusals(case, device):
-    x, g = inputs(device)
-    want = expected(case, x, g)
-    name = message_name(case.overload)
-    first = out_names(case.overload)[0]
-
-    def outs_with(bad):
-        return [bad] + [torch.zeros_like(w) for w in want[1:]]
-
-    w = want[0]
-    other_dtype = torch.float16 if w.dtype != torch.float16 else torch.float32
-    assert_refused(case, x, g, outs_with(torch.zeros_like(w, dtype=other_dtype)),
-                   rf"^{name}: expected {first} to have the result's dtype \(\w+\), got \w+$")
-    assert_refused(case, x, g, outs_with(torch.empty_like(w, device="meta")),
-                   rf"^{name}: expected {first} to be on the result's device \({w.device.type}")
-    expanded = torch.zeros(1, dtype=w.dtype, device=device).expand(w.shape)
-    assert_refused(case, x, g, outs_with(expanded), rf"^{name}: {first} has elements that share memory")
-    # Partial overlap: out is the first tensor input shifted by one element in the same storage.
-    args = case.args(x, g)
-    k = next(i for i, a in enumerate(args) if isinstance(a, torch.Tensor))
-    base = torch.zeros(args[k].numel() + w.numel() + 1, dtype=w.dtype, device=device)
-    if w.dtype == args[k].dtype:
-        src = base[: args[k].numel()].view_as(args[k]).copy_(args[k])
-        shifted = base[1 : 1 + w.numel()].view(w.shape)
-        outs = outs_with(shifted)
-        with pytest.raises(RuntimeError, match=rf"^{name}: {first} partly overlaps an input"):
-            case.overload(*args[:k], src, *args[k + 1 :], **dict(zip(out_names(case.overload), outs)))
-
-
 def test_out_refuses_outs_that_overlap_each_other():
     x, g = inputs("cpu")
     buf = torch.empty(2 * x.numel())
@@ -195,31 +114,98 @@ def test_out_refuses_outs_that_overlap_each_other():
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("case", CASE_PARAMS)
-def test_out_refuses_autograd(case, device):
-    x, g = inputs(device)
-    want = expected(case, x, g)
-    name = message_name(case.overload)
-    outs = [torch.empty_like(w) for w in want]
-    xr = x.clone().requires_grad_()
-    with pytest.raises(RuntimeError, match=rf"^{name}: functions with out=... arguments don't support automatic "
-                                           r"differentiation, but \w+ requires grad"):
-        call(case, xr, g, outs)
-    with torch.no_grad():
-        call(case, xr, g, outs)
-    assert_bitwise_equal(outs[0], want[0])
-    with fwAD.dual_level():
-        dual = fwAD.make_dual(x, torch.ones_like(x))
-        with pytest.raises(RuntimeError, match=rf"^{name}: functions with out=... arguments don't support "
-                                               r"forward-mode AD, but \w+ carries a tangent"):
-            call(case, dual, g, outs)
+class TestOutOverload:
+    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+    def test_out_writes_the_functional_result(self, case, device, dtype):
+        x, g = inputs(device, dtype)
+        want = expected(case, x, g)
+        outs = [torch.full_like(w, float("nan")) for w in want]
+        assert call(case, x, g, outs) is None
+        for o, w in zip(outs, want):
+            assert_bitwise_equal(o, w)
+            assert o._version == 1
 
+    def test_out_is_resized(self, case, device):
+        # An empty out takes the result's shape and strides (channels_last stays so where the op keeps it); a non-empty
+        # out of another shape is resized too, with resize_output's deprecation warning.
+        x, g = inputs(device)
+        x4, g4 = x.reshape(2, 3, 2, 5).contiguous(memory_format=torch.channels_last), g.reshape(2, 3, 2, 5)
+        want = expected(case, x4, g4)
+        empty = [torch.empty(0, dtype=w.dtype, device=device) for w in want]
+        call(case, x4, g4, empty)
+        for o, w in zip(empty, want):
+            assert o.shape == w.shape and o.stride() == w.stride()
+            assert_bitwise_equal(o, w)
+        wrong = [torch.zeros(7, dtype=w.dtype, device=device) for w in want]
+        call(case, x4, g4, wrong)
+        for o, w in zip(wrong, want):
+            assert_bitwise_equal(o, w)
 
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("case", CASE_PARAMS)
-def test_out_opcheck(case, device):
-    x, g = inputs(device)
-    want = expected(case, x, g)
-    outs = [torch.empty_like(w) for w in want]
-    # AOTAutograd refuses Generator inputs; without one, opcheck seeds the default generator for each run.
-    args = tuple(a for a in case.args(x, g) if not isinstance(a, torch.Generator))
-    torch.library.opcheck(case.overload, args, dict(zip(out_names(case.overload), outs)))
+    def test_out_may_be_an_input(self, case, device):
+        # A full overlap (out is an input of the same shape and dtype) is allowed, as in ATen.
+        x, g = inputs(device)
+        want = expected(case, x, g)
+        args = case.args(x, g)
+        first = next(a for a in args if isinstance(a, torch.Tensor))
+        if first.shape != want[0].shape or first.dtype != want[0].dtype:
+            pytest.skip("no input of the result's shape and dtype")
+        if len(want) > 1:
+            outs = [first] + [torch.empty_like(w) for w in want[1:]]
+        else:
+            outs = [first]
+        case.overload(*args, **dict(zip(out_names(case.overload), outs)))
+        assert_bitwise_equal(first, want[0])
+
+    def test_out_refusals(self, case, device):
+        x, g = inputs(device)
+        want = expected(case, x, g)
+        name = message_name(case.overload)
+        first = out_names(case.overload)[0]
+
+        def outs_with(bad):
+            return [bad] + [torch.zeros_like(w) for w in want[1:]]
+
+        w = want[0]
+        other_dtype = torch.float16 if w.dtype != torch.float16 else torch.float32
+        assert_refused(case, x, g, outs_with(torch.zeros_like(w, dtype=other_dtype)),
+                       rf"^{name}: expected {first} to have the result's dtype \(\w+\), got \w+$")
+        assert_refused(case, x, g, outs_with(torch.empty_like(w, device="meta")),
+                       rf"^{name}: expected {first} to be on the result's device \({w.device.type}")
+        expanded = torch.zeros(1, dtype=w.dtype, device=device).expand(w.shape)
+        assert_refused(case, x, g, outs_with(expanded), rf"^{name}: {first} has elements that share memory")
+        # Partial overlap: out is the first tensor input shifted by one element in the same storage.
+        args = case.args(x, g)
+        k = next(i for i, a in enumerate(args) if isinstance(a, torch.Tensor))
+        base = torch.zeros(args[k].numel() + w.numel() + 1, dtype=w.dtype, device=device)
+        if w.dtype == args[k].dtype:
+            src = base[: args[k].numel()].view_as(args[k]).copy_(args[k])
+            shifted = base[1 : 1 + w.numel()].view(w.shape)
+            outs = outs_with(shifted)
+            with pytest.raises(RuntimeError, match=rf"^{name}: {first} partly overlaps an input"):
+                case.overload(*args[:k], src, *args[k + 1 :], **dict(zip(out_names(case.overload), outs)))
+
+    def test_out_refuses_autograd(self, case, device):
+        x, g = inputs(device)
+        want = expected(case, x, g)
+        name = message_name(case.overload)
+        outs = [torch.empty_like(w) for w in want]
+        xr = x.clone().requires_grad_()
+        with pytest.raises(RuntimeError, match=rf"^{name}: functions with out=... arguments don't support automatic "
+                                               r"differentiation, but \w+ requires grad"):
+            call(case, xr, g, outs)
+        with torch.no_grad():
+            call(case, xr, g, outs)
+        assert_bitwise_equal(outs[0], want[0])
+        with fwAD.dual_level():
+            dual = fwAD.make_dual(x, torch.ones_like(x))
+            with pytest.raises(RuntimeError, match=rf"^{name}: functions with out=... arguments don't support "
+                                                   r"forward-mode AD, but \w+ carries a tangent"):
+                call(case, dual, g, outs)
+
+    def test_out_opcheck(self, case, device):
+        x, g = inputs(device)
+        want = expected(case, x, g)
+        outs = [torch.empty_like(w) for w in want]
+        # AOTAutograd refuses Generator inputs; without one, opcheck seeds the default generator for each run.
+        args = tuple(a for a in case.args(x, g) if not isinstance(a, torch.Generator))
+        torch.library.opcheck(case.overload, args, dict(zip(out_names(case.overload), outs)))
