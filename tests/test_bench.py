@@ -86,6 +86,19 @@ def test_ops_subset_and_single_thread(tmp_path):
         assert "softmax: skipped" in stdout and data["results"] == []
 
 
+def test_compile_column(tmp_path):
+    # torch.compile of ATen's side, timed at each (op, pass, dtype)'s largest size only.
+    data, _, stdout = _bench(tmp_path, "--ops", "elu", "--sizes", "512,4096", "--repeats", "1", "--dtype", "float32",
+                             "--malloc", "reuse", "--compile")
+    assert data["compiled"] is True
+    for r in data["results"]:
+        largest = r["shape"] == max((s["shape"] for s in data["results"]), key=lambda s: math.prod(s))
+        assert ("compiled_ms" in r) == largest, r
+        if largest:
+            assert r["compiled_ms"] > 0 and r["speedup_compiled"] == pytest.approx(r["compiled_ms"] / r["ours_ms"])
+    assert "against torch.compile of ATen's side" in stdout
+
+
 def test_unknown_op_is_refused(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "torch_ext.bench", "--ops", "gelu"], cwd=ROOT,
                           env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=60)

@@ -16,7 +16,8 @@ clone's), and variant, bytes, copy_ms, flushed (timed from a flushed cache), rep
 of each side (ours_min_ms, torch_min_ms, copy_min_ms), check ("ok" or what differed), and on the CPU malloc
 (the allocator mode it ran under: "default" or "reuse"; both by default, see --malloc). The summary gives the
 geometric mean speedup, each op's worst case, and on the CPU the goals of issues #6 and #25, per allocator
-mode.
+mode. With --compile, the largest size of each op, pass and dtype also times torch.compile of ATen's side:
+compiled_ms, speedup_compiled (= compiled_ms / ours_ms) and compile_s (its first call).
 """
 
 import argparse
@@ -88,9 +89,10 @@ def _loadavg() -> Optional[float]:
 def run(device: str = "cpu", ops: Sequence[str] = _cases.ALL_OPS, dtypes: Sequence[torch.dtype] = (torch.float32,),
         quick: bool = False, threads: Optional[int] = None, repeats: Optional[int] = None,
         sizes: Optional[Sequence[int]] = None, malloc: str = "default", log=print,
-        on_result: Optional[Callable[[dict, List[dict]], None]] = None) -> dict:
+        on_result: Optional[Callable[[dict, List[dict]], None]] = None, compile: bool = False) -> dict:
     """Runs the benchmark; returns {"device", "torch", "threads", ..., "results": [...]}. sizes (element
-    counts) replaces the default grid. on_result(meta, results so far) is called after each case."""
+    counts) replaces the default grid. on_result(meta, results so far) is called after each case. compile:
+    also time torch.compile of ATen's side at each case's largest size (compiled_ms, compile_s)."""
     import torch_ext  # noqa: F401  (registers torch.ops.torch_ext)
 
     threads = threads or torch.get_num_threads()
@@ -116,6 +118,8 @@ def run(device: str = "cpu", ops: Sequence[str] = _cases.ALL_OPS, dtypes: Sequen
     else:
         todo = _custom_sizes(device, ops, dtypes, sizes)
 
+    compiled_cases = {id(c) for c in _largest_cases(todo)} if compile else set()
+    meta["compiled"] = bool(compile)
     log(f"torch_ext.bench: {meta['device']}, torch {meta['torch']}, {threads} threads, {len(todo)} cases, "
         f"median of {repeats} interleaved repeats"
         + (f", {meta.get('isa')} kernels, load average {meta['loadavg_start']}" if device == "cpu" else ""))
@@ -148,14 +152,19 @@ def run(device: str = "cpu", ops: Sequence[str] = _cases.ALL_OPS, dtypes: Sequen
             log(report.row(i, len(todo), r))
             continue
         src = built.copy_src
-        t = timer.time({"ours": built.ours, "torch": built.torch, "copy": src.clone}, working_set=case.bytes)
-        del built, src
+        fns = {"ours": built.ours, "torch": built.torch, "copy": src.clone}
+        if id(case) in compiled_cases:
+            fns["compiled"], r["compile_s"] = _compiled(built.torch)
+        t = timer.time(fns, working_set=case.bytes)
+        del built, src, fns
         r.update(ours_ms=t["ours"] * 1e3, torch_ms=t["torch"] * 1e3, speedup=t["torch"] / t["ours"],
                  gbps=case.bytes / t["ours"] / 1e9, copy_gbps=case.bytes / t["copy"] / 1e9, copy_ms=t["copy"] * 1e3,
                  flushed=timer.flushed, repeats=timer.used_repeats,
                  # The fastest repeat of each: interference from other processes only adds time.
                  ours_min_ms=timer.minima["ours"] * 1e3, torch_min_ms=timer.minima["torch"] * 1e3,
                  copy_min_ms=timer.minima["copy"] * 1e3)
+        if "compiled" in t:
+            r.update(compiled_ms=t["compiled"] * 1e3, speedup_compiled=t["compiled"] / t["ours"])
         results.append(r)
         log(report.row(i, len(todo), r))
         if on_result is not None:
@@ -168,6 +177,28 @@ def run(device: str = "cpu", ops: Sequence[str] = _cases.ALL_OPS, dtypes: Sequen
     log(report.summary(results, device))
     log(f"\n{len(todo)} cases in {meta['seconds']:.0f} s")
     return dict(meta, results=results)
+
+
+def _largest_cases(todo: Sequence[_cases.Case]) -> List[_cases.Case]:
+    """Of each (op, pass, dtype, variant, layout), the case with the most elements."""
+    best = {}
+    for c in todo:
+        key = (c.op, c.pass_, c.dtype, c.variant, c.layout)
+        if key not in best or c.numel > best[key].numel:
+            best[key] = c
+    return list(best.values())
+
+
+def _compiled(fn: Callable[[], object]):
+    """torch.compile of ATen's side (Inductor, default mode), compiled here by its first call; returns the
+    compiled callable and the seconds the first call took."""
+    # NB: every case's closure shares its builder's code object; without a reset, Dynamo would recompile
+    # it per case until its cache limit, then silently run it eagerly.
+    torch._dynamo.reset()
+    compiled = torch.compile(fn, fullgraph=True, dynamic=False)
+    start = time.time()
+    compiled()
+    return compiled, round(time.time() - start, 2)
 
 
 def _custom_sizes(device, ops, dtypes, sizes) -> List[_cases.Case]:
@@ -210,6 +241,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--threads", type=int, help="CPU threads (default: torch.get_num_threads())")
     p.add_argument("--repeats", type=int, help="interleaved repeats per case (default: 9/21 CPU, 10/20 CUDA)")
     p.add_argument("--sizes", help="comma-separated element counts, replacing the default sizes")
+    p.add_argument("--compile", action="store_true",
+                   help="also time torch.compile of ATen's side (Inductor) at each case's largest size: "
+                   "compiled_ms and speedup_compiled in the JSON, ours against it in the summary")
     p.add_argument("--malloc", choices=["both", "default", "reuse"], default="both",
                    help="CPU: 'default' leaves glibc's allocator as a plain PyTorch program has it (each large "
                    "output a fresh mmap that page-faults in); 'reuse' keeps glibc from returning large blocks "
@@ -243,7 +277,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 rows = done_before + [dict(r, malloc=mode) for r in mode_results]
                 report.write_json(a.json, dict(meta, malloc=a.malloc, allocators=allocators, partial=True), rows)
 
-        out = run(a.device, ops, dtypes, a.quick, a.threads, a.repeats, sizes, malloc=allocator, on_result=partial)
+        out = run(a.device, ops, dtypes, a.quick, a.threads, a.repeats, sizes, malloc=allocator, on_result=partial,
+                  compile=a.compile)
         results += [dict(r, malloc=mode) for r in out.pop("results")]
         seconds += out["seconds"]
     out["seconds"] = round(seconds, 1)

@@ -116,6 +116,15 @@ def summary(results: List[dict], device: str) -> str:
     mismatched = [r for r in done if r.get("check", "ok") != "ok"]
     if mismatched:
         lines.append(f"\nWARNING: {len(mismatched)} cases where ours and ATen's results differ (see CHECK above)")
+    compiled = [r for r in done if "compiled_ms" in r]
+    if compiled:
+        lines.append("\nagainst torch.compile of ATen's side (compiled ms / ours ms), largest size:")
+        for r in sorted(compiled, key=lambda r: (r["dtype"], r["op"], label(r), r["pass"])):
+            lines.append(f"  {label(r) + ' ' + r['pass']:<36} {r['dtype']:<9} {r['speedup_compiled']:5.2f}x  "
+                         f"(compiled {r['compiled_ms']:.3f} ms, ours {r['ours_ms']:.3f} ms, compile {r['compile_s']} s)")
+        g = geomean([r["speedup_compiled"] for r in compiled])
+        lines.append(f"  geometric mean {g:.3f}x; {sum(r['speedup_compiled'] >= 1.0 for r in compiled)} of "
+                     f"{len(compiled)} at >= 1.0x (issue #25's goal)")
     if device == "cpu":
         lines.append("\nCPU goals (issue #6): float32 at the largest size, both threads")
         g = goals(done)
