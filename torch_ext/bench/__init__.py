@@ -235,7 +235,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                    + ", ".join(_cases.ALL_OPS))
     p.add_argument("--dtype", default="float32,bfloat16", help="comma-separated: " + ", ".join(DTYPES))
     p.add_argument("--quick", action="store_true",
-                   help="fewer sizes and repeats (the whole CPU run in under 3 minutes on 2 cores)")
+                   help="fewer sizes and repeats (each allocator mode of the CPU run in about 2 minutes on 2 cores)")
     p.add_argument("--json", metavar="PATH", help="write the results as JSON")
     p.add_argument("--plot", metavar="PATH", help="write a PNG of the speedups and bandwidth fractions")
     p.add_argument("--threads", type=int, help="CPU threads (default: torch.get_num_threads())")
