@@ -168,9 +168,9 @@ class TestOutOverload:
         w = want[0]
         other_dtype = torch.float16 if w.dtype != torch.float16 else torch.float32
         assert_refused(case, x, g, outs_with(torch.zeros_like(w, dtype=other_dtype)),
-                       rf"^{name}: expected {first} to have the result's dtype \(\w+\), got \w+$")
+                       rf"^{name}: expected {first} to have the dtype of the result \(\w+\), got \w+$")
         assert_refused(case, x, g, outs_with(torch.empty_like(w, device="meta")),
-                       rf"^{name}: expected {first} to be on the result's device \({w.device.type}")
+                       rf"^{name}: expected {first} to be on the device of the result \({w.device.type}")
         expanded = torch.zeros(1, dtype=w.dtype, device=device).expand(w.shape)
         assert_refused(case, x, g, outs_with(expanded), rf"^{name}: {first} has elements that share memory")
         # Partial overlap: out is the first tensor input shifted by one element in the same storage.

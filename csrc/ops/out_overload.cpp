@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "autograd/record.h"
+#include "common/checks.h"
 
 namespace torch_ext::ops {
 namespace {
@@ -47,15 +48,12 @@ bool has_symbolic_sizes(const at::Tensor& t) { return t.unsafeGetTensorImpl()->h
 void check_out(const std::string& op, const std::string& arg, const at::Tensor& out, const at::Tensor& result,
                const std::vector<at::Tensor>& inputs) {
   TORCH_CHECK(out.defined(), op, ": expected ", arg, " to be a tensor, got an undefined tensor");
-  TORCH_CHECK(out.device() == result.device(), op, ": expected ", arg, " to be on the result's device (",
-              result.device(), "), got ", out.device());
-  TORCH_CHECK(out.scalar_type() == result.scalar_type(), op, ": expected ", arg, " to have the result's dtype (",
-              result.scalar_type(), "), got ", out.scalar_type());
+  check_same_device(op.c_str(), arg.c_str(), out, "the result", result);
+  check_same_dtype(op.c_str(), arg.c_str(), out, "the result", result);
   if (has_symbolic_sizes(out)) {
     return;
   }
-  TORCH_CHECK(at::has_internal_overlap(out) != at::MemOverlap::Yes, op, ": ", arg,
-              " has elements that share memory (an expanded view); it cannot be written. Pass a tensor of its own");
+  check_no_internal_overlap(op.c_str(), arg.c_str(), out);
   for (const auto& input : inputs) {
     if (has_symbolic_sizes(input)) {
       continue;

@@ -120,7 +120,7 @@ TEST_P(OutFunctions, RefuseAnOutOfAnotherDtype) {
     GetParam().run(outs, x, x);
     FAIL() << "expected an error";
   } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what_without_backtrace()).find("to have the result's dtype (Float), got Double"),
+    EXPECT_NE(std::string(e.what_without_backtrace()).find("to have the dtype of the result (Float), got Double"),
               std::string::npos)
         << e.what_without_backtrace();
   }
