@@ -27,6 +27,11 @@ def _bind(op, args, kwargs, in_dims):
     return bound, dict(zip(names, in_dims))
 
 
+def _batch_first(t, dim, batch_size):
+    """t with its batch dim in front; an unbatched t (dim None) expanded over the batch (a stride-0 view)."""
+    return t.expand(batch_size, *t.shape) if dim is None else t.movedim(dim, 0)
+
+
 def batch_rule(op, tensors: Sequence[str], dim_arg: Optional[str] = None, random: bool = False):
     """The batching rule of `op`, elementwise over its tensor arguments `tensors`; `dim_arg` names a dim argument
     (softmax's); `random`: the op draws random numbers when its `training` argument is true."""
@@ -45,7 +50,7 @@ def batch_rule(op, tensors: Sequence[str], dim_arg: Optional[str] = None, random
             if t is None:
                 continue
             d = dims.get(name)
-            t = t.expand(info.batch_size, *t.shape) if d is None else t.movedim(d, 0)
+            t = _batch_first(t, d, info.batch_size)
             logical_ndim = t.dim() - 1
             bound[name] = t
         scalar_slices = dim_arg is not None and logical_ndim == 0
@@ -65,23 +70,22 @@ def batch_rule(op, tensors: Sequence[str], dim_arg: Optional[str] = None, random
     return rule
 
 
-def _as_prelu_channels(t, batch_size, logical_shape):
-    """[B, *logical_shape] -> [N, B*C, *rest], channel dim 1 of size C (1 below two dims, as ATen's prelu)."""
-    lead = tuple(logical_shape[:2]) if len(logical_shape) >= 2 else (1, 1)
-    rest = tuple(logical_shape[2:]) if len(logical_shape) >= 2 else tuple(logical_shape)
-    n, c = lead
-    return t.reshape(batch_size, n, c, *rest).movedim(0, 1).reshape(n, batch_size * c, *rest), (n, c, rest)
+def _as_prelu_channels(tb):
+    """[B, *logical] -> [N, B*C, *rest], channel dim 1 of size C (1 below two dims, as ATen's prelu), and the
+    layout that undoes it."""
+    b, logical = tb.shape[0], tuple(tb.shape[1:])
+    n, c, rest = (*logical[:2], logical[2:]) if len(logical) >= 2 else (1, 1, logical)
+    return tb.reshape(b, n, c, *rest).movedim(0, 1).reshape(n, b * c, *rest), (b, n, c, rest, logical)
 
 
-def _from_prelu_channels(t, batch_size, layout, logical_shape):
-    n, c, rest = layout
-    return t.reshape(n, batch_size, c, *rest).movedim(1, 0).reshape(batch_size, *logical_shape)
+def _from_prelu_channels(t, layout):
+    b, n, c, rest, logical = layout
+    return t.reshape(n, b, c, *rest).movedim(1, 0).reshape(b, *logical)
 
 
-def _prelu_batched_weight(weight, weight_dim, batch_size, channels):
-    """The weights of every sample, [B*C] (a weight of one element serves every channel)."""
-    w = weight.expand(batch_size, *weight.shape) if weight_dim is None else weight.movedim(weight_dim, 0)
-    return w.expand(batch_size, channels).reshape(batch_size * channels)
+def _prelu_batched_weight(wb, channels):
+    """[B*C]: the weights of every sample (a weight of one element serves every channel)."""
+    return wb.expand(wb.shape[0], channels).reshape(wb.shape[0] * channels)
 
 
 def _prelu_rule(info, in_dims, x, weight):
@@ -90,29 +94,23 @@ def _prelu_rule(info, in_dims, x, weight):
         xb = x.movedim(x_dim, 0)
         return ops.prelu(xb.flatten(0, 1), weight).unflatten(0, xb.shape[:2]), 0
     b = info.batch_size
-    xb = x.expand(b, *x.shape) if x_dim is None else x.movedim(x_dim, 0)
-    logical_shape = xb.shape[1:]
-    xc, layout = _as_prelu_channels(xb, b, logical_shape)
-    out = ops.prelu(xc, _prelu_batched_weight(weight, w_dim, b, layout[1]))
-    return _from_prelu_channels(out, b, layout, logical_shape), 0
+    xc, layout = _as_prelu_channels(_batch_first(x, x_dim, b))
+    out = ops.prelu(xc, _prelu_batched_weight(_batch_first(weight, w_dim, b), layout[2]))
+    return _from_prelu_channels(out, layout), 0
 
 
 def _prelu_backward_rule(info, in_dims, grad_output, x, weight):
     g_dim, x_dim, w_dim = in_dims
     b = info.batch_size
-    gb = grad_output.expand(b, *grad_output.shape) if g_dim is None else grad_output.movedim(g_dim, 0)
-    xb = x.expand(b, *x.shape) if x_dim is None else x.movedim(x_dim, 0)
-    logical_shape = xb.shape[1:]
-    gc, layout = _as_prelu_channels(gb, b, logical_shape)
-    xc, _ = _as_prelu_channels(xb, b, logical_shape)
-    c = layout[1]
-    grad_x, grad_w = ops.prelu_backward(gc, xc, _prelu_batched_weight(weight, w_dim, b, c))
+    gc, layout = _as_prelu_channels(_batch_first(grad_output, g_dim, b))
+    xc, _ = _as_prelu_channels(_batch_first(x, x_dim, b))
+    wb = _batch_first(weight, w_dim, b)
+    c = layout[2]
+    grad_x, grad_w = ops.prelu_backward(gc, xc, _prelu_batched_weight(wb, c))
     grad_w = grad_w.reshape(b, c)
-    weight_numel = weight.numel() // (b if w_dim is not None else 1)
-    if weight_numel == 1 and c != 1:  # one weight for every channel: its gradient is the sum over them
+    if wb[0].numel() == 1 and c != 1:  # one weight for every channel: its gradient is the sum over them
         grad_w = grad_w.sum(1, keepdim=True)
-    logical_weight_shape = weight.shape if w_dim is None else weight.movedim(w_dim, 0).shape[1:]
-    return (_from_prelu_channels(grad_x, b, layout, logical_shape), grad_w.reshape(b, *logical_weight_shape)), (0, 0)
+    return (_from_prelu_channels(grad_x, layout), grad_w.reshape(wb.shape)), (0, 0)
 
 
 _RULES = {
