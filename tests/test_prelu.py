@@ -16,7 +16,10 @@ from torch._functorch.aot_autograd import make_boxed_func
 import torch_ext
 import torch_ext.functional as TF
 import torch_ext.nn as TN
+from torch_ext.testing.inputs import PRELU_CASES, PRELU_WEIGHTS, weight_values
+from torch_ext.testing.inputs import make_prelu_case as make_case
 from common_utils import (
+    grad_output,
     nan_at_nan_inputs,
     CUDA_AVAILABLE,
     DEVICES,
@@ -37,59 +40,13 @@ ops = torch.ops.torch_ext
 TESTS_DIR = Path(__file__).resolve().parent
 ROOT = TESTS_DIR.parent
 
-# --------------------------------------------------------------------------------------------
-# Inputs: each case builds self (of a float64 value generator, views of larger bases where the
-# case is a view) and names its channel count, the size of dim 1 (1 for 0-d and 1-D inputs).
-# The comments name the kernel path a case takes on the CPU (see cpu/prelu_kernel.cpp).
-# --------------------------------------------------------------------------------------------
-
-CASES = {
-    "NC": (lambda v: v((6, 5)), 5),
-    "NCL": (lambda v: v((4, 3, 9)), 3),
-    "NCHW": (lambda v: v((2, 5, 4, 3)), 5),
-    "NCHW_channels_last": (lambda v: v((2, 5, 4, 3)).contiguous(memory_format=torch.channels_last), 5),
-    "NCDHW": (lambda v: v((2, 3, 2, 4, 5)), 3),
-    "NCDHW_channels_last_3d": (lambda v: v((2, 3, 2, 4, 5)).contiguous(memory_format=torch.channels_last_3d), 3),
-    "1d": (lambda v: v((37,)), 1),
-    "0d": (lambda v: v(()), 1),
-    "C1": (lambda v: v((3, 1, 5, 2)), 1),
-    "empty_batch": (lambda v: v((0, 4, 3)), 4),
-    "empty_channels": (lambda v: v((2, 0, 3)), 0),
-    "sliced": (lambda v: v((6, 10, 7))[:, ::2, 1:], 5),  # not dense: staged into a dense copy
-    "transposed": (lambda v: v((7, 4, 6)).transpose(0, 2), 4),  # dense, dim-1 stride 6 (neither NC... nor NHWC)
-    "permuted_nhwc": (lambda v: v((2, 4, 3, 5)).permute(0, 3, 1, 2), 5),  # channels_last strides, from a view
-    "expanded": (lambda v: v((1, 5, 3)).expand(4, 5, 3), 5),  # stride 0: not dense
-    "long_rows": (lambda v: v((2, 3, 1100)), 3),  # rows of >= 512 elements: register-reduced segments
-    "long_rows_segments": (lambda v: v((2, 2, 40000)), 2),  # several segments per row
-    "many_channels": (lambda v: v((3, 3000, 2)), 3000),  # channels * inner > 2048: several channel tiles
-    "many_channels_last": (lambda v: v((2, 2500, 2, 3)).contiguous(memory_format=torch.channels_last), 2500),
-    "large_NCL": (lambda v: v((64, 3, 400)), 3),  # one channel tile, several row groups
-    "large_channels_last": (lambda v: v((4, 24, 20, 20)).contiguous(memory_format=torch.channels_last), 24),
-}
+# Inputs: the op table's PReLU cases (each names its channel count, the size of dim 1) and weights.
+CASES = PRELU_CASES
 CASE_PARAMS = [pytest.param(name, id=name) for name in CASES]
 SMALL_CASES = ["NC", "NCL", "NCHW", "NCHW_channels_last", "NCDHW_channels_last_3d", "1d", "0d", "transposed",
                "sliced", "expanded"]
 
-# "single": one weight shared by every channel; "per_channel": one weight per channel.
-WEIGHTS = ["single", "per_channel"]
-
-
-def weight_values(n: int, seed: int = 0) -> torch.Tensor:
-    """n distinct float64 slopes in [-0.6, 1.4] (both signs, and never 0 or 1), shuffled."""
-    g = torch.Generator()
-    g.manual_seed(seed + 100)
-    w = torch.linspace(-0.6, 1.4, n + 2, dtype=torch.float64)[1:-1] if n else torch.empty(0, dtype=torch.float64)
-    return w[torch.randperm(n, generator=g)] + 0.013
-
-
-def make_case(case, dtype, device, weights="per_channel", *, seed=0, values=None):
-    """(self, weight) for a case: weight has 1 element ("single") or one per channel."""
-    values = values or (lambda shape: normal_values(shape, seed=seed))
-    builder, channels = CASES[case]
-    x = builder(lambda shape: values(shape).to(device=device, dtype=dtype))
-    n = 1 if weights == "single" else channels
-    w = weight_values(n, seed).to(device=device, dtype=dtype)
-    return x, w
+WEIGHTS = PRELU_WEIGHTS
 
 
 def _weights_apply(case, weights):
@@ -145,10 +102,6 @@ def assert_grad_weight_close(actual, expected64, abs_sum, dtype, msg=""):
     assert torch.equal(torch.isnan(a), torch.isnan(e)), f"{msg} NaN positions differ"
 
 
-def _grad_output(x: torch.Tensor, seed: int = 1) -> torch.Tensor:
-    return normal_values(x.shape, seed=seed).to(device=x.device, dtype=x.dtype)
-
-
 def _torch_grads(x, w, g):
     xr = x.detach().requires_grad_()
     wr = w.detach().requires_grad_()
@@ -198,7 +151,7 @@ class TestPrelu:
     def test_backward_parity(self, device, dtype, case, weights):
         _weights_apply(case, weights)
         x, w = make_case(case, dtype, device, weights)
-        g = _grad_output(x)
+        g = grad_output(x)
         gx, gw = _ext_grads(x, w, g)
         gx_torch, gw_torch = _torch_grads(x, w, g)
         gx_ref, gw_ref, abs_sum = prelu_backward_reference(g, x, w)
@@ -220,7 +173,7 @@ class TestPrelu:
         # The registered backward op, called directly.
         _weights_apply(case, weights)
         x, w = make_case(case, dtype, device, weights)
-        g = _grad_output(x)
+        g = grad_output(x)
         gx, gw = ops.prelu_backward(g, x, w)
         gx_ref, gw_ref, abs_sum = prelu_backward_reference(g, x, w)
         assert_close(gx, gx_ref, rtol=0, atol=0)
@@ -267,7 +220,7 @@ class TestPrelu:
         w = base[::2]
         assert not w.is_contiguous()
         assert_close(TF.prelu(x, w), F.prelu(x, w), rtol=0, atol=0)
-        g = _grad_output(x)
+        g = grad_output(x)
         gx, gw = ops.prelu_backward(g, x, w)
         gx_ref, gw_ref, abs_sum = prelu_backward_reference(g, x, w)
         assert_close(gx, gx_ref, rtol=0, atol=0)
@@ -462,7 +415,7 @@ class TestPrelu:
         # masks with x >= 0 where the first order uses x > 0).
         data = normal_values((3, 4, 5)).to(device=device, dtype=dtype)
         data.view(-1)[::7] = 0.0
-        g_data = _grad_output(data)
+        g_data = grad_output(data)
         w_data = weight_values(1 if weights == "single" else 4).to(device=device, dtype=dtype)
         v = normal_values((3, 4, 5), seed=9).to(device=device, dtype=dtype)
         vw = normal_values(w_data.shape, seed=10).to(device=device, dtype=dtype)
@@ -494,24 +447,8 @@ class TestPrelu:
         x = x.detach().requires_grad_(requires_grad)
         w = w.detach().requires_grad_(requires_grad)
         torch.library.opcheck(ops.prelu.default, (x, w))
-        g = _grad_output(x).requires_grad_(requires_grad)
+        g = grad_output(x).requires_grad_(requires_grad)
         torch.library.opcheck(ops.prelu_backward.default, (g, x, w))
-
-    @pytest.mark.parametrize("weights", WEIGHTS)
-    @pytest.mark.parametrize("case", CASE_PARAMS)
-    def test_meta_matches_real(self, case, weights):
-        _weights_apply(case, weights)
-        x, w = make_case(case, torch.float32, "cpu", weights)
-        x_meta = torch.empty_strided(x.size(), x.stride(), dtype=x.dtype, device="meta")
-        w_meta = w.to("meta")
-        real, meta = ops.prelu(x, w), ops.prelu(x_meta, w_meta)
-        assert meta.device.type == "meta"
-        assert meta.shape == real.shape and meta.stride() == real.stride() and meta.dtype == real.dtype
-        g = _grad_output(x)
-        real_b = ops.prelu_backward(g, x, w)
-        meta_b = ops.prelu_backward(g.to("meta"), x_meta, w_meta)
-        for r, m in zip(real_b, meta_b):
-            assert m.shape == r.shape and m.stride() == r.stride() and m.dtype == r.dtype
 
     # ------------------------------------------------------------------------------------------
     # torch.compile
@@ -539,7 +476,7 @@ class TestPrelu:
             return fn
 
         x0, w0 = make_case("NCHW_channels_last", torch.float32, device, weights)
-        g = _grad_output(x0, seed=5)
+        g = grad_output(x0, seed=5)
         ref_x, ref_w = x0.clone().requires_grad_(), w0.clone().requires_grad_()
         ref = make_fn(F.prelu)(ref_x, ref_w)
         ref_grads = torch.autograd.grad(ref, (ref_x, ref_w), g)
@@ -664,42 +601,6 @@ class TestPrelu:
             ops.prelu_backward(x.cpu(), x, torch.ones(3, device="cuda"))
 
     # ------------------------------------------------------------------------------------------
-    # Autograd plumbing, and the kernels are torch_ext's own
-    # ------------------------------------------------------------------------------------------
-
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_grad_mode(self, device):
-        x, w = make_case("NCL", torch.float32, device)
-        assert not TF.prelu(x, w).requires_grad
-        wr = w.clone().requires_grad_()
-        with torch.no_grad():
-            assert not TF.prelu(x, wr).requires_grad
-        with torch.inference_mode():
-            assert_close(TF.prelu(x, w), F.prelu(x, w))
-        out = TF.prelu(x, wr)  # only the weight requires grad
-        assert out.requires_grad
-        (gw,) = torch.autograd.grad(out.sum(), wr)
-        (gw_t,) = torch.autograd.grad(F.prelu(x, wr).sum(), wr)
-        assert_close(gw, gw_t)
-
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_does_not_call_aten(self, device):
-        # Convention: no kernel calls the ATen op it replaces, and the weight gradient is reduced inside
-        # prelu_backward's kernel (no aten::sum).
-        x, w = make_case("large_channels_last", torch.float32, device)
-        x.requires_grad_()
-        w.requires_grad_()
-        activities = [torch.profiler.ProfilerActivity.CPU]
-        with torch.profiler.profile(activities=activities, acc_events=True) as prof:
-            y = TF.prelu(x, w) + TF.prelu(x.detach(), w[:1].detach())
-            y.backward(torch.ones_like(y))
-        names = {e.name for e in prof.events()}
-        forbidden = {"aten::prelu", "aten::_prelu_kernel", "aten::_prelu_kernel_backward", "aten::sum",
-                     "aten::mul", "aten::where"}
-        assert not (names & forbidden), sorted(names & forbidden)
-        assert "torch_ext::prelu" in names and "torch_ext::prelu_backward" in names, sorted(names)
-
-    # ------------------------------------------------------------------------------------------
     # Properties over random shapes, strides, channel counts and values
     # ------------------------------------------------------------------------------------------
 
@@ -724,7 +625,7 @@ class TestPrelu:
         out = TF.prelu(x, w)
         assert out.stride() == torch.empty_like(x).stride()
         assert_close(out, F.prelu(x, w), rtol=0, atol=0)
-        g = _grad_output(x, seed=seed + 1)
+        g = grad_output(x, seed=seed + 1)
         gx, gw = ops.prelu_backward(g, x, w)
         gx_ref, gw_ref, abs_sum = prelu_backward_reference(g, x, w)
         assert_close(gx, gx_ref, rtol=0, atol=0)
@@ -750,7 +651,7 @@ class TestPrelu:
         # A storage offset of one element takes the scalar-access kernels; the work split (and so
         # every bit of the result) is the same as with 128-bit accesses.
         x, w = make_case(case, dtype, "cuda")
-        g = _grad_output(x)
+        g = grad_output(x)
 
         def shifted(t):
             buf = torch.empty(t.numel() + 1, dtype=t.dtype, device=t.device)
@@ -767,7 +668,7 @@ class TestPrelu:
     @requires_cuda
     def test_cuda_side_stream_and_graph(self):
         x, w = make_case("large_channels_last", torch.float32, "cuda")
-        g = _grad_output(x)
+        g = grad_output(x)
         s = torch.cuda.Stream()
         s.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(s):
@@ -870,7 +771,7 @@ class TestPreluModule:
             ext.weight.copy_(w)
             ref.weight.copy_(w)
         x = normal_values((3, 6, 5, 4)).to(device=device, dtype=dtype).contiguous(memory_format=memory_format)
-        g = _grad_output(x)
+        g = grad_output(x)
         xe, xr = x.clone().requires_grad_(), x.clone().requires_grad_()
         ye, yr = ext(xe), ref(xr)
         assert_close(ye, yr, rtol=0, atol=0)

@@ -1,0 +1,182 @@
+"""The checks every op shares, over the op table (torch_ext.testing.op_db): Meta vs real, grad mode, no ATen
+inside, side streams, and that every registered op, layer and function has a row. What is particular to an op
+is in its own file, tests/test_<family>.py."""
+
+import inspect
+
+import pytest
+import torch
+
+import torch_ext.functional as TF
+import torch_ext.nn as TN
+from torch_ext.testing import op_db
+from common_utils import DEVICES, assert_bitwise_equal, assert_close, grad_output, requires_cuda, same_layout_copy
+
+
+def _row_params(rows=op_db):
+    return [pytest.param(row, id=row.name) for row in rows]
+
+
+def _sample_params(attr: str):
+    return [pytest.param(row, name, id=f"{row.name}-{name}") for row in op_db for name in getattr(row, attr)]
+
+
+def _tensors(out) -> list:
+    """The tensors of an op's result (a tensor, a tuple of them, or None for an in-place op returning ())."""
+    if out is None:
+        return []
+    return [out] if isinstance(out, torch.Tensor) else [t for t in out if isinstance(t, torch.Tensor)]
+
+
+def _meta_twin(t: torch.Tensor) -> torch.Tensor:
+    return torch.empty_strided(t.size(), t.stride(), dtype=t.dtype, device="meta")
+
+
+# --------------------------------------------------------------------------------------------
+# Meta kernels: the same shapes, strides and dtypes as the real ones, for every op of a row
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("row,sample", _sample_params("samples"))
+def test_meta_matches_real(row, sample):
+    for dtype in (torch.float32, torch.float16):
+        s = row.samples[sample](dtype, "cpu")
+        g = grad_output(s.input)
+        real = row.op_calls(s, g, lambda t: same_layout_copy(t)[0])
+        meta = row.op_calls(s.replace_tensors(_meta_twin), g.to("meta"), _meta_twin)
+        assert [name for name, _ in real] == [name for name, _ in meta]
+        for (name, real_call), (_, meta_call) in zip(real, meta):
+            r, m = _tensors(real_call()), _tensors(meta_call())
+            assert len(r) == len(m), name
+            for rt, mt in zip(r, m):
+                assert mt.device.type == "meta", name
+                assert (mt.shape, mt.stride(), mt.dtype) == (rt.shape, rt.stride(), rt.dtype), (name, dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# Autograd plumbing: grad mode, each differentiable input, inference mode, double backward
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("row", _row_params())
+def test_grad_mode(row, device):
+    s = row.samples[row.small_sample](torch.float32, device)
+    assert not row.op(s.input, *s.args, **s.kwargs).requires_grad
+    for i in range(len(s.tensors)):
+        # Only the i-th tensor requires grad (PReLU: the input or the weight alone).
+        k = iter(range(len(s.tensors)))
+        leafs = s.replace_tensors(lambda t: t.detach().clone().requires_grad_(next(k) == i))
+        with torch.no_grad():
+            assert not row.op(leafs.input, *leafs.args, **leafs.kwargs).requires_grad
+        out = row.op(leafs.input, *leafs.args, **leafs.kwargs)
+        assert out.requires_grad and row.autograd_function in out.grad_fn.name(), out.grad_fn.name()
+        if not row.random:
+            wrt = leafs.tensors[i]
+            (ours,) = torch.autograd.grad(out, wrt, torch.ones_like(out))
+            (theirs,) = torch.autograd.grad(row.ref(leafs.input, *leafs.args, **leafs.kwargs), wrt, torch.ones_like(out))
+            assert_close(ours, theirs)
+    with torch.inference_mode():
+        torch.manual_seed(3)
+        out = row.op(s.input, *s.args, **s.kwargs)
+    torch.manual_seed(3)
+    if row.random:
+        assert_bitwise_equal(out, row.op(s.input, *s.args, **s.kwargs))
+    else:
+        assert_close(out, row.ref(s.input, *s.args, **s.kwargs))
+    # The backward op's output is differentiable too (double backward).
+    g = grad_output(s.input).requires_grad_()
+    backward = [call for name, call in row.op_calls(s, g, lambda t: t.clone()) if name == row.backward_op]
+    assert backward, row.backward_op
+    for call in backward:
+        assert _tensors(call())[0].requires_grad, row.backward_op
+
+
+# --------------------------------------------------------------------------------------------
+# Convention: no kernel calls the ATen op it replaces (ATen is the reference only)
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("row,sample", _sample_params("large_samples"))
+def test_does_not_call_aten(row, sample, device):
+    s = row.large_samples[sample](torch.float32, device)
+    x = s.input.requires_grad_()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], acc_events=True) as prof:
+        y = row.op(x, *s.args, **s.kwargs)
+        y.backward(torch.ones_like(y))
+        if row.inplace is not None:
+            row.inplace(x.detach().clone(), *s.args, **s.kwargs)
+    names = {e.name for e in prof.events()}
+    assert not (names & row.forbidden_aten), sorted(names & row.forbidden_aten)
+    expected = {f"torch_ext::{op}" for op in (row.forward_op, row.backward_op, row.inplace_op) if op}
+    assert expected <= names, sorted(names)
+
+
+# --------------------------------------------------------------------------------------------
+# CUDA: every op of a row on a side stream gives what it gives on the current stream
+# --------------------------------------------------------------------------------------------
+
+@requires_cuda
+@pytest.mark.parametrize("row,sample", _sample_params("large_samples"))
+def test_cuda_side_stream(row, sample):
+    s = row.large_samples[sample](torch.float32, "cuda")
+    g = grad_output(s.input)
+
+    def run():
+        torch.manual_seed(3)  # the random ops draw the same numbers each run
+        return [(name, _tensors(call())) for name, call in row.op_calls(s, g, lambda t: same_layout_copy(t)[0])]
+
+    expected = run()
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            results = run()
+            out = row.op(s.input, *s.args, **s.kwargs)
+    torch.cuda.current_stream().wait_stream(side)
+    torch.cuda.synchronize()
+    for (name, want), (_, got) in zip(expected, results):
+        for w, o in zip(want, got):
+            assert_bitwise_equal(o, w, name)
+    if not row.random:
+        assert_close(out, row.ref(s.input, *s.args, **s.kwargs))
+
+
+# --------------------------------------------------------------------------------------------
+# Completeness: a new op, layer or function without a row fails here
+# --------------------------------------------------------------------------------------------
+
+# The out= forms of an op (its functional form's row covers them).
+OUT_OVERLOADS = {"default", "out", "grad_input"}
+
+
+def _registered_ops() -> dict:
+    """{op name: [overload names]} of every op registered under torch_ext::."""
+    ops = {}
+    for qualified in torch._C._dispatch_get_all_op_names():
+        if qualified.startswith("torch_ext::"):
+            name, _, overload = qualified.split("::", 1)[1].partition(".")
+            ops.setdefault(name, []).append(overload or "default")
+    return ops
+
+
+def test_every_op_has_a_row():
+    registered = _registered_ops()
+    assert "elu" in registered and "softmax_backward" in registered, sorted(registered)
+    covered = {op for row in op_db for op in row.ops}
+    assert sorted(set(registered) - covered) == [], "registered ops without a row in torch_ext/testing/op_db.py"
+    assert sorted(covered - set(registered)) == [], "rows name ops that are not registered"
+    for name, overloads in registered.items():
+        assert set(overloads) <= OUT_OVERLOADS, f"torch_ext::{name} has overloads no row covers: {overloads}"
+    for row in op_db:
+        for op in (row.forward_op, row.backward_op, row.inplace_op):
+            assert op is None or op in registered, (row.name, op)
+
+
+def test_every_layer_and_function_has_a_row():
+    layers = {name for name in TN.__all__ if inspect.isclass(getattr(TN, name))}
+    assert layers == {row.module.name for row in op_db}, "torch_ext.nn layers and the table's modules differ"
+    assert set(TF.__all__) == {row.functional for row in op_db}, "torch_ext.functional and the table differ"
+    for row in op_db:
+        assert getattr(TF, row.functional) is not None and row.module.cls.__name__ == row.module.torch_cls.__name__
+        ours, theirs = row.module.cls(**row.module.ctor_kwargs), row.module.torch_cls(**row.module.ctor_kwargs)
+        for name in row.module.constants:
+            assert getattr(ours, name) == getattr(theirs, name), (row.name, name)

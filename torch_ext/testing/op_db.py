@@ -1,0 +1,357 @@
+"""The op table: one row per torch_ext op (and per mode where the mode changes the op, RReLU's training and eval),
+in the spirit of torch's OpInfo (torch/testing/_internal/opinfo/core.py), kept small.
+
+A row says what the op is (its torch_ext call, its torch reference, the registered ops it covers, its layer and the
+torch.nn twin), how to call every registered op it covers on a sample (``op_calls``), which samples to call it on
+(``samples``: shapes, strides, memory formats and parameters; ``large_samples``: inputs big enough to take the
+parallel and vectorized paths), its dtypes and tolerances, what a kernel of it must never call (``forbidden_aten``)
+and its rows of the validation report. tests/test_ops.py runs the checks every op shares over it; the
+validation report (torch_ext.validate) and the benchmark (torch_ext.bench.cases) read it too. What is particular to an
+op stays in its own test file (tests/test_<family>.py).
+
+Adding an op: one row here. tests/test_ops.py::test_every_op_has_a_row fails until there is one.
+"""
+
+import dataclasses
+from typing import Callable, Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import torch_ext.functional as TF
+import torch_ext.nn as TN
+from torch_ext.testing.inputs import (
+    ALL_LAYOUTS,
+    FLOAT_DTYPES,
+    PRELU_CASES,
+    PRELU_WEIGHTS,
+    TOLERANCES,
+    grad_output,
+    make_input,
+    make_prelu_case,
+)
+
+ops = torch.ops.torch_ext
+aten = torch.ops.aten
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+@dataclasses.dataclass
+class SampleInput:
+    """One call's arguments: the input, further positional arguments (tensors or not) and keyword arguments."""
+
+    input: torch.Tensor
+    args: tuple = ()
+    kwargs: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def tensors(self) -> List[torch.Tensor]:
+        return [self.input] + [a for a in self.args if isinstance(a, torch.Tensor)]
+
+    def replace_tensors(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> "SampleInput":
+        """The same sample with fn applied to each tensor (e.g. a meta twin, a detached copy)."""
+        input = fn(self.input)  # first: fn may count the tensors
+        args = tuple(fn(a) if isinstance(a, torch.Tensor) else a for a in self.args)
+        return SampleInput(input, args, dict(self.kwargs))
+
+
+# A sample builder: (dtype, device) -> SampleInput. Rows keep builders, not tensors, so that the table costs nothing
+# to import and each test makes its own inputs.
+SampleBuilder = Callable[[torch.dtype, str], SampleInput]
+# op_calls(sample, g, writable_copy) -> [(op name, thunk)]: every registered op a row covers, called on the sample
+# (g: a grad_output of the forward's shape; writable_copy(t): a fresh tensor with t's layout for an in-place op).
+OpCalls = Callable[[SampleInput, torch.Tensor, Callable], List[Tuple[str, Callable[[], object]]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModuleInfo:
+    """The torch_ext.nn layer of a row, its torch.nn twin (same name) and the constructor arguments that matter."""
+
+    name: str  # the class name in torch_ext.nn and in torch.nn
+    ctor_kwargs: dict  # non-default arguments, so that a lost constant shows
+    constants: Tuple[str, ...]  # the constructor arguments a converted layer must keep
+
+    @property
+    def cls(self) -> type:
+        return getattr(TN, self.name)
+
+    @property
+    def torch_cls(self) -> type:
+        return getattr(nn, self.name)
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationCase:
+    """A row of the validation report: ours(x) and aten(x) over a flat float64-drawn x, judged against the bound
+    named by ``bounds`` ("elementwise", "elementwise_saves_output", "softmax" or "log_softmax"); dim: the reduced
+    dim of the report's rows of 8, for softmax."""
+
+    name: str
+    ours: Callable[[torch.Tensor], torch.Tensor]
+    aten: Callable[[torch.Tensor], torch.Tensor]
+    bounds: str = "elementwise"
+    dim: Optional[int] = None
+    order: int = 0  # its place in the report (the report's row order predates the table)
+
+
+@dataclasses.dataclass(frozen=True)
+class OpInfo:
+    name: str  # the row's name; also the benchmark's op name
+    family: str  # the per-op test module, tests/test_<family>.py, holds what is particular to the op
+    functional: str  # torch_ext.functional's (and torch.nn.functional's) function
+    op: Callable  # the torch_ext call in this row's mode: op(input, *args, **kwargs)
+    ref: Callable  # torch's call with the same arguments
+    forward_op: str  # the registered op `op` dispatches to
+    backward_op: str  # the registered op its autograd backward calls
+    ops: Tuple[str, ...]  # every registered op the row covers (their out= overloads included)
+    op_calls: OpCalls
+    samples: Dict[str, SampleBuilder]  # small samples over layouts and parameters (Meta vs real, ...)
+    large_samples: Dict[str, SampleBuilder]  # parallel and vectorized paths (side streams, profiling)
+    autograd_function: str  # the C++ autograd Function's name, as grad_fn.name() shows it
+    forbidden_aten: frozenset  # ATen ops its kernels must not call (ATen is the reference only)
+    module: ModuleInfo
+    inplace: Optional[Callable] = None  # the in-place torch_ext call (returns its input)
+    inplace_op: Optional[str] = None  # the registered op `inplace` dispatches to
+    random: bool = False  # draws random numbers: compared with itself under one seed, not with torch
+    small_sample: str = "contiguous"  # the sample of the cheap checks (grad mode)
+    dtypes: Tuple[torch.dtype, ...] = FLOAT_DTYPES
+    tolerances: Dict[torch.dtype, dict] = dataclasses.field(default_factory=lambda: dict(TOLERANCES))
+    validation: Tuple[ValidationCase, ...] = ()
+
+
+# --------------------------------------------------------------------------------------------
+# Samples
+# --------------------------------------------------------------------------------------------
+
+def _layout_samples(layouts, *args, **kwargs) -> Dict[str, SampleBuilder]:
+    return {layout: (lambda dtype, device, layout=layout: SampleInput(make_input(layout, dtype, device), args,
+                                                                    dict(kwargs)))
+            for layout in layouts}
+
+
+def _prelu_samples(cases) -> Dict[str, SampleBuilder]:
+    out = {}
+    for case in cases:
+        for weights in PRELU_WEIGHTS:
+            if weights == "per_channel" and PRELU_CASES[case][1] == 1:
+                continue  # one channel: per_channel is the single-weight case
+            out[f"{case}-{weights}"] = lambda dtype, device, case=case, weights=weights: SampleInput(
+                *_input_and_args(make_prelu_case(case, dtype, device, weights)))
+    return out
+
+
+def _input_and_args(tensors):
+    return tensors[0], tuple(tensors[1:])
+
+
+def _softmax_samples() -> Dict[str, SampleBuilder]:
+    """Every dim of a few layouts, with no dtype argument and with float32 and float64 ones."""
+    out = {}
+    for layout in ("contiguous", "scalar_0d", "transposed", "channels_last", "expanded", "empty"):
+        ndim = make_input(layout, torch.float64, "meta").dim()
+        for dim in range(-max(ndim, 1), max(ndim, 1)):
+            for dtype_arg in (None, torch.float32, torch.float64):
+                name = f"{layout}-dim{dim}-{str(dtype_arg).replace('torch.', '')}"
+                out[name] = lambda dtype, device, layout=layout, dim=dim, dtype_arg=dtype_arg: SampleInput(
+                    make_input(layout, dtype, device), (dim, dtype_arg))
+    return out
+
+
+def _shape_samples(shapes_and_args) -> Dict[str, SampleBuilder]:
+    return {f"{tuple(shape)}-{args}": (lambda dtype, device, shape=shape, args=args: SampleInput(
+        make_input(lambda v: v(shape), dtype, device), args)) for shape, args in shapes_and_args}
+
+
+# --------------------------------------------------------------------------------------------
+# Rows
+# --------------------------------------------------------------------------------------------
+
+_ELU_FORBIDDEN = frozenset({"aten::elu", "aten::elu_", "aten::elu_backward", "aten::celu", "aten::selu",
+                            "aten::expm1", "aten::exp"})
+
+
+def _elu_row(name, alpha, params, fn, ref, inplace, module, validation) -> OpInfo:
+    """elu, celu or selu: an elu(alpha, scale, input_scale) (params) with its own forward ops, elu_backward's
+    backward."""
+    args = () if alpha is None else (alpha,)
+
+    def op_calls(s, g, writable_copy):
+        x = s.input
+        calls = [(name, lambda: getattr(ops, name)(x, *s.args)),
+                 ("elu_backward", lambda: ops.elu_backward(g, *params, False, x)),
+                 ("elu_backward", lambda: ops.elu_backward(g, *params, True, getattr(ops, name)(x, *s.args)))]
+        if torch._debug_has_internal_overlap(x) != 1:  # in place needs distinct elements
+            calls.append((name + "_", lambda: getattr(ops, name + "_")(writable_copy(x), *s.args)))
+        return calls
+
+    return OpInfo(
+        name=name, family="elu", functional=name, op=fn, ref=ref, forward_op=name, backward_op="elu_backward",
+        ops=(name, name + "_") + (("elu_backward",) if name == "elu" else ()), op_calls=op_calls,
+        samples=_layout_samples(ALL_LAYOUTS, *args), large_samples=_layout_samples(["large"], *args),
+        autograd_function="EluFunction", forbidden_aten=_ELU_FORBIDDEN, module=module,
+        inplace=inplace, inplace_op=name + "_", validation=validation)
+
+
+def _softplus_calls(s, g, writable_copy):
+    x, (beta, threshold) = s.input, s.args
+    return [("softplus", lambda: ops.softplus(x, beta, threshold)),
+            ("softplus_backward", lambda: ops.softplus_backward(g, x, beta, threshold))]
+
+
+def _prelu_calls(s, g, writable_copy):
+    x, (w,) = s.input, s.args
+    return [("prelu", lambda: ops.prelu(x, w)), ("prelu_backward", lambda: ops.prelu_backward(g, x, w))]
+
+
+def _rrelu_calls(training: bool) -> OpCalls:
+    def op_calls(s, g, writable_copy):
+        x, (lower, upper) = s.input, s.args
+        calls = [("rrelu", lambda: ops.rrelu(x, lower, upper, training)),
+                 ("rrelu_with_noise", lambda: ops.rrelu_with_noise(x, lower, upper, training)),
+                 ("rrelu_backward", lambda: ops.rrelu_backward(
+                     g, None, ops.rrelu_with_noise(x, lower, upper, training)[1], lower, upper, True, False))]
+        if not training:
+            calls.append(("rrelu_backward", lambda: ops.rrelu_backward(g, x, None, lower, upper, False, False)))
+        if torch._debug_has_internal_overlap(x) != 1:
+            calls.append(("rrelu_", lambda: ops.rrelu_(writable_copy(x), lower, upper, training)))
+            calls.append(("rrelu_with_noise_", lambda: ops.rrelu_with_noise_(writable_copy(x), lower, upper,
+                                                                              training)))
+        return calls
+
+    return op_calls
+
+
+def _softmax_calls(name: str) -> OpCalls:
+    def op_calls(s, g, writable_copy):
+        x, (dim, dtype) = s.input, s.args
+        forward = getattr(ops, name)
+
+        def backward():
+            # The backward of the forward's output (of the dtype argument's dtype), for an input of x's dtype.
+            y = forward(x, dim, dtype)
+            return getattr(ops, name + "_backward")(g.to(y.dtype), y, dim, x.dtype)
+
+        return [(name, lambda: forward(x, dim, dtype)), (name + "_backward", backward)]
+
+    return op_calls
+
+
+_RRELU_FORBIDDEN = frozenset({
+    "aten::rrelu", "aten::rrelu_", "aten::rrelu_with_noise", "aten::rrelu_with_noise_",
+    "aten::rrelu_with_noise_backward", "aten::leaky_relu", "aten::leaky_relu_", "aten::leaky_relu_backward",
+    "aten::uniform_", "aten::rand", "aten::rand_like", "aten::where", "aten::mul",
+})
+_SOFTMAX_FORBIDDEN = frozenset({
+    "aten::softmax", "aten::_softmax", "aten::log_softmax", "aten::_log_softmax", "aten::_softmax_backward_data",
+    "aten::_log_softmax_backward_data", "aten::special_softmax", "aten::exp", "aten::sum", "aten::max", "aten::amax",
+    "aten::logsumexp", "aten::mul", "aten::sub", "aten::div",
+})
+# (shape, (dim, dtype)): a long last dim, a short one, and a middle dim.
+_SOFTMAX_LARGE = [((3, 40009), (1, None)), ((2, 9000), (1, None)), ((40, 30, 20), (1, None))]
+RRELU_LOWER, RRELU_UPPER = 0.1, 0.3
+
+
+def _prelu_weight(x: torch.Tensor, channels: int) -> torch.Tensor:
+    """The validation report's PReLU weights in x's dtype and device: -0.1875, then steps of 1/8. Exact in every
+    dtype, so the float64 truth has the weights the dtype's run has."""
+    return torch.arange(channels, dtype=torch.float64).div_(8).sub_(0.1875).to(dtype=x.dtype, device=x.device)
+
+
+def _rows_of_8(x: torch.Tensor) -> torch.Tensor:
+    """x as rows of 8 (one row of all of x when its size is no multiple of 8)."""
+    return x.view(-1, 8) if x.numel() % 8 == 0 else x.view(1, -1)
+
+
+def _softmax_validation(name: str, ours: Callable, theirs: Callable, order: int) -> Tuple[ValidationCase, ...]:
+    # Over rows of 8 (the last dim) and over columns (dim 0).
+    return tuple(ValidationCase(f"{name}(dim={dim})", lambda x, dim=dim: ours(_rows_of_8(x), dim).view_as(x),
+                                lambda x, dim=dim: theirs(_rows_of_8(x), dim).view_as(x), name, dim, order + i)
+                 for i, dim in enumerate((-1, 0)))
+
+
+op_db: List[OpInfo] = [
+    _elu_row("elu", 0.5, (0.5, 1.0, 1.0), TF.elu, F.elu, lambda x, *a: TF.elu(x, *a, inplace=True),
+             ModuleInfo("ELU", dict(alpha=0.7), ("alpha", "inplace")),
+             (ValidationCase("elu(alpha=1)", lambda x: TF.elu(x), lambda x: F.elu(x), order=0),
+              ValidationCase("elu(alpha=0.5)", lambda x: TF.elu(x, 0.5), lambda x: F.elu(x, 0.5), order=1),
+              ValidationCase("elu_(inplace)", lambda x: TF.elu(x.clone(), 1.0, inplace=True),
+                             lambda x: F.elu(x.clone(), 1.0, inplace=True), "elementwise_saves_output", order=4))),
+    _elu_row("celu", 2.0, (2.0, 1.0, 0.5), TF.celu, F.celu, lambda x, *a: TF.celu(x, *a, inplace=True),
+             ModuleInfo("CELU", dict(alpha=1.3), ("alpha", "inplace")),
+             (ValidationCase("celu(alpha=2)", lambda x: TF.celu(x, 2.0), lambda x: F.celu(x, 2.0), order=2),)),
+    _elu_row("selu", None, (SELU_ALPHA, SELU_SCALE, 1.0), TF.selu, F.selu, lambda x: TF.selu(x, inplace=True),
+             ModuleInfo("SELU", {}, ("inplace",)),
+             (ValidationCase("selu", lambda x: TF.selu(x), lambda x: F.selu(x), order=3),)),
+    OpInfo(
+        name="prelu", family="prelu", functional="prelu", op=TF.prelu, ref=F.prelu,
+        forward_op="prelu", backward_op="prelu_backward", ops=("prelu", "prelu_backward"), op_calls=_prelu_calls,
+        samples=_prelu_samples(PRELU_CASES), large_samples=_prelu_samples(["large_channels_last"]),
+        autograd_function="PreluFunction", small_sample="NCL-per_channel",
+        # The weight gradient is reduced inside prelu_backward's kernel (no aten::sum).
+        forbidden_aten=frozenset({"aten::prelu", "aten::_prelu_kernel", "aten::_prelu_kernel_backward", "aten::sum",
+                                  "aten::mul", "aten::where"}),
+        module=ModuleInfo("PReLU", dict(num_parameters=16, init=0.1), ("num_parameters", "init")),
+        validation=(
+            ValidationCase("prelu(C=1)", lambda x: TF.prelu(x, _prelu_weight(x, 1)),
+                           lambda x: F.prelu(x, _prelu_weight(x, 1)), order=5),
+            ValidationCase("prelu(C=8)", lambda x: TF.prelu(x.view(-1, 8, 2), _prelu_weight(x, 8)).view_as(x),
+                           lambda x: F.prelu(x.view(-1, 8, 2), _prelu_weight(x, 8)).view_as(x), order=6))),
+    OpInfo(
+        name="rrelu_train", family="rrelu", functional="rrelu",
+        op=lambda x, lower, upper: TF.rrelu(x, lower, upper, training=True),
+        ref=lambda x, lower, upper: F.rrelu(x, lower, upper, training=True),
+        forward_op="rrelu_with_noise", backward_op="rrelu_backward",
+        ops=("rrelu_with_noise", "rrelu_with_noise_", "rrelu_backward"), op_calls=_rrelu_calls(True),
+        samples=_layout_samples(ALL_LAYOUTS, RRELU_LOWER, RRELU_UPPER),
+        large_samples=_layout_samples(["large"], RRELU_LOWER, RRELU_UPPER),
+        autograd_function="RReluWithNoiseFunction", forbidden_aten=_RRELU_FORBIDDEN,
+        module=ModuleInfo("RReLU", dict(lower=0.1, upper=0.2), ("lower", "upper", "inplace")),
+        inplace=lambda x, lower, upper: TF.rrelu(x, lower, upper, training=True, inplace=True),
+        inplace_op="rrelu_", random=True,
+        # lower == upper: every slope is 0.2, which is leaky_relu (ATen's rrelu has no CPU float16 kernel).
+        validation=(ValidationCase("rrelu(train, l=u)", lambda x: TF.rrelu(x, 0.2, 0.2, training=True),
+                                   lambda x: F.leaky_relu(x, 0.2), order=8),)),
+    OpInfo(
+        name="rrelu_eval", family="rrelu", functional="rrelu",
+        op=lambda x, lower, upper: TF.rrelu(x, lower, upper, training=False),
+        ref=lambda x, lower, upper: F.rrelu(x, lower, upper, training=False),
+        forward_op="rrelu", backward_op="rrelu_backward", ops=("rrelu", "rrelu_", "rrelu_backward"),
+        op_calls=_rrelu_calls(False), samples=_layout_samples(ALL_LAYOUTS, RRELU_LOWER, RRELU_UPPER),
+        large_samples=_layout_samples(["large"], RRELU_LOWER, RRELU_UPPER),
+        autograd_function="RReluEvalFunction", forbidden_aten=_RRELU_FORBIDDEN,
+        module=ModuleInfo("RReLU", dict(lower=0.1, upper=0.2), ("lower", "upper", "inplace")),
+        inplace=lambda x, lower, upper: TF.rrelu(x, lower, upper, training=False, inplace=True), inplace_op="rrelu_",
+        validation=(ValidationCase("rrelu(eval)", lambda x: TF.rrelu(x, 0.1, 0.3), lambda x: F.rrelu(x, 0.1, 0.3),
+                                   order=7),)),
+    OpInfo(
+        name="softplus", family="softplus", functional="softplus", op=TF.softplus, ref=F.softplus,
+        forward_op="softplus", backward_op="softplus_backward", ops=("softplus", "softplus_backward"),
+        op_calls=_softplus_calls, samples=_layout_samples(ALL_LAYOUTS, 0.5, 1.0),
+        large_samples=_layout_samples(["large"], 2.0, 1.0), autograd_function="SoftplusFunction",
+        forbidden_aten=frozenset({"aten::softplus", "aten::softplus_backward", "aten::exp", "aten::log1p",
+                                  "aten::sigmoid"}),
+        module=ModuleInfo("Softplus", dict(beta=2.0, threshold=5.0), ("beta", "threshold")),
+        validation=(ValidationCase("softplus", lambda x: TF.softplus(x), lambda x: F.softplus(x), order=9),
+                    ValidationCase("softplus(b=2,t=5)", lambda x: TF.softplus(x, 2.0, 5.0),
+                                   lambda x: F.softplus(x, 2.0, 5.0), order=10))),
+] + [
+    OpInfo(
+        name=name, family="softmax", functional=name, op=getattr(TF, name), ref=getattr(F, name),
+        forward_op=name, backward_op=name + "_backward", ops=(name, name + "_backward"),
+        op_calls=_softmax_calls(name), samples=_softmax_samples(), large_samples=_shape_samples(_SOFTMAX_LARGE),
+        autograd_function="LogSoftmaxFunction" if name == "log_softmax" else "SoftmaxFunction",
+        forbidden_aten=_SOFTMAX_FORBIDDEN, small_sample="contiguous-dim1-None",
+        module=ModuleInfo(cls_name, dict(dim=1), ("dim",)),
+        validation=_softmax_validation(name, getattr(TF, name), getattr(F, name), order))
+    for name, cls_name, order in (("softmax", "Softmax", 11), ("log_softmax", "LogSoftmax", 13))
+]
+
+op_db_by_name: Dict[str, OpInfo] = {row.name: row for row in op_db}
+
+
+def validation_cases() -> List[ValidationCase]:
+    """Every row's validation cases, in the report's order."""
+    return sorted((c for row in op_db for c in row.validation), key=lambda c: c.order)
