@@ -129,10 +129,9 @@ def test_case_grid():
         assert 2 * big * torch.empty((), dtype=dtype).element_size() >= 64 << 20
     gpu = cases.make_cases("cuda", cases.ALL_OPS, [torch.float32], quick=False)
     assert 2 * max(c.numel for c in gpu) * 4 >= 256 << 20
-    if cases.have_softmax():
-        grid_n = {c.shape[-1] for c in gpu if c.variant == "M=4096"}
-        assert grid_n == {256, 512, 1024, 2048, 4096, 8192, 16384}
-        assert max(c.shape[-1] for c in gpu if c.variant == "long rows") == 262144
+    grid_n = {c.shape[-1] for c in gpu if c.variant == "M=4096"}
+    assert grid_n == {256, 512, 1024, 2048, 4096, 8192, 16384}
+    assert max(c.shape[-1] for c in gpu if c.variant == "long rows") == 262144
     # minimum bytes: 2N forward, 3N backward and for RReLU's training forward (it writes the noise)
     c = cases.Case("elu", "fwd", torch.float32, (2, 64, 8, 8), "cpu")
     assert c.bytes == 2 * c.numel * 4

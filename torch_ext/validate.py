@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 
 import torch_ext
-import torch_ext.functional as TF
+from torch_ext.testing import validation_cases
 
 DEFAULT_SIZE = 1 << 16  # elements per accuracy check, as make demo runs it
 DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
@@ -121,49 +120,19 @@ class OpCase:
     aten: Callable[[torch.Tensor], torch.Tensor]  # in the input's dtype; on float64 copies, the truth
     # (x, g, y, dx, dim, dtype) of the float64 truth -> per-element (forward, backward) bounds for dtype.
     bounds: Callable[..., Bounds]
-    dim: Optional[int] = None  # the reduced dim of _rows(x), for softmax
+    dim: Optional[int] = None  # the reduced dim of the rows of 8 softmax runs over
 
 
-def _rows(x: torch.Tensor) -> torch.Tensor:
-    """x as rows of 8 (one row of all of x when its size is no multiple of 8)."""
-    return x.view(-1, 8) if x.numel() % 8 == 0 else x.view(1, -1)
+# The bounds a validation case of the op table names.
+BOUNDS = {
+    "elementwise": elementwise_bounds(),
+    "elementwise_saves_output": elementwise_bounds(saves_output=True),
+    "softmax": softmax_bounds(log=False),
+    "log_softmax": softmax_bounds(log=True),
+}
 
-
-def _weight(x: torch.Tensor, channels: int) -> torch.Tensor:
-    """PReLU weights in x's dtype and device: -0.1875, then steps of 1/8. Exact in every dtype, so the float64 truth
-    has the weights the dtype's run has."""
-    return torch.arange(channels, dtype=torch.float64).div_(8).sub_(0.1875).to(dtype=x.dtype, device=x.device)
-
-
-def _softmax_case(name: str, fn_ours: Callable, fn_aten: Callable, dim: int, log: bool) -> OpCase:
-    return OpCase(name, lambda x: fn_ours(_rows(x), dim).view_as(x), lambda x: fn_aten(_rows(x), dim).view_as(x),
-                  softmax_bounds(log), dim=dim)
-
-
-CASES: List[OpCase] = [
-    OpCase("elu(alpha=1)", lambda x: TF.elu(x), lambda x: F.elu(x), elementwise_bounds()),
-    OpCase("elu(alpha=0.5)", lambda x: TF.elu(x, 0.5), lambda x: F.elu(x, 0.5), elementwise_bounds()),
-    OpCase("celu(alpha=2)", lambda x: TF.celu(x, 2.0), lambda x: F.celu(x, 2.0), elementwise_bounds()),
-    OpCase("selu", lambda x: TF.selu(x), lambda x: F.selu(x), elementwise_bounds()),
-    OpCase("elu_(inplace)", lambda x: TF.elu(x.clone(), 1.0, inplace=True),
-           lambda x: F.elu(x.clone(), 1.0, inplace=True), elementwise_bounds(saves_output=True)),
-    OpCase("prelu(C=1)", lambda x: TF.prelu(x, _weight(x, 1)), lambda x: F.prelu(x, _weight(x, 1)),
-           elementwise_bounds()),
-    OpCase("prelu(C=8)", lambda x: TF.prelu(x.view(-1, 8, 2), _weight(x, 8)).view_as(x),
-           lambda x: F.prelu(x.view(-1, 8, 2), _weight(x, 8)).view_as(x), elementwise_bounds()),
-    OpCase("rrelu(eval)", lambda x: TF.rrelu(x, 0.1, 0.3), lambda x: F.rrelu(x, 0.1, 0.3), elementwise_bounds()),
-    # lower == upper: every slope is 0.2, which is leaky_relu (ATen's rrelu has no CPU float16 kernel).
-    OpCase("rrelu(train, l=u)", lambda x: TF.rrelu(x, 0.2, 0.2, training=True), lambda x: F.leaky_relu(x, 0.2),
-           elementwise_bounds()),
-    OpCase("softplus", lambda x: TF.softplus(x), lambda x: F.softplus(x), elementwise_bounds()),
-    OpCase("softplus(b=2,t=5)", lambda x: TF.softplus(x, 2.0, 5.0), lambda x: F.softplus(x, 2.0, 5.0),
-           elementwise_bounds()),
-    # Over rows of 8 (the last dim) and over columns (dim 0).
-    _softmax_case("softmax(dim=-1)", TF.softmax, F.softmax, -1, log=False),
-    _softmax_case("softmax(dim=0)", TF.softmax, F.softmax, 0, log=False),
-    _softmax_case("log_softmax(dim=-1)", TF.log_softmax, F.log_softmax, -1, log=True),
-    _softmax_case("log_softmax(dim=0)", TF.log_softmax, F.log_softmax, 0, log=True),
-]
+# The report's rows: the op table's validation cases (torch_ext/testing/op_db.py), in the report's order.
+CASES: List[OpCase] = [OpCase(c.name, c.ours, c.aten, BOUNDS[c.bounds], c.dim) for c in validation_cases()]
 
 
 def forward_backward(fn: Callable, x: torch.Tensor, g: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

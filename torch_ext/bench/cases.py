@@ -23,6 +23,8 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
+from torch_ext.testing import op_db, op_db_by_name
+
 ELU_OPS = {
     # name: (alpha, scale, input_scale), ATen's elu_backward arguments for the functional's defaults
     "elu": (1.0, 1.0, 1.0),
@@ -32,16 +34,9 @@ ELU_OPS = {
 RRELU_LOWER, RRELU_UPPER = 1.0 / 8, 1.0 / 3
 SOFTPLUS_BETA, SOFTPLUS_THRESHOLD = 1.0, 20.0
 
-ALL_OPS = ["elu", "celu", "selu", "prelu", "rrelu_train", "rrelu_eval", "softplus", "softmax", "log_softmax"]
-SOFTMAX_OPS = ("softmax", "log_softmax")
-# Cheap ops: a compare and a multiply per element, so they should run at the copy's bandwidth.
-CHEAP = {("prelu", "fwd"), ("rrelu_eval", "fwd"), ("rrelu_eval", "bwd"), ("elu", "bwd"), ("rrelu_train", "bwd")}
-
-
-def have_softmax() -> bool:
-    """softmax/log_softmax are benchmarked once torch_ext registers them (schemas as in csrc/ops/softmax.h)."""
-    return all(hasattr(torch.ops.torch_ext, n) for n in ("softmax", "softmax_backward", "log_softmax",
-                                                          "log_softmax_backward"))
+# One benchmark op per row of the op table, in its order.
+ALL_OPS = [row.name for row in op_db]
+SOFTMAX_OPS = tuple(row.name for row in op_db if row.family == "softmax")
 
 
 @dataclasses.dataclass
@@ -87,7 +82,7 @@ class Case:
         return self.op + (f"[{self.variant}]" if self.variant else "")
 
     def build(self) -> Built:
-        return _BUILDERS[self.op](self)
+        return _BUILDERS[op_db_by_name[self.op].family](self)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,16 +272,13 @@ def _build_softmax(case: Case) -> Built:
     return Built(ours, theirs, _compare(ours, theirs, case.dtype, **tol), _copy_src(case))
 
 
+# One builder per op family (a row's family).
 _BUILDERS = {
     "elu": _build_elu,
-    "celu": _build_elu,
-    "selu": _build_elu,
     "prelu": _build_prelu,
-    "rrelu_train": _build_rrelu,
-    "rrelu_eval": _build_rrelu,
+    "rrelu": _build_rrelu,
     "softplus": _build_softplus,
     "softmax": _build_softmax,
-    "log_softmax": _build_softmax,
 }
 
 
