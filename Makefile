@@ -3,6 +3,11 @@
 
 PYTHON      ?= python3
 VENV        ?= .venv
+# The torch of the development venv: the whole suite runs against it. 2.11.0 is the oldest supported
+# release and the GPU machine's; its PyPI build uses CUDA 13.0, nvcc's major version here. test-torch-range
+# builds and tests against the newest supported one (README: "Supported torch").
+TORCH_VERSION        ?= 2.11.0
+TORCH_VERSION_NEWEST ?= 2.15.0
 PY          := $(VENV)/bin/python
 BUILD       := build
 CMAKE_BUILD := $(BUILD)/cmake
@@ -10,14 +15,14 @@ JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 export MAX_JOBS ?= $(JOBS)
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-SOURCES := $(shell find csrc tests/cpp cmake examples -type f 2>/dev/null) setup.py CMakeLists.txt
+SOURCES := $(shell find csrc tests/cpp cmake examples -type f 2>/dev/null) setup.py pyproject.toml CMakeLists.txt
 
-.PHONY: all build test test-python test-cpp sanitize demo clean
+.PHONY: all build test test-python test-cpp sanitize test-torch-range demo clean
 
 all: build
 
-$(VENV)/.requirements: requirements.txt scripts/setup.sh
-	bash scripts/setup.sh $(PYTHON) $(VENV)
+$(VENV)/.requirements: requirements.txt scripts/setup.sh Makefile
+	bash scripts/setup.sh $(PYTHON) $(VENV) $(TORCH_VERSION)
 	touch $@
 
 # One CMake build of the kernels serves Python (torch_ext._C links it) and C++ (ctest).
@@ -31,7 +36,7 @@ $(BUILD)/.built: $(VENV)/.requirements $(SOURCES)
 build: $(BUILD)/.built
 
 test: build
-	$(MAKE) --no-print-directory test-python test-cpp sanitize
+	$(MAKE) --no-print-directory test-python test-cpp sanitize test-torch-range
 
 test-python:
 	$(PY) -m pytest tests -n $(JOBS) -q -p no:cacheprovider
@@ -42,6 +47,11 @@ test-cpp:
 # The C++ library and GoogleTest suite again, with AddressSanitizer, LeakSanitizer and UBSan (CPU kernels).
 sanitize: $(VENV)/.requirements
 	bash scripts/sanitize.sh $(VENV) $(BUILD)/sanitize
+
+# The other end of the supported torch range: its own venv and a copy of the sources built against torch
+# TORCH_VERSION_NEWEST (CPU and CUDA kernels), then pytest and ctest there, and the packaging checks.
+test-torch-range:
+	bash scripts/torch_range.sh $(PYTHON) $(TORCH_VERSION_NEWEST) $(BUILD)/torch-$(TORCH_VERSION_NEWEST)
 
 # Trains a torch_ext classifier on the 8x8 digits, prints the validation report, runs the trained model
 # from C++ (examples/run_model: TorchScript and AOTInductor) on the test set, and plots into build/demo.

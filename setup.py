@@ -19,14 +19,40 @@ import shutil
 import subprocess
 import sys
 
-import torch
 from setuptools import find_packages, setup
+
+# The torch releases this source builds against and is tested with (README: "Supported torch").
+SUPPORTED_TORCH = ">=2.11,<2.16"
+
+try:
+    import torch
+except ImportError:
+    # NB: pip's default build runs in an isolated environment without the user's torch; a torch
+    # fetched into it would be a second one, possibly of another version than the one the kernels
+    # must link against.
+    sys.exit(
+        "torch_ext: building needs torch already installed in this environment (torch" + SUPPORTED_TORCH + ").\n"
+        "  Install torch first, then build against it without build isolation:\n"
+        "    pip install 'torch" + SUPPORTED_TORCH + "'\n"
+        "    pip install --no-build-isolation ."
+    )
 from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-BUILD_DIR = os.environ.get("TORCH_EXT_BUILD_DIR", os.path.join(ROOT, "build", "cmake"))
+BUILD_DIR = os.path.abspath(os.environ.get("TORCH_EXT_BUILD_DIR", os.path.join(ROOT, "build", "cmake")))
 LIB_NAME = "libtorch_ext_ops.so"
-VERSION = "0.1.0"
+# Read by torch_ext/__init__.py before it loads the library: a different torch is a clear error, not an
+# undefined symbol.
+TORCH_VERSION_FILE = "torch_version.txt"
+TORCH_RELEASE = ".".join(torch.__version__.split("+")[0].split(".")[:2])
+
+
+def torch_requirement() -> str:
+    """A built wheel runs only with the torch release it was compiled against (torch has no stable C++
+    ABI across releases), as torchvision's and flash-attn's wheels say; an sdist takes any supported one."""
+    if "sdist" in sys.argv:
+        return "torch" + SUPPORTED_TORCH
+    return f"torch=={TORCH_RELEASE}.*"
 
 
 def with_cuda() -> bool:
@@ -38,14 +64,34 @@ def with_cuda() -> bool:
     return bool(torch.version.cuda) and bool(nvcc) and os.path.exists(nvcc)
 
 
+def find_cmake() -> str:
+    """A CMake that knows CUDA's C++20 (3.26+): PyPI's `cmake` package where installed, else the PATH's."""
+    candidates = []
+    try:
+        import cmake  # PyPI's cmake
+
+        candidates.append(os.path.join(cmake.CMAKE_BIN_DIR, "cmake"))
+    except ImportError:
+        pass
+    candidates += [c for c in [shutil.which("cmake")] if c]
+    for candidate in candidates:
+        out = subprocess.run([candidate, "--version"], capture_output=True, text=True).stdout.split()
+        version = tuple(int(v) for v in out[2].split("-")[0].split(".")[:2]) if len(out) > 2 else (0, 0)
+        if version >= (3, 26):
+            return candidate
+    sys.exit("torch_ext: the build needs CMake 3.26 or newer (found: "
+             + (", ".join(candidates) or "none") + "); pip install 'cmake>=3.26'")
+
+
 class CMakeThenExtension(BuildExtension):
     """Builds libtorch_ext_ops.so with CMake, puts it in torch_ext/lib, then builds _C against it."""
 
     def run(self):
         cuda = with_cuda()
         jobs = os.environ.get("MAX_JOBS", str(os.cpu_count() or 1))
+        cmake = find_cmake()
         configure = [
-            "cmake", "-S", ROOT, "-B", BUILD_DIR, "-G", "Ninja",
+            cmake, "-S", ROOT, "-B", BUILD_DIR, "-G", "Ninja",
             f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
             f"-DTORCH_EXT_WITH_CUDA={'ON' if cuda else 'OFF'}",
             f"-DTORCH_CUDA_ARCH_LIST={os.environ.get('TORCH_CUDA_ARCH_LIST') or '9.0'}",
@@ -58,24 +104,25 @@ class CMakeThenExtension(BuildExtension):
         if cuda and CUDA_HOME:
             configure.append(f"-DCMAKE_CUDA_COMPILER={os.path.join(CUDA_HOME, 'bin', 'nvcc')}")
         subprocess.check_call(configure)
-        subprocess.check_call(["cmake", "--build", BUILD_DIR, "--target", "torch_ext_ops", "-j", jobs])
+        subprocess.check_call([cmake, "--build", BUILD_DIR, "--target", "torch_ext_ops", "-j", jobs])
 
         built = os.path.join(BUILD_DIR, LIB_NAME)
         package_dir = os.path.join(ROOT if self.inplace else self.build_lib, "torch_ext")
         os.makedirs(os.path.join(package_dir, "lib"), exist_ok=True)
         shutil.copy2(built, os.path.join(package_dir, "lib", LIB_NAME))
-        # NB: pip's editable builds use a fresh temporary folder; a fixed one lets ninja skip
+        with open(os.path.join(package_dir, "lib", TORCH_VERSION_FILE), "w") as f:
+            f.write(torch.__version__ + "\n")
+        # NB: pip's editable builds use a fresh temporary folder; a fixed one beside the CMake build
+        # (one per build folder, so builds against two torches do not share objects) lets ninja skip
         # _C when nothing changed.
-        self.build_temp = os.path.join(ROOT, "build", "python")
+        self.build_temp = BUILD_DIR + "-python"
         super().run()
 
 
+# The project's metadata is pyproject.toml's; setup.py adds what is decided at build time.
 setup(
-    name="torch_ext",
-    version=VERSION,
-    description="Hand-written CPU and CUDA kernels for classic activations, as PyTorch ops",
     packages=find_packages(include=["torch_ext", "torch_ext.*"]),
-    package_data={"torch_ext": ["lib/*.so"]},
+    package_data={"torch_ext": ["lib/*.so", "lib/" + TORCH_VERSION_FILE]},
     ext_modules=[
         CppExtension(
             name="torch_ext._C",
@@ -87,6 +134,5 @@ setup(
         )
     ],
     cmdclass={"build_ext": CMakeThenExtension},
-    python_requires=">=3.10",
-    install_requires=["torch"],
+    install_requires=[torch_requirement()],
 )

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Sets up what the build needs on a fresh machine: the system tools (CMake, a C++ compiler,
-# GoogleTest) and a virtual environment with the pinned Python requirements.
-# Usage: scripts/setup.sh PYTHON VENV
+# Sets up what the build needs on a fresh machine: the system tools (a C++ compiler, GoogleTest) and a
+# virtual environment with torch TORCH_VERSION and the Python requirements (CMake 3.26+ among them).
+# Usage: scripts/setup.sh PYTHON VENV TORCH_VERSION
 set -euo pipefail
 python=${1:-python3}
 venv=${2:-.venv}
+torch_version=${3:?usage: scripts/setup.sh PYTHON VENV TORCH_VERSION}
 
 missing=()
-command -v cmake >/dev/null || missing+=(cmake)
 command -v g++ >/dev/null || missing+=(g++)
 [ -f /usr/include/gtest/gtest.h ] || missing+=(libgtest-dev)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -22,7 +22,7 @@ fi
 
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q -r requirements.txt
+"$venv/bin/python" -m pip install -q "torch==$torch_version" -r requirements.txt
 "$venv/bin/python" - <<'PY'
 import torch
 print(f"setup: torch {torch.__version__} (CUDA {torch.version.cuda})")

@@ -91,7 +91,9 @@ def main() -> int:
     tmp.mkdir(parents=True, exist_ok=True)
     try:
         if args.format == "torchscript":
-            model_path = export.save_torchscript(model, tmp / "model.pt")
+            model_path, notices = export.save_torchscript(model, tmp / "model.pt")
+            for notice in notices:
+                print(f"note: torch {torch.__version__} deprecates TorchScript: {notice}")
         else:
             ops = export.torch_ext_ops(export.export_program(model, example))
             if ops != EXPECTED_OPS:

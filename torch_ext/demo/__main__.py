@@ -2,7 +2,7 @@
 trained model from C++ (TorchScript and AOTInductor) on the whole test set, and plot.
 
     python -m torch_ext.demo [--out build/demo] [--run-model build/cmake/examples/run_model/run_model]
-                             [--epochs 40] [--formats torchscript,aoti] [--skip-validate]
+                             [--epochs 40] [--formats aoti,torchscript] [--skip-validate]
 
 Each step reports ok or FAILED; the exit status is 1 if any failed (a later step still runs when it can).
 """
@@ -55,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--min-accuracy", type=float, default=0.95, help="test accuracy the training must reach")
-    parser.add_argument("--formats", default="torchscript,aoti", help="what the C++ program runs (comma-separated)")
+    parser.add_argument("--formats", default="aoti,torchscript",
+                        help="what the C++ program runs (comma-separated): aoti (torch.export + AOTInductor, the main "
+                             "path) and torchscript (deprecated by torch 2.15, kept while torch ships it)")
     parser.add_argument("--skip-validate", action="store_true", help="leave out the validation report")
     parser.add_argument("--validate-size", type=int, default=validate.DEFAULT_SIZE,
                         help="elements per validation accuracy check")
@@ -104,7 +106,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         ok = True
         for fmt in formats:
             if fmt == "torchscript":
-                model_path = export.save_torchscript(model, args.out / "model.pt")
+                model_path, notices = export.save_torchscript(model, args.out / "model.pt")
+                for notice in notices:
+                    print(f"note: torch {torch.__version__} deprecates TorchScript: {notice}", flush=True)
             else:
                 print("torch.export + AOTInductor compile (a C++ compile: takes a while) ...", flush=True)
                 model_path = export.save_aoti(model, data.x_test[:8], args.out / "model.pt2")

@@ -2,26 +2,42 @@
 program (examples/run_model) reads; then that program's run."""
 
 import os
+import re
 import subprocess
 import warnings
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 
 PathLike = Union[str, os.PathLike]
 
 
-def save_torchscript(model: torch.nn.Module, path: PathLike) -> Path:
+def save_torchscript(model: torch.nn.Module, path: PathLike) -> Tuple[Path, List[str]]:
     """``torch.jit.script`` of the model (in eval mode), saved for ``torch::jit::load``. The torch_ext
-    layers stay calls of ``torch_ext::*`` ops in the file, resolved when C++ loads it."""
-    with warnings.catch_warnings():
-        # TorchScript is deprecated upstream (torch.export is its successor); it is here because it is what
-        # many C++ programs load today.
-        warnings.filterwarnings("ignore", message=r"`torch\.jit\..*` is deprecated", category=DeprecationWarning)
+    layers stay calls of ``torch_ext::*`` ops in the file, resolved when C++ loads it.
+
+    Returns the path and torch's deprecation notices for TorchScript (torch 2.15 deprecates
+    ``torch.jit.script``/``save``; torch.export + AOTInductor is its successor and the demo's main path),
+    one line each, for the caller to show."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         scripted = torch.jit.script(model.eval())
         scripted.save(str(path))
-    return Path(path)
+    notices = []
+    for w in caught:
+        if is_torchscript_deprecation(w):
+            notices.append(str(w.message).splitlines()[0])
+        else:  # anything else goes on as it would have
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return Path(path), sorted(set(notices))
+
+
+def is_torchscript_deprecation(w: warnings.WarningMessage) -> bool:
+    """torch 2.15's FutureWarning "`torch.jit.save` is deprecated. Please switch to `torch.export`." and
+    its kin (a DeprecationWarning in some releases)."""
+    return issubclass(w.category, (DeprecationWarning, FutureWarning)) and re.match(
+        r"`torch\.jit\.\w+` is deprecated", str(w.message)) is not None
 
 
 def export_program(model: torch.nn.Module, example: torch.Tensor) -> torch.export.ExportedProgram:

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The other end of the supported torch range, as a user with that torch gets torch_ext: a venv with
+# torch TORCH_VERSION, a copy of the tracked sources built against it (CPU and CUDA kernels, C++20), then
+#   - the tests: the whole pytest suite and ctest's (the GoogleTest suite, the installed package used from
+#     C++ through find_package, the demo's C++ inference: run_model on AOTInductor and TorchScript models);
+#     the sanitizer build runs against the development venv's torch only (make sanitize);
+#   - the packaging: a wheel built against this torch requires `torch==X.Y.*`; a plain `pip install .`
+#     stops at once with the message that says what to do; the development build (against another torch
+#     release) fails to import here with a message naming both versions.
+#
+#   bash scripts/torch_range.sh PYTHON TORCH_VERSION DIR      (make test-torch-range)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo="$(pwd)"
+python="${1:?usage: $0 PYTHON TORCH_VERSION DIR}"
+torch_version="${2:?usage: $0 PYTHON TORCH_VERSION DIR}"
+dir="${3:?usage: $0 PYTHON TORCH_VERSION DIR}"
+mkdir -p "$dir"
+dir="$(cd "$dir" && pwd)"
+venv="$dir/venv"
+src="$dir/src"
+jobs="${MAX_JOBS:-$(nproc)}"
+release="$(echo "$torch_version" | cut -d. -f1-2)"
+
+echo "== torch $torch_version: venv $venv"
+if [[ ! -f "$venv/.requirements" || "$venv/.requirements" -ot requirements.txt ]]; then
+  [[ -x "$venv/bin/python" ]] || "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --upgrade pip
+  "$venv/bin/python" -m pip install -q "torch==$torch_version" -r requirements.txt
+  touch "$venv/.requirements"
+fi
+export PATH="$venv/bin:$PATH"
+py="$venv/bin/python"
+"$py" -c 'import torch; print(f"torch {torch.__version__} (CUDA {torch.version.cuda})")'
+
+echo "== sources -> $src"
+# The tracked and not-ignored files, as a clone has them; build outputs in the copy are kept between runs.
+mkdir -p "$src"
+git ls-files -z --cached --others --exclude-standard | grep -zv '^bench/results/' \
+  | while IFS= read -r -d '' f; do [[ -e "$f" ]] && printf '%s\0' "$f"; done \
+  | tar --null -T - -cf - | tar -xf - -C "$src"
+
+cd "$src"
+echo "== build against torch $torch_version (pip install --no-build-isolation -e .; C++ tests and examples)"
+"$py" -m pip install --no-build-isolation --no-deps -q -e .
+cmake --build build/cmake -j "$jobs"
+"$py" -c 'import torch_ext; print("build_info:", torch_ext.build_info())'
+
+echo "== tests"
+"$py" -m pytest tests -n "$jobs" -q -p no:cacheprovider
+(cd build/cmake && ctest --output-on-failure -j "$jobs")
+
+echo "== packaging"
+rm -rf dist && "$py" -m pip wheel --no-build-isolation --no-deps -q -w dist .
+wheel=(dist/torch_ext-*.whl)
+requires="$("$py" -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); print("".join(l for n in z.namelist() if n.endswith(".dist-info/METADATA") for l in z.read(n).decode().splitlines(True) if l.startswith("Requires-Dist: torch")))' "${wheel[0]}")"
+echo "$requires"
+grep -qx "Requires-Dist: torch==$release.\*" <<<"$requires" \
+  || { echo "torch_range: the wheel should require torch==$release.*" >&2; exit 1; }
+
+log="$dir/pip-install-isolated.log"
+if "$py" -m pip install --no-deps . >"$log" 2>&1; then
+  echo "torch_range: a plain 'pip install .' (isolated, no torch) should stop" >&2; exit 1
+fi
+grep -q "pip install --no-build-isolation ." "$log" \
+  || { echo "torch_ext: a plain 'pip install .' failed without saying what to do:" >&2; cat "$log" >&2; exit 1; }
+echo "plain pip install . stops with: $(grep -m1 'building needs torch' "$log" | sed 's/^ *//')"
+
+cd "$repo"
+other="$(cat torch_ext/lib/torch_version.txt 2>/dev/null || true)"
+if [[ -n "$other" && "$(echo "$other" | cut -d. -f1-2)" != "$release" ]]; then
+  # The repository first on the path: its torch_ext, not the copy installed (editable) into this venv.
+  if msg="$(cd "$repo" && "$py" -c 'import sys; sys.path.insert(0, "."); import torch_ext' 2>&1)"; then
+    echo "torch_range: torch_ext built against torch $other imported under torch $torch_version" >&2; exit 1
+  fi
+  grep -q "built against torch $other, but torch $torch_version" <<<"$msg" \
+    || { echo "torch_range: unclear error importing a build for another torch:" >&2; echo "$msg" >&2; exit 1; }
+  echo "a build for torch $other under torch $torch_version: $(tail -1 <<<"$msg")"
+fi
+echo "== torch $torch_version: OK"
