@@ -4,9 +4,10 @@
 #   - the tests: the whole pytest suite and ctest's (the GoogleTest suite, the installed package used from
 #     C++ through find_package, the demo's C++ inference: run_model on AOTInductor and TorchScript models);
 #     the sanitizer build runs against the development venv's torch only (make sanitize);
-#   - the packaging: a wheel built against this torch requires `torch==X.Y.*`; a plain `pip install .`
-#     stops at once with the message that says what to do; the development build (against another torch
-#     release) fails to import here with a message naming both versions.
+#   - the packaging: a wheel built against this torch requires `torch==X.Y.*`, installs and works outside
+#     the sources; a plain `pip install .` stops at once with the message that says what to do; the
+#     development build (against another torch release) fails to import here with a message naming both
+#     versions.
 #
 #   bash scripts/torch_range.sh PYTHON TORCH_VERSION DIR      (make test-torch-range)
 set -euo pipefail
@@ -57,6 +58,22 @@ requires="$("$py" -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); pri
 echo "$requires"
 grep -qx "Requires-Dist: torch==$release.\*" <<<"$requires" \
   || { echo "torch_range: the wheel should require torch==$release.*" >&2; exit 1; }
+
+# The wheel installed as a user installs it (not editable), imported from outside the sources and used.
+"$py" -m pip install -q --no-deps --force-reinstall "${wheel[0]}"
+(cd "$dir" && "$py" - <<'PY'
+import torch
+import torch.nn.functional as F
+
+import torch_ext
+
+assert "site-packages" in torch_ext.__file__, torch_ext.__file__
+x = torch.randn(4096, dtype=torch.float64, requires_grad=True)
+torch.testing.assert_close(torch_ext.functional.elu(x), F.elu(x))
+assert torch.autograd.gradcheck(torch_ext.functional.softplus, (x[:16],))
+print("installed wheel:", torch_ext.__file__, "built against torch", torch_ext.build_info()["torch_version"])
+PY
+)
 
 log="$dir/pip-install-isolated.log"
 if "$py" -m pip install --no-deps . >"$log" 2>&1; then

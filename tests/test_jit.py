@@ -2,6 +2,7 @@
 eager, the torch_ext ops in the TorchScript graph, and a save/load round trip."""
 
 import io
+import warnings
 
 import pytest
 import torch
@@ -10,8 +11,13 @@ import torch.nn as nn
 import torch_ext.nn as TN
 from common_utils import DEVICES, assert_close
 
-# TorchScript is deprecated upstream (torch.export is its successor) but still what many C++ users load.
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning")
+# TorchScript is deprecated upstream (torch.export is its successor; torch 2.15 warns on every
+# torch.jit.script/trace/save/load) but still what many C++ users load. Its notices are expected here; the
+# demo shows them (test_torchscript_deprecation_is_shown_by_the_demo).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:FutureWarning"),
+]
 
 # name -> (factory of the torch_ext module, its torch.nn twin, input shape). Non-default arguments so
 # that a constant lost on the way (e.g. alpha back to 1) shows. The factories are lazy: a module that
@@ -143,3 +149,24 @@ class TestTorchScriptModes:
             for op in ("prelu", "elu", "selu", "softplus", "rrelu", "log_softmax"):
                 assert f"torch_ext::{op}" in graph, (op, graph)
             torch.testing.assert_close(_round_trip(compiled, device)(x), y)
+
+
+def test_torchscript_deprecation_is_shown_by_the_demo(tmp_path):
+    """The demo's export returns the TorchScript deprecation notices this torch gives (none before 2.15),
+    one line each, for the demo to print, and passes no such warning on; the model still round-trips."""
+    from torch_ext.demo import export
+
+    model = nn.Sequential(nn.Linear(5, 5), TN.ELU(alpha=0.7)).eval()
+    with warnings.catch_warnings(record=True) as direct:
+        warnings.simplefilter("always")
+        torch.jit.save(torch.jit.script(model), io.BytesIO())
+    torch_gives = sorted({str(w.message).splitlines()[0] for w in direct if export.is_torchscript_deprecation(w)})
+    if tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 15):
+        assert torch_gives, "torch 2.15 deprecates torch.jit.script/save"
+    with warnings.catch_warnings(record=True) as passed_on:
+        warnings.simplefilter("always")
+        path, notices = export.save_torchscript(model, tmp_path / "model.pt")
+    assert notices == torch_gives
+    assert not any(export.is_torchscript_deprecation(w) for w in passed_on)
+    x = torch.randn(3, 5)
+    assert_close(torch.jit.load(str(path))(x), model(x))
