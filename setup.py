@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import sys
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 # The torch releases this source builds against and is tested with (README: "Supported torch").
 SUPPORTED_TORCH = ">=2.11,<2.16"
@@ -121,8 +121,9 @@ class CMakeThenExtension(BuildExtension):
 
 # The project's metadata is pyproject.toml's; setup.py adds what is decided at build time.
 setup(
-    packages=find_packages(include=["torch_ext", "torch_ext.*"]),
-    package_data={"torch_ext": ["lib/*.so", "lib/" + TORCH_VERSION_FILE]},
+    # torch_ext/lib holds no Python: a data package (setuptools warns about data in a folder it does not list).
+    packages=find_namespace_packages(include=["torch_ext", "torch_ext.*"], exclude=["*.__pycache__"]),
+    package_data={"torch_ext.lib": ["*.so", TORCH_VERSION_FILE]},
     ext_modules=[
         CppExtension(
             name="torch_ext._C",
