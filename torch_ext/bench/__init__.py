@@ -166,7 +166,6 @@ def run(device: str = "cpu", ops: Sequence[str] = _cases.ALL_OPS, dtypes: Sequen
     meta["seconds"] = round(time.time() - t_start, 1)
     if device == "cpu":
         meta["loadavg_end"] = _loadavg()
-    meta["skipped_ops"] = []  # every op exists now; the key stays for the readers of older results
     log("")
     log(report.summary(results, device))
     log(f"\n{len(todo)} cases in {meta['seconds']:.0f} s")
