@@ -4,6 +4,7 @@ variants, with float64 reference formulas.
 Everything here is a reference or a generator of inputs; nothing here calls a torch_ext op.
 """
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -50,6 +51,17 @@ DEVICES = [
 ]
 
 FLOAT_DTYPES = [pytest.param(dt, id=name) for dt, name in DTYPE_NAMES.items()]
+
+
+@contextlib.contextmanager
+def compiling_with_decompositions(decomposed: bool):
+    """Inductor compiles inside the block with every torch_ext.inductor decomposition, or with none, and
+    without its caches (they do not key on the choice)."""
+    from torch_ext import inductor
+
+    with inductor.decomposing(inductor.DECOMPOSABLE if decomposed else ()), \
+            torch.compiler.config.patch(force_disable_caches=True):
+        yield
 
 
 def dtype_id(dt) -> str:

@@ -100,17 +100,19 @@ def test_compile_column(tmp_path):
 
 
 def test_compiled_model(tmp_path):
-    # python -m torch_ext.bench.model: the compiled Linear -> activation -> Linear with each side's layers.
+    # python -m torch_ext.bench.model: Linear -> activation -> Linear and a pointwise chain, compiled with torch.nn's
+    # layers, torch_ext's kernels and torch_ext's decompositions.
     out_json = tmp_path / "model.json"
     proc = subprocess.run([sys.executable, "-m", "torch_ext.bench.model", "--acts", "ELU,PReLU", "--batch", "64",
                            "--width", "16", "--repeats", "1", "--json", str(out_json)], cwd=ROOT,
                           env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     results = json.loads(out_json.read_text())["results"]
-    assert [(r["activation"], r["pass_"]) for r in results] == [("ELU", "infer"), ("ELU", "train"), ("PReLU", "infer"),
-                                                                ("PReLU", "train")]
+    assert [(r["activation"], r["pass_"]) for r in results] == [
+        (act, pass_) for act in ("ELU", "PReLU") for pass_ in ("infer", "train", "chain")]
     for r in results:
         assert r["torch_nn_ms"] > 0 and r["ratio"] == pytest.approx(r["torch_nn_ms"] / r["torch_ext_ms"])
+        assert r["ratio_decomposed"] == pytest.approx(r["torch_nn_ms"] / r["decomposed_ms"])
 
 
 def test_unknown_op_is_refused(tmp_path):

@@ -10,7 +10,8 @@ from torch._functorch.aot_autograd import make_boxed_func
 
 import torch_ext.functional as TF
 import torch_ext.nn as TN
-from common_utils import DEVICES, EluVariant, assert_close, make_input, requires_cuda, variant_params
+from common_utils import (DEVICES, EluVariant, assert_close, compiling_with_decompositions, make_input, requires_cuda,
+                          variant_params)
 
 COMPILE_VARIANTS = [EluVariant("elu", 1.0), EluVariant("elu", -0.5), EluVariant("celu", 0.5), EluVariant("selu")]
 
@@ -118,30 +119,33 @@ class TestCompile:
             assert_close(grad, ref_grad)
         assert counter.frame_count == 1
 
+    @pytest.mark.parametrize("decomposed", [False, True], ids=["kernels", "decomposed"])
     @pytest.mark.parametrize("device", DEVICES)
-    def test_inductor(self, device):
-        # One case through Inductor (C++ codegen on CPU, Triton on CUDA): the custom ops become
-        # extern kernels between fused pointwise kernels, forward and backward.
-        def fn(x):
-            y = x * 2.0
-            TF.celu(y, 0.5, inplace=True)
-            return TF.elu(y + 1.0, 0.7) * TF.selu(x)
+    def test_inductor(self, device, decomposed):
+        # One case through Inductor (C++ codegen on CPU, Triton on CUDA): the custom ops become extern
+        # kernels between fused pointwise kernels, forward and backward; or, decomposed
+        # (torch_ext.inductor), are fused with them.
+        with compiling_with_decompositions(decomposed):
+            def fn(x):
+                y = x * 2.0
+                TF.celu(y, 0.5, inplace=True)
+                return TF.elu(y + 1.0, 0.7) * TF.selu(x)
 
-        compiled = torch.compile(fn, backend="inductor", fullgraph=True)
-        leaf = _leaf(device)
-        out = compiled(leaf)
-        (grad,) = torch.autograd.grad(out.sum(), leaf)
+            compiled = torch.compile(fn, backend="inductor", fullgraph=True)
+            leaf = _leaf(device)
+            out = compiled(leaf)
+            (grad,) = torch.autograd.grad(out.sum(), leaf)
 
-        def ref_fn(x):
-            y = x * 2.0
-            F.celu(y, 0.5, inplace=True)
-            return F.elu(y + 1.0, 0.7) * F.selu(x)
+            def ref_fn(x):
+                y = x * 2.0
+                F.celu(y, 0.5, inplace=True)
+                return F.elu(y + 1.0, 0.7) * F.selu(x)
 
-        ref_leaf = leaf.detach().clone().requires_grad_()
-        ref = ref_fn(ref_leaf)
-        (ref_grad,) = torch.autograd.grad(ref.sum(), ref_leaf)
-        torch.testing.assert_close(out, ref)
-        torch.testing.assert_close(grad, ref_grad)
+            ref_leaf = leaf.detach().clone().requires_grad_()
+            ref = ref_fn(ref_leaf)
+            (ref_grad,) = torch.autograd.grad(ref.sum(), ref_leaf)
+            torch.testing.assert_close(out, ref)
+            torch.testing.assert_close(grad, ref_grad)
 
     @requires_cuda
     def test_cuda_reduce_overhead(self):

@@ -10,7 +10,7 @@ import torch.nn as nn
 from torch._dynamo.backends.common import aot_autograd
 from torch._functorch.aot_autograd import make_boxed_func
 
-from common_utils import DEVICES
+from common_utils import DEVICES, compiling_with_decompositions
 from stack_utils import graph_ops, torch_twin
 from torch_ext.demo.model import classifier
 
@@ -95,21 +95,24 @@ class TestCompileModel:
         for (name, p), (_, p_ref) in zip(model.named_parameters(), eager.named_parameters()):
             torch.testing.assert_close(p.grad, p_ref.grad, msg=lambda m: f"{name}: {m}")
 
-    def test_inductor_training_steps(self, device):
-        # Inductor (C++ codegen on CPU): the torch_ext ops become extern kernels between generated ones.
-        # A few optimizer steps of the compiled model track eager torch.nn's.
-        model = _model(device).eval()
-        reference = torch_twin(model)
-        compiled = torch.compile(model, backend="inductor", fullgraph=True)
-        opt = torch.optim.SGD(model.parameters(), lr=0.05)
-        ref_opt = torch.optim.SGD(reference.parameters(), lr=0.05)
-        gen = torch.Generator().manual_seed(0)
-        for _ in range(3):
-            x = torch.rand(32, 64, generator=gen).to(device)
-            y = torch.randint(0, 10, (32,), generator=gen).to(device)
-            for m, o in ((compiled, opt), (reference, ref_opt)):
-                o.zero_grad()
-                nn.functional.nll_loss(m(x), y).backward()
-                o.step()
-        for (name, p), (_, p_ref) in zip(model.named_parameters(), reference.named_parameters()):
-            torch.testing.assert_close(p, p_ref, rtol=1e-5, atol=1e-6, msg=lambda m: f"{name}: {m}")
+    @pytest.mark.parametrize("decomposed", [False, True], ids=["kernels", "decomposed"])
+    def test_inductor_training_steps(self, device, decomposed):
+        # Inductor (C++ codegen on CPU): the torch_ext ops become extern kernels between generated ones, or,
+        # decomposed (torch_ext.inductor), fused with them. A few optimizer steps of the compiled model track
+        # eager torch.nn's.
+        with compiling_with_decompositions(decomposed):
+            model = _model(device).eval()
+            reference = torch_twin(model)
+            compiled = torch.compile(model, backend="inductor", fullgraph=True)
+            opt = torch.optim.SGD(model.parameters(), lr=0.05)
+            ref_opt = torch.optim.SGD(reference.parameters(), lr=0.05)
+            gen = torch.Generator().manual_seed(0)
+            for _ in range(3):
+                x = torch.rand(32, 64, generator=gen).to(device)
+                y = torch.randint(0, 10, (32,), generator=gen).to(device)
+                for m, o in ((compiled, opt), (reference, ref_opt)):
+                    o.zero_grad()
+                    nn.functional.nll_loss(m(x), y).backward()
+                    o.step()
+            for (name, p), (_, p_ref) in zip(model.named_parameters(), reference.named_parameters()):
+                torch.testing.assert_close(p, p_ref, rtol=1e-5, atol=1e-6, msg=lambda m: f"{name}: {m}")

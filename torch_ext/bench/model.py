@@ -1,25 +1,47 @@
-"""A small model under torch.compile, with torch_ext's layers against torch.nn's: where Inductor fuses an
-activation into its neighbours, torch_ext's op (opaque to it) is a fusion barrier.
+"""Activations under torch.compile: torch.nn's layers, torch_ext's kernels, and torch_ext's ops decomposed for
+Inductor (torch_ext.inductor), side by side.
 
-    python -m torch_ext.bench.model [--batch 4096] [--width 1024] [--acts ELU,SELU,Softplus,PReLU] [--json PATH]
+    python -m torch_ext.bench.model [--batch 4096] [--width 1024] [--acts ELU,SELU,...] [--json PATH]
 
-Per activation: Linear(width, width) -> activation -> Linear(width, width) on [batch, width] float32, compiled
-(Inductor, default mode) once with the torch.nn layer and once with torch_ext.nn's (the same parameters), timed
-interleaved as the benchmark times ops (timing.py): the forward under no_grad (inference), and a training step
-(forward, backward to the parameters and input). ratio = torch.nn's ms / torch_ext's ms (> 1: torch_ext faster).
+Per activation, on [batch, width] float32, each compiled with Inductor (default mode), three sides: torch.nn's
+layer; torch_ext.nn's layer as a kernel (no decomposition); and torch_ext.nn's layer decomposed, so that Inductor
+fuses it with its neighbours. Passes, timed interleaved as the benchmark times ops (timing.py):
+  infer  Linear(width, width) -> activation -> Linear(width, width), eval mode, forward under no_grad;
+  train  the same model's training step in training mode (forward, backward to the parameters and input);
+  chain  activation(x) * 2 + 1, eval mode, forward under no_grad: a pointwise chain Inductor fuses into one pass.
+ratio = torch.nn's ms / torch_ext's ms, ratio_decomposed = torch.nn's ms / decomposed ms (> 1: faster than torch.nn).
+This is the measurement behind torch_ext.inductor.DEFAULT_DECOMPOSED. Inductor's caches are off for the run: they
+do not key on decompositions.
 """
 
 import argparse
 import copy
 import json
 import sys
-from typing import Dict, List, Optional, Sequence
+import warnings
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 
 from .timing import CpuTimer
 
-ACTS = ["ELU", "SELU", "Softplus", "PReLU"]
+# torch.nn layer -> (constructor keyword arguments, the torch_ext.inductor row it runs through)
+ACTS: Dict[str, tuple] = {
+    "ELU": ({}, "elu"),
+    "CELU": ({}, "elu"),
+    "SELU": ({}, "elu"),
+    "Softplus": ({}, "softplus"),
+    "PReLU": ({}, "prelu"),
+    "RReLU": ({}, "rrelu"),
+    "Softmax": ({"dim": 1}, "softmax"),
+    "LogSoftmax": ({"dim": 1}, "log_softmax"),
+}
+PASSES = ("infer", "train", "chain")
+SIDES = ("torch.nn", "torch_ext", "decomposed")
+
+
+def _layer(name: str) -> torch.nn.Module:
+    return getattr(torch.nn, name)(**ACTS[name][0])
 
 
 def _model(act: torch.nn.Module, width: int) -> torch.nn.Module:
@@ -27,39 +49,89 @@ def _model(act: torch.nn.Module, width: int) -> torch.nn.Module:
     return torch.nn.Sequential(torch.nn.Linear(width, width), act, torch.nn.Linear(width, width))
 
 
-def run(acts: Sequence[str] = ACTS, batch: int = 4096, width: int = 1024, repeats: int = 9, log=print) -> List[dict]:
+def _chain(act: torch.nn.Module) -> torch.nn.Module:
+    class Chain(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.act = act
+
+        def forward(self, x):
+            return self.act(x) * 2 + 1
+
+    return Chain()
+
+
+def _own_code(module: torch.nn.Module) -> Callable:
+    """module's forward as a function with its own code object. Dynamo keeps compiled graphs per code object and
+    (inlining nn.Modules) would serve one side's graph to another side's model of the same shapes; the
+    decomposition choice is not among its guards."""
+    namespace: dict = {}
+    exec("def forward(x):\n    return module(x)\n", {"module": module}, namespace)
+    return namespace["forward"]
+
+
+def _compiled_calls(modules: Dict[str, torch.nn.Module], pass_: str, x: torch.Tensor, xg: torch.Tensor,
+                    row: str) -> Dict[str, Callable[[], object]]:
+    """Each side compiled and run once (so that it compiles under its own decomposition choice)."""
     import torch_ext
 
-    torch._dynamo.reset()
+    calls = {}
+    for side, module in modules.items():
+        compiled = torch.compile(_own_code(module))
+        if pass_ == "train":
+            def call(m=compiled):
+                m(xg).sum().backward()
+        else:
+            def call(m=compiled):
+                with torch.no_grad():
+                    return m(x)
+        with torch_ext.inductor.decomposing({row} if side == "decomposed" else ()):
+            call()
+        calls[side] = call
+    return calls
+
+
+def run(acts: Sequence[str] = tuple(ACTS), batch: int = 4096, width: int = 1024, repeats: int = 9,
+        log=print) -> List[dict]:
+    import torch_ext
+
     timer = CpuTimer(torch.get_num_threads(), repeats)
     x = torch.randn(batch, width)
     xg = x.clone().requires_grad_()
     results = []
-    log(f"{'activation':<10} {'pass':<6} {'torch.nn ms':>12} {'torch_ext ms':>13} {'ratio':>7}")
-    for name in acts:
-        ref = _model(getattr(torch.nn, name)(), width)
-        ours = torch_ext.nn.convert(copy.deepcopy(ref))
-        assert any(type(m).__module__.startswith("torch_ext") for m in ours.modules()), "convert() swapped nothing"
-        compiled = {"torch.nn": torch.compile(ref), "torch_ext": torch.compile(ours)}
-
-        def infer(m):
-            def f():
-                with torch.no_grad():
-                    return m(x)
-            return f
-
-        def step(m):
-            def f():
-                m(xg).sum().backward()
-            return f
-
-        for pass_, make in (("infer", infer), ("train", step)):
-            fns: Dict[str, object] = {side: make(m) for side, m in compiled.items()}
-            t = timer.time(fns, working_set=batch * width * 4 * 4)
-            r = dict(activation=name, pass_=pass_, batch=batch, width=width, torch_nn_ms=t["torch.nn"] * 1e3,
-                     torch_ext_ms=t["torch_ext"] * 1e3, ratio=t["torch.nn"] / t["torch_ext"])
-            results.append(r)
-            log(f"{name:<10} {pass_:<6} {r['torch_nn_ms']:>12.3f} {r['torch_ext_ms']:>13.3f} {r['ratio']:>6.2f}x")
+    log(f"{'activation':<10} {'pass':<6} {'torch.nn ms':>12} {'torch_ext ms':>13} {'decomposed ms':>14} "
+        f"{'ratio':>7} {'decomposed':>10}")
+    saved_cache_flag = torch.compiler.config.force_disable_caches
+    try:
+        torch.compiler.config.force_disable_caches = True
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*force_disable_caches.*")
+            for name in acts:
+                row = ACTS[name][1]
+                for pass_ in PASSES:
+                    torch._dynamo.reset()
+                    if pass_ == "chain":
+                        ref = _chain(_layer(name))
+                    else:
+                        ref = _model(_layer(name), width)
+                    ours = torch_ext.nn.convert(copy.deepcopy(ref))
+                    assert any(type(m).__module__.startswith("torch_ext") for m in ours.modules()), \
+                        "convert() swapped nothing"
+                    modules = {"torch.nn": ref, "torch_ext": ours, "decomposed": copy.deepcopy(ours)}
+                    for m in modules.values():  # inference in eval mode (RReLU's fixed slope)
+                        m.train(pass_ == "train")
+                    fns = _compiled_calls(modules, pass_, x, xg, row)
+                    t = timer.time(fns, working_set=batch * width * 4 * 4)
+                    r = dict(activation=name, pass_=pass_, batch=batch, width=width,
+                             torch_nn_ms=t["torch.nn"] * 1e3, torch_ext_ms=t["torch_ext"] * 1e3,
+                             decomposed_ms=t["decomposed"] * 1e3, ratio=t["torch.nn"] / t["torch_ext"],
+                             ratio_decomposed=t["torch.nn"] / t["decomposed"])
+                    results.append(r)
+                    log(f"{name:<10} {pass_:<6} {r['torch_nn_ms']:>12.3f} {r['torch_ext_ms']:>13.3f} "
+                        f"{r['decomposed_ms']:>14.3f} {r['ratio']:>6.2f}x {r['ratio_decomposed']:>9.2f}x")
+    finally:
+        torch.compiler.config.force_disable_caches = saved_cache_flag
+        torch._dynamo.reset()
     return results
 
 
@@ -74,7 +146,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     acts = a.acts.split(",")
     bad = [n for n in acts if n not in ACTS]
     if bad:
-        raise SystemExit(f"torch_ext.bench.model: unknown activation {bad}; choose from {ACTS}")
+        raise SystemExit(f"torch_ext.bench.model: unknown activation {bad}; choose from {list(ACTS)}")
     sys.stdout.reconfigure(line_buffering=True)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, [{a.batch}, {a.width}] float32, compiled")
     results = run(acts, a.batch, a.width, a.repeats)
