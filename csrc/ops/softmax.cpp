@@ -127,16 +127,33 @@ int64_t check_softmax_backward(const char* op, const at::Tensor& grad_output, co
 
 namespace {
 
+bool is_reduced_float(at::ScalarType t) { return t == at::kHalf || t == at::kBFloat16; }
+
+}  // namespace
+
+SoftmaxForwardDtypes softmax_forward_dtypes(at::ScalarType input, std::optional<at::ScalarType> dtype) {
+  const at::ScalarType output = dtype.value_or(input);
+  return {output, output == input || (output == at::kFloat && is_reduced_float(input))};
+}
+
+bool softmax_backward_writes_input_dtype(at::ScalarType output, at::ScalarType input_dtype) {
+  return input_dtype == output || (output == at::kFloat && is_reduced_float(input_dtype));
+}
+
+namespace {
+
 // Meta kernels: contiguous outputs, as the device kernels' (and ATen's) at::empty(sizes).
 // NB: SymInt sizes, so that they run under dynamic shapes (torch.compile, export).
 at::Tensor softmax_meta(const at::Tensor& self, int64_t dim, std::optional<at::ScalarType> dtype) {
   check_softmax_forward("softmax", self, dim, dtype);
-  return at::empty_symint(self.sym_sizes(), self.options().dtype(dtype.value_or(self.scalar_type())));
+  const at::ScalarType output = softmax_forward_dtypes(self.scalar_type(), dtype).output;
+  return at::empty_symint(self.sym_sizes(), self.options().dtype(output));
 }
 
 at::Tensor log_softmax_meta(const at::Tensor& self, int64_t dim, std::optional<at::ScalarType> dtype) {
   check_softmax_forward("log_softmax", self, dim, dtype);
-  return at::empty_symint(self.sym_sizes(), self.options().dtype(dtype.value_or(self.scalar_type())));
+  const at::ScalarType output = softmax_forward_dtypes(self.scalar_type(), dtype).output;
+  return at::empty_symint(self.sym_sizes(), self.options().dtype(output));
 }
 
 at::Tensor softmax_backward_meta(const at::Tensor& grad_output, const at::Tensor& output, int64_t dim,

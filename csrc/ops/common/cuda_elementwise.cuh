@@ -24,6 +24,8 @@
 #include <cstdint>
 #include <utility>
 
+#include "ops/common/integer_math.h"
+
 namespace torch_ext::ops::cuda {
 
 // 128-bit accesses: the widest load/store one thread can issue.
@@ -143,7 +145,7 @@ void launch_flat(scalar_t* out, const PointerArray<const scalar_t, NIN>& in, int
   const int64_t blocks_per_sm = std::max(1, prop->maxThreadsPerMultiProcessor / kElementwiseThreads);
   const int64_t max_blocks = static_cast<int64_t>(prop->multiProcessorCount) * blocks_per_sm;
   const int64_t per_block = static_cast<int64_t>(kElementwiseThreads) * vec;
-  const int64_t blocks = std::max<int64_t>(1, std::min((n + per_block - 1) / per_block, max_blocks));
+  const int64_t blocks = std::max<int64_t>(1, std::min(ceil_div(n, per_block), max_blocks));
 
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   if (aligned) {

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "ops/common/checks.h"
+#include "ops/common/integer_math.h"
 #include "ops/cpu/elementwise.h"
 #include "ops/math/prelu_math.h"
 #include "ops/prelu.h"
@@ -56,8 +57,6 @@ namespace torch_ext::ops::cpu {
 inline namespace CPU_CAPABILITY {
 namespace {
 
-// Elements per work item, ATen's GRAIN_SIZE: small tensors stay on one thread.
-constexpr int64_t kBlock = at::internal::GRAIN_SIZE;
 // Rows at least this long are reduced in registers, one item per row segment.
 constexpr int64_t kLongRow = 512;
 // Segment of a long row: one item, one partial.
@@ -67,8 +66,6 @@ constexpr int64_t kPatternMax = 2048;
 // Shortest pattern: when channels * inner is tiny (channels_last with few channels), the
 // pattern holds several periods so that the vector loop runs over more than a handful of lanes.
 constexpr int64_t kPatternMin = 64;
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // The work decomposition: a function of the layout only.
 struct Plan {
@@ -90,7 +87,7 @@ struct Plan {
   int64_t grain() const {
     const int64_t per_item =
         long_rows ? std::min(l.inner, kSegment) : std::min(group_rows, l.outer) * tile_channels * l.inner;
-    return std::max<int64_t>(1, kBlock / std::max<int64_t>(1, per_item));
+    return std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, per_item));
   }
 };
 
@@ -109,8 +106,8 @@ Plan make_plan(const PreluLayout& l) {
     p.pattern = p.tile_channels * l.inner;
   }
   p.tiles = ceil_div(l.channels, p.tile_channels);
-  // NB: >= kBlock / kPatternMax = 16 rows per group bounds the partials at numel / 16 values.
-  p.group_rows = std::max<int64_t>(1, kBlock / (p.tile_channels * l.inner));
+  // NB: >= kGrainSize / kPatternMax = 16 rows per group bounds the partials at numel / 16 values.
+  p.group_rows = std::max<int64_t>(1, kGrainSize / (p.tile_channels * l.inner));
   p.groups = ceil_div(l.outer, p.group_rows);
   return p;
 }
@@ -392,7 +389,7 @@ void prelu_backward_loop(scalar_t* gx, scalar_t* grad_weight, const scalar_t* g,
     }
   });
   // grad_weight[c]: channel c's partials in item order. Each channel is summed by one thread.
-  at::parallel_for(0, channels, std::max<int64_t>(1, kBlock / std::max<int64_t>(1, p.partials() / channels)),
+  at::parallel_for(0, channels, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, p.partials() / channels)),
                    [&](int64_t begin, int64_t end) {
                      for (int64_t c = begin; c < end; ++c) {
                        opmath_t sum = 0;

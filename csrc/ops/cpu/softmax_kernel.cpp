@@ -53,6 +53,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "ops/common/integer_math.h"
 #include "ops/cpu/elementwise.h"
 #include "ops/cpu/vec_math.h"
 #include "ops/math/softmax_math.h"
@@ -81,9 +82,6 @@ using math::ScalarMath;
 // which spilled every vector register in the row loops; log (once per row) stays Sleef's.
 using M = FastVecMath;
 
-// Elements per parallel task, ATen's GRAIN_SIZE (at::internal::GRAIN_SIZE, in TensorIterator.h):
-// small tensors stay on one thread.
-constexpr int64_t kGrain = 32768;
 // Op-math vectors per online-update block along a row: one rescale of the running sum (one exp)
 // per block and lane.
 constexpr int kRowBlock = 8;
@@ -99,8 +97,6 @@ constexpr int64_t kSlabsPerThread = 4;
 constexpr int64_t kRunBytes = 4096;
 // Other dims: rows per block of a per-lane sum (fold_block).
 constexpr int64_t kSumRows = 64;
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Other dims: the first pass over a slab of short rows prefetches the row kPrefetchRows ahead. The
 // rows are short runs (w elements) at a stride of inner elements, too short for the hardware
@@ -407,7 +403,7 @@ void softmax_lastdim(Out* y, const In* x, int64_t rows, int64_t n) {
   const bool stream = use_streaming_stores(rows * n * static_cast<int64_t>(sizeof(In) + sizeof(Out)), y,
                                            rows * n * static_cast<int64_t>(sizeof(Out)));
   if (rows >= kFewRows || n <= kSegment) {
-    at::parallel_for(0, rows, std::max<int64_t>(1, kGrain / n), [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, rows, std::max<int64_t>(1, kGrainSize / n), [&](int64_t begin, int64_t end) {
       // softmax's exps: in the output when it holds op-math values and stays in cache, else in a row
       // buffer (L1 or L2) that the output pass reads.
       const bool in_output = std::is_same_v<Out, A> && !stream;
@@ -432,7 +428,7 @@ void softmax_lastdim(Out* y, const In* x, int64_t rows, int64_t n) {
   // Few long rows: (row, segment) items, reduced online in parallel, then written in parallel.
   const int64_t segments = ceil_div(n, kSegment);
   const int64_t items = rows * segments;
-  const int64_t grain = std::max<int64_t>(1, kGrain / kSegment);
+  const int64_t grain = std::max<int64_t>(1, kGrainSize / kSegment);
   std::vector<math::SoftmaxState<A>> states(items);
   at::parallel_for(0, items, grain, [&](int64_t begin, int64_t end) {
     for (int64_t it = begin; it < end; ++it) {
@@ -479,7 +475,7 @@ struct Slabs {
 // contiguous MiB per input) against 256-byte runs, the width before, are 1.2-1.6x faster;
 // 1 and 2 KiB runs are slower than either.
 // With fewer slabs than threads (a few outer indices), and where the caller allows it (split), the
-// slabs' rows are cut into parts instead, at kSumRows blocks, each part at least kGrain elements:
+// slabs' rows are cut into parts instead, at kSumRows blocks, each part at least kGrainSize elements:
 // threads that share a slab's columns share its pages too. A C++ loop of softmax's backward over
 // [256, 1024], 2 threads, warm cache: row halves 31-38 us, column halves 43-162 us (one thread: 56 us).
 Slabs slab_shape(int64_t outer, int64_t dim_size, int64_t inner, int64_t unit, int64_t elem_bytes,
@@ -492,7 +488,7 @@ Slabs slab_shape(int64_t outer, int64_t dim_size, int64_t inner, int64_t unit, i
     return Slabs{w, ceil_div(inner, w), ceil_div(w, unit) * unit, w < inner && w * elem_bytes < kRunBytes, parts};
   };
   const int64_t slabs = outer * ceil_div(inner, w);
-  const int64_t parts = std::min({ceil_div(threads, slabs), ceil_div(dim_size, kSumRows), dim_size * w / kGrain});
+  const int64_t parts = std::min({ceil_div(threads, slabs), ceil_div(dim_size, kSumRows), dim_size * w / kGrainSize});
   if (split && slabs < threads && parts > 1) {
     return shape(parts);
   }
@@ -537,7 +533,7 @@ void for_each_slab(const Slabs& sl, int64_t outer, int64_t dim_size, int64_t inn
   }
   using K = decltype(make(static_cast<A*>(nullptr), int64_t{0}, int64_t{0}));
   constexpr int P = slabs_in_flight<K>();
-  const int64_t grain = std::max<int64_t>(1, kGrain / (dim_size * sl.width));
+  const int64_t grain = std::max<int64_t>(1, kGrainSize / (dim_size * sl.width));
   at::parallel_for(0, outer * sl.chunks, grain, [&](int64_t begin, int64_t end) {
     // NB: not zeroed (a std::vector would write it all first); each kernel sets its state.
     const std::unique_ptr<A[]> scratch(new A[P * slot_values]);
@@ -898,7 +894,7 @@ void softmax_backward_lastdim(Out* gx, const In* g, const In* y, int64_t rows, i
   const bool stream = use_streaming_stores(rows * n * static_cast<int64_t>(2 * sizeof(In) + sizeof(Out)), gx,
                                            rows * n * static_cast<int64_t>(sizeof(Out)));
   if (rows >= kFewRows || n <= kSegment) {
-    at::parallel_for(0, rows, std::max<int64_t>(1, kGrain / n), [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, rows, std::max<int64_t>(1, kGrainSize / n), [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
         const int64_t off = r * n;
         write_backward_row<kLog>(gx + off, g + off, y + off, n, reduce_backward_row<kLog, In, Out>(g + off, y + off, n),
@@ -912,7 +908,7 @@ void softmax_backward_lastdim(Out* gx, const In* g, const In* y, int64_t rows, i
   }
   const int64_t segments = ceil_div(n, kSegment);
   const int64_t items = rows * segments;
-  const int64_t grain = std::max<int64_t>(1, kGrain / kSegment);
+  const int64_t grain = std::max<int64_t>(1, kGrainSize / kSegment);
   std::vector<A> partials(items);
   at::parallel_for(0, items, grain, [&](int64_t begin, int64_t end) {
     for (int64_t it = begin; it < end; ++it) {
@@ -1132,21 +1128,16 @@ DEFINE_DISPATCH(torch_ext_softmax_backward_stub);
 namespace torch_ext::ops {
 namespace {
 
-bool is_reduced(at::ScalarType t) { return t == at::kHalf || t == at::kBFloat16; }
-
 at::Tensor softmax_forward(const char* op, const at::Tensor& self, int64_t dim, std::optional<at::ScalarType> dtype,
                            bool log) {
   const int64_t d = check_softmax_forward(op, self, dim, dtype);
-  const at::ScalarType out_type = dtype.value_or(self.scalar_type());
-  // NB: a half or bfloat16 input with dtype=float32 is read as half and written as float by one
-  // kernel; any other dtype is a cast first, as in ATen.
-  const bool fused = out_type == self.scalar_type() || (out_type == at::kFloat && is_reduced(self.scalar_type()));
+  const SoftmaxForwardDtypes types = softmax_forward_dtypes(self.scalar_type(), dtype);
   // NB: the output is contiguous whatever the input's strides, as ATen's.
-  at::Tensor out = at::empty(self.sizes(), self.options().dtype(out_type));
+  at::Tensor out = at::empty(self.sizes(), self.options().dtype(types.output));
   if (out.numel() == 0) {
     return out;
   }
-  const at::Tensor input = (fused ? self : self.to(out_type)).contiguous();
+  const at::Tensor input = (types.reads_input_as_is ? self : self.to(types.output)).contiguous();
   at::native::torch_ext_softmax_stub(c10::DeviceType::CPU, out, input, d, log);
   return out;
 }
@@ -1155,9 +1146,7 @@ at::Tensor softmax_backward(const char* op, const at::Tensor& grad_output, const
                             at::ScalarType input_dtype, bool log) {
   const int64_t d = check_softmax_backward(op, grad_output, output, dim, input_dtype);
   const at::ScalarType t = grad_output.scalar_type();
-  // NB: a float gradient of a half or bfloat16 input is rounded once, in the kernel; other dtype
-  // pairs compute in grad_output's dtype and cast.
-  const bool fused = input_dtype == t || (t == at::kFloat && is_reduced(input_dtype));
+  const bool fused = softmax_backward_writes_input_dtype(t, input_dtype);
   at::Tensor grad_input = at::empty(grad_output.sizes(), grad_output.options().dtype(fused ? input_dtype : t));
   if (grad_input.numel() > 0) {
     at::native::torch_ext_softmax_backward_stub(c10::DeviceType::CPU, grad_input, grad_output.contiguous(),

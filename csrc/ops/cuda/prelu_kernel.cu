@@ -29,6 +29,7 @@
 #include <numeric>
 
 #include "ops/common/checks.h"
+#include "ops/common/integer_math.h"
 #include "ops/common/cuda_elementwise.cuh"
 #include "ops/math/prelu_math.h"
 #include "ops/prelu.h"
@@ -52,7 +53,6 @@ constexpr int64_t kForwardBlockElements = 8192;
 constexpr int64_t kBackwardBlockElements = 16384;
 constexpr int64_t kMaxGridY = 65535;
 
-C10_HOST_DEVICE inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 C10_HOST_DEVICE inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 // ---------------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ __global__ void __launch_bounds__(kTrainThreads)
   using opmath_t = at::opmath_type<scalar_t>;
   using vec_t = cuda::AlignedVector<scalar_t, kGroup>;
   const auto [seed, offset] = at::cuda::philox::unpack(philox);
-  const int64_t groups = (n + kGroup - 1) / kGroup;
+  const int64_t groups = ceil_div(n, kGroup);
   const int64_t stride = static_cast<int64_t>(blockDim.x) * gridDim.x;
   for (int64_t g = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; g < groups; g += stride) {
     const math::Philox4x32 bits = math::rrelu_random_group(seed, offset, static_cast<uint64_t>(g));
@@ -85,8 +85,8 @@ void launch_train_kernel(scalar_t* out, scalar_t* noise, const scalar_t* x, int6
   const cudaDeviceProp* prop = at::cuda::getCurrentDeviceProperties();
   const int64_t blocks_per_sm = std::max(1, prop->maxThreadsPerMultiProcessor / kTrainThreads);
   const int64_t max_blocks = static_cast<int64_t>(prop->multiProcessorCount) * blocks_per_sm;
-  const int64_t groups = (n + kGroup - 1) / kGroup;
-  const int64_t blocks = std::max<int64_t>(1, std::min((groups + kTrainThreads - 1) / kTrainThreads, max_blocks));
+  const int64_t groups = ceil_div(n, kGroup);
+  const int64_t blocks = std::max<int64_t>(1, std::min(ceil_div(groups, kTrainThreads), max_blocks));
   rrelu_train_kernel<scalar_t, WithNoise, Aligned>
       <<<static_cast<unsigned int>(blocks), kTrainThreads, 0, at::cuda::getCurrentCUDAStream()>>>(out, noise, x, n, c,
                                                                                                   philox);

@@ -17,10 +17,9 @@ at::Tensor softmax_backward_cuda(const char* op, const at::Tensor& grad_output, 
     return grad_input;
   }
   const at::ScalarType t = output.scalar_type();
-  // NB: float g and y with a half or bfloat16 input write the gradient as such in one kernel
-  // (ATen's half_to_float backward); any other dtype change computes in t, then casts.
-  const bool from_float = t == at::kFloat && (input_dtype == at::kHalf || input_dtype == at::kBFloat16);
-  const bool direct = from_float || input_dtype == t;
+  const bool direct = softmax_backward_writes_input_dtype(t, input_dtype);
+  // Float g and y writing a half or bfloat16 gradient: one kernel reads one dtype and writes the other.
+  const bool from_float = direct && input_dtype != t;
   const at::Tensor result = direct ? grad_input : at::empty(output.sizes(), output.options());
   const at::Tensor g = grad_output.contiguous();
   const at::Tensor y = output.contiguous();

@@ -12,16 +12,14 @@ at::Tensor softmax_forward_cuda(const char* op, const at::Tensor& self, int64_t 
                                 std::optional<at::ScalarType> dtype) {
   const int64_t d = check_softmax_forward(op, self, dim, dtype);
   const c10::cuda::CUDAGuard device_guard(self.device());
-  const at::ScalarType out_dtype = dtype.value_or(self.scalar_type());
-  at::Tensor out = at::empty(self.sizes(), self.options().dtype(out_dtype));
+  const SoftmaxForwardDtypes types = softmax_forward_dtypes(self.scalar_type(), dtype);
+  at::Tensor out = at::empty(self.sizes(), self.options().dtype(types.output));
   if (out.numel() == 0) {
     return out;
   }
-  // NB: half or bfloat16 with dtype=float32 is read as is and written as float by one kernel
-  // (ATen's half_to_float); any other dtype change is a cast first.
-  const bool to_float = out_dtype == at::kFloat &&
-                        (self.scalar_type() == at::kHalf || self.scalar_type() == at::kBFloat16);
-  const at::Tensor input = (to_float || self.scalar_type() == out_dtype ? self : self.to(out_dtype)).contiguous();
+  // Half or bfloat16 written as float: one kernel reads one dtype and writes the other.
+  const bool to_float = types.reads_input_as_is && types.output != self.scalar_type();
+  const at::Tensor input = (types.reads_input_as_is ? self : self.to(types.output)).contiguous();
   const Layout l = layout_of(input, d);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(), "softmax_cuda", [&] {
     using P = ForwardPolicy<at::acc_type<scalar_t, true>, kLog>;

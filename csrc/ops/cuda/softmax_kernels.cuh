@@ -47,6 +47,7 @@
 #include <type_traits>
 
 #include "ops/common/cuda_elementwise.cuh"
+#include "ops/common/integer_math.h"
 #include "ops/math/softmax_math.h"
 #include "ops/softmax.h"
 
@@ -82,8 +83,6 @@ constexpr int kColumnUnroll = 4;
 // Grid-stride kernels launch at most this many blocks per SM (several waves).
 constexpr int64_t kMaxBlocksPerSm = 32;
 constexpr int64_t kMaxGridY = 65535;
-
-C10_HOST_DEVICE inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 template <typename T, int N>
 using Pack = cuda::AlignedVector<T, N>;
