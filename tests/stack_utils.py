@@ -14,24 +14,8 @@ EXT_LAYERS = ("ELU", "CELU", "SELU", "PReLU", "RReLU", "Softplus", "Softmax", "L
 
 def torch_twin(model: nn.Module) -> nn.Module:
     """A deep copy of `model` with each torch_ext.nn layer replaced by torch.nn's layer of the same name,
-    arguments (its __constants__) and state (weights): the reference the torch_ext model must match."""
-    model = copy.deepcopy(model)
-
-    def twin(m: nn.Module) -> nn.Module:
-        name = type(m).__name__
-        if name in EXT_LAYERS and type(m) is getattr(TN, name):
-            cls = getattr(nn, name)
-            kwargs = {k: getattr(m, k) for k in cls.__constants__}
-            new = cls(**kwargs)
-            if name == "PReLU":
-                new = new.to(device=m.weight.device, dtype=m.weight.dtype)
-            new.load_state_dict(m.state_dict())
-            return new.train(m.training)
-        for child_name, child in m.named_children():
-            setattr(m, child_name, twin(child))
-        return m
-
-    return twin(model)
+    arguments and state (torch_ext.nn.revert): the reference the torch_ext model must match."""
+    return TN.revert(copy.deepcopy(model))
 
 
 def ext_layers_in(model: nn.Module) -> set:

@@ -1,4 +1,5 @@
-"""torch_ext.nn.convert: an existing torch.nn model, its activation layers swapped for torch_ext's."""
+"""torch_ext.nn.convert: an existing torch.nn model, its activation layers swapped for torch_ext's; and
+torch_ext.nn.revert, which swaps them back."""
 
 import copy
 
@@ -111,3 +112,27 @@ class TestConvert:
             source[1].weight.uniform_(-1, 1)
         target.load_state_dict(source.state_dict())
         assert torch.equal(target[1].weight, source[1].weight)
+
+
+class TestRevert:
+    @pytest.mark.parametrize("name", list(LAYERS))
+    def test_each_layer_reverted_with_its_arguments(self, name):
+        layer = LAYERS[name]().eval()
+        ours = TN.convert(copy.deepcopy(layer))
+        back = TN.revert(ours)
+        assert type(back) is type(layer) and not back.training
+        for arg in ARGS[name]:
+            assert getattr(back, arg) == getattr(layer, arg), arg
+        assert repr(back) == repr(layer)
+        for p_back, p_ours in zip(back.parameters(), ours.parameters()):
+            assert p_back is p_ours  # the same Parameter objects, as convert() keeps them
+
+    def test_model_round_trip(self):
+        model = classifier().eval()
+        reference = copy.deepcopy(model)
+        back = TN.revert(TN.convert(model))
+        assert back is model
+        assert not {type(m).__module__ for m in back.modules()} & {"torch_ext.nn.activation"}
+        assert [type(m) for m in back.modules()] == [type(m) for m in reference.modules()]
+        x = torch.randn(5, 8)
+        torch.testing.assert_close(back(x), reference(x))

@@ -205,6 +205,8 @@ def test_defaults_follow_the_committed_measurement():
     ratios = {}
     for path in sorted(folder.glob("model-*.json")):
         for r in json.loads(path.read_text())["results"]:
+            if r["activation"] not in ACTS:  # the classifier: all rows at once
+                continue
             ratios.setdefault(ACTS[r["activation"]][1], []).append(r["decomposed_ms"] / r["torch_ext_ms"])
     assert set(ratios) == inductor.DECOMPOSABLE
     faster = {row for row, rs in ratios.items() if math.prod(rs) ** (1 / len(rs)) < 1}

@@ -9,6 +9,8 @@ fuses it with its neighbours. Passes, timed interleaved as the benchmark times o
   infer  Linear(width, width) -> activation -> Linear(width, width), eval mode, forward under no_grad;
   train  the same model's training step in training mode (forward, backward to the parameters and input);
   chain  activation(x) * 2 + 1, eval mode, forward under no_grad: a pointwise chain Inductor fuses into one pass.
+And the demo's classifier (in and hidden features = width, no dropout), infer and train, its torch.nn side
+torch_ext.nn.revert of it, its decomposed side with torch_ext.inductor's default choice.
 ratio = torch.nn's ms / torch_ext's ms, ratio_decomposed = torch.nn's ms / decomposed ms (> 1: faster than torch.nn).
 This is the measurement behind torch_ext.inductor.DEFAULT_DECOMPOSED. Inductor's caches are off for the run: they
 do not key on decompositions.
@@ -19,7 +21,7 @@ import copy
 import json
 import sys
 import warnings
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import torch
 
@@ -36,6 +38,9 @@ ACTS: Dict[str, tuple] = {
     "Softmax": ({"dim": 1}, "softmax"),
     "LogSoftmax": ({"dim": 1}, "log_softmax"),
 }
+# The demo's classifier (every torch_ext layer, width-wide), infer and train only; its decomposed side uses
+# torch_ext.inductor.DEFAULT_DECOMPOSED, what a user's compiled model gets.
+CLASSIFIER = "classifier"
 PASSES = ("infer", "train", "chain")
 SIDES = ("torch.nn", "torch_ext", "decomposed")
 
@@ -71,7 +76,7 @@ def _own_code(module: torch.nn.Module) -> Callable:
 
 
 def _compiled_calls(modules: Dict[str, torch.nn.Module], pass_: str, x: torch.Tensor, xg: torch.Tensor,
-                    row: str) -> Dict[str, Callable[[], object]]:
+                    decomposed: Iterable[str]) -> Dict[str, Callable[[], object]]:
     """Each side compiled and run once (so that it compiles under its own decomposition choice)."""
     import torch_ext
 
@@ -85,13 +90,13 @@ def _compiled_calls(modules: Dict[str, torch.nn.Module], pass_: str, x: torch.Te
             def call(m=compiled):
                 with torch.no_grad():
                     return m(x)
-        with torch_ext.inductor.decomposing({row} if side == "decomposed" else ()):
+        with torch_ext.inductor.decomposing(decomposed if side == "decomposed" else ()):
             call()
         calls[side] = call
     return calls
 
 
-def run(acts: Sequence[str] = tuple(ACTS), batch: int = 4096, width: int = 1024, repeats: int = 9,
+def run(acts: Sequence[str] = tuple(ACTS) + (CLASSIFIER,), batch: int = 4096, width: int = 1024, repeats: int = 9,
         log=print) -> List[dict]:
     import torch_ext
 
@@ -107,20 +112,25 @@ def run(acts: Sequence[str] = tuple(ACTS), batch: int = 4096, width: int = 1024,
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*force_disable_caches.*")
             for name in acts:
-                row = ACTS[name][1]
-                for pass_ in PASSES:
+                for pass_ in PASSES if name != CLASSIFIER else PASSES[:2]:
                     torch._dynamo.reset()
-                    if pass_ == "chain":
-                        ref = _chain(_layer(name))
+                    if name == CLASSIFIER:
+                        from torch_ext.demo.model import classifier
+
+                        torch.manual_seed(0)
+                        ours = classifier(in_features=width, hidden=width, dropout=0.0)
+                        ref = torch_ext.nn.revert(copy.deepcopy(ours))
+                        decomposed = torch_ext.inductor.DEFAULT_DECOMPOSED
                     else:
-                        ref = _model(_layer(name), width)
-                    ours = torch_ext.nn.convert(copy.deepcopy(ref))
+                        ref = _chain(_layer(name)) if pass_ == "chain" else _model(_layer(name), width)
+                        ours = torch_ext.nn.convert(copy.deepcopy(ref))
+                        decomposed = {ACTS[name][1]}
                     assert any(type(m).__module__.startswith("torch_ext") for m in ours.modules()), \
                         "convert() swapped nothing"
                     modules = {"torch.nn": ref, "torch_ext": ours, "decomposed": copy.deepcopy(ours)}
                     for m in modules.values():  # inference in eval mode (RReLU's fixed slope)
                         m.train(pass_ == "train")
-                    fns = _compiled_calls(modules, pass_, x, xg, row)
+                    fns = _compiled_calls(modules, pass_, x, xg, decomposed)
                     t = timer.time(fns, working_set=batch * width * 4 * 4)
                     r = dict(activation=name, pass_=pass_, batch=batch, width=width,
                              torch_nn_ms=t["torch.nn"] * 1e3, torch_ext_ms=t["torch_ext"] * 1e3,
@@ -137,16 +147,17 @@ def run(acts: Sequence[str] = tuple(ACTS), batch: int = 4096, width: int = 1024,
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="python -m torch_ext.bench.model", description=__doc__.split("\n\n")[0])
-    p.add_argument("--acts", default=",".join(ACTS), help="comma-separated subset of: " + ", ".join(ACTS))
+    names = list(ACTS) + [CLASSIFIER]
+    p.add_argument("--acts", default=",".join(names), help="comma-separated subset of: " + ", ".join(names))
     p.add_argument("--batch", type=int, default=4096)
     p.add_argument("--width", type=int, default=1024)
     p.add_argument("--repeats", type=int, default=9)
     p.add_argument("--json", metavar="PATH")
     a = p.parse_args(argv)
     acts = a.acts.split(",")
-    bad = [n for n in acts if n not in ACTS]
+    bad = [n for n in acts if n not in names]
     if bad:
-        raise SystemExit(f"torch_ext.bench.model: unknown activation {bad}; choose from {list(ACTS)}")
+        raise SystemExit(f"torch_ext.bench.model: unknown activation {bad}; choose from {names}")
     sys.stdout.reconfigure(line_buffering=True)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, [{a.batch}, {a.width}] float32, compiled")
     results = run(acts, a.batch, a.width, a.repeats)

@@ -1,4 +1,4 @@
-"""Swap torch.nn's activation layers in an existing model for torch_ext's."""
+"""Swap torch.nn's activation layers in an existing model for torch_ext's, and back."""
 
 from typing import Callable, Dict, Type
 
@@ -7,7 +7,7 @@ from torch.nn import Module
 
 from . import activation as A
 
-__all__ = ["convert"]
+__all__ = ["convert", "revert"]
 
 
 def _prelu(m: torch.nn.PReLU) -> A.PReLU:
@@ -63,4 +63,28 @@ def convert(module: Module) -> Module:
         converted = convert(child)
         if converted is not child:
             setattr(module, name, converted)
+    return module
+
+
+def _to_torch(m: Module) -> Module:
+    cls = getattr(torch.nn, type(m).__name__)
+    if isinstance(m, A.PReLU):
+        new = torch.nn.PReLU(m.num_parameters, m.init, device="meta", dtype=m.weight.dtype)
+        new.weight = m.weight
+        return new
+    return cls(**{name: getattr(m, name) for name in cls.__constants__})
+
+
+def revert(module: Module) -> Module:
+    r"""The inverse of :func:`convert`: replace every ``torch_ext.nn`` layer in :attr:`module` with the
+    ``torch.nn`` layer of the same name and arguments, keeping parameters (the same
+    :class:`~torch.nn.Parameter` objects), flags and training mode, in place as :func:`convert` does.
+    For a program that must run without torch_ext, or a side-by-side comparison with torch.nn."""
+    ours = {getattr(A, cls.__name__) for cls in _converters()}
+    if type(module) in ours:
+        return _to_torch(module).train(module.training)
+    for name, child in module.named_children():
+        reverted = revert(child)
+        if reverted is not child:
+            setattr(module, name, reverted)
     return module
