@@ -8,9 +8,6 @@ import torch.nn as nn
 
 import torch_ext.nn as TN
 
-# Every torch_ext.nn layer, by the name its torch.nn twin shares.
-EXT_LAYERS = ("ELU", "CELU", "SELU", "PReLU", "RReLU", "Softplus", "Softmax", "LogSoftmax")
-
 
 def torch_twin(model: nn.Module) -> nn.Module:
     """A deep copy of `model` with each torch_ext.nn layer replaced by torch.nn's layer of the same name,
