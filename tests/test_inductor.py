@@ -202,6 +202,8 @@ def test_defaults_follow_the_committed_measurement():
     from torch_ext.bench.model import ACTS
 
     folder = pathlib.Path(__file__).resolve().parents[1] / "bench/results/cpu-2026-12-06-inductor-decompositions"
+    if not folder.is_dir():  # scripts/torch_range.sh copies the sources without bench/results
+        pytest.skip("no committed benchmark results in this copy of the sources")
     ratios = {}
     for path in sorted(folder.glob("model-*.json")):
         for r in json.loads(path.read_text())["results"]:
