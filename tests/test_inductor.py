@@ -71,11 +71,15 @@ def test_decomposed_is_fused_and_matches_the_kernel(row, dtype):
     g = grad_output(sample.input)
     out, grads, code = _compiled_code(row, sample, g)
     assert "torch_ext" not in code, f"{row.name}: Inductor kept a torch_ext op although it was decomposed"
-    ref_out, ref_grads = _forward_backward(row.op, sample, g)
+    # Against torch_ext's kernel, and against torch (torch.nn.functional's op in the same dtype). Not torch in
+    # bfloat16: there ATen's softmax rounds some elements an ulp the other way (ours are judged against float64
+    # by the validation report).
     tol = row.tolerances[dtype]
-    assert_close(out, ref_out, **tol)
-    for got, want in zip(grads, ref_grads):
-        assert_close(got, want, **tol)
+    for reference in (row.op,) if dtype == torch.bfloat16 else (row.op, row.ref):
+        ref_out, ref_grads = _forward_backward(reference, sample, g)
+        assert_close(out, ref_out, **tol)
+        for got, want in zip(grads, ref_grads):
+            assert_close(got, want, **tol)
 
 
 @pytest.mark.parametrize("row", [p for p in DECOMPOSED_ROWS if p.values[0].family != "softmax"])

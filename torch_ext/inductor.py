@@ -119,7 +119,7 @@ def _rrelu_backward(grad_output, self_or_result, noise, lower, upper, training, 
     return _where_by_sign(b, g, g * ((lower + upper) / 2)).to(grad_output.dtype)
 
 
-def _softmax_input(self, dim, dtype):
+def _softmax_input(self, dtype):
     if self.dim() == 0 or self.numel() == 0:
         return None
     x = self.to(dtype) if dtype is not None else self
@@ -127,7 +127,7 @@ def _softmax_input(self, dim, dtype):
 
 
 def _softmax(self, dim, dtype=None):
-    prepared = _softmax_input(self, dim, dtype)
+    prepared = _softmax_input(self, dtype)
     if prepared is None:
         return NotImplemented
     x, out_dtype = prepared
@@ -136,7 +136,7 @@ def _softmax(self, dim, dtype=None):
 
 
 def _log_softmax(self, dim, dtype=None):
-    prepared = _softmax_input(self, dim, dtype)
+    prepared = _softmax_input(self, dtype)
     if prepared is None:
         return NotImplemented
     x, out_dtype = prepared

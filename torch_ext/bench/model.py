@@ -106,10 +106,8 @@ def run(acts: Sequence[str] = tuple(ACTS) + (CLASSIFIER,), batch: int = 4096, wi
     results = []
     log(f"{'activation':<10} {'pass':<6} {'torch.nn ms':>12} {'torch_ext ms':>13} {'decomposed ms':>14} "
         f"{'ratio':>7} {'decomposed':>10}")
-    saved_cache_flag = torch.compiler.config.force_disable_caches
     try:
-        torch.compiler.config.force_disable_caches = True
-        with warnings.catch_warnings():
+        with torch.compiler.config.patch(force_disable_caches=True), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*force_disable_caches.*")
             for name in acts:
                 for pass_ in PASSES if name != CLASSIFIER else PASSES[:2]:
@@ -140,7 +138,6 @@ def run(acts: Sequence[str] = tuple(ACTS) + (CLASSIFIER,), batch: int = 4096, wi
                     log(f"{name:<10} {pass_:<6} {r['torch_nn_ms']:>12.3f} {r['torch_ext_ms']:>13.3f} "
                         f"{r['decomposed_ms']:>14.3f} {r['ratio']:>6.2f}x {r['ratio_decomposed']:>9.2f}x")
     finally:
-        torch.compiler.config.force_disable_caches = saved_cache_flag
         torch._dynamo.reset()
     return results
 
