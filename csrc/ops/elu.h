@@ -1,6 +1,6 @@
 #pragma once
-// ELU family: elu, elu_ and elu_backward are registered ops; celu and selu are the
-// parameter choices of ATen (CompositeImplicitAutograd ops over elu).
+// ELU family: elu, elu_ and elu_backward are registered ops (the generic elementwise op's row
+// ops/elementwise/elu.h); celu and selu are the parameter choices of ATen (CompositeImplicitAutograd ops over elu).
 
 #include <ATen/core/Tensor.h>
 
@@ -36,11 +36,3 @@ at::Tensor& celu_out(at::Tensor& out, const at::Tensor& self, double alpha = 1.0
 at::Tensor& selu_out(at::Tensor& out, const at::Tensor& self);
 
 }  // namespace torch_ext
-
-namespace torch_ext::ops {
-
-// Argument checks shared by elu_backward's CPU, CUDA and Meta kernels.
-void check_elu_backward(const at::Tensor& grad_output, double alpha, bool is_result,
-                        const at::Tensor& self_or_result);
-
-}  // namespace torch_ext::ops

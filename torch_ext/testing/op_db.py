@@ -190,7 +190,7 @@ def _elu_row(name, alpha, params, fn, ref, inplace, module, validation) -> OpInf
         name=name, family="elu", functional=name, op=fn, ref=ref, forward_op=name, backward_op="elu_backward",
         ops=(name, name + "_") + (("elu_backward",) if name == "elu" else ()), op_calls=op_calls,
         samples=_layout_samples(ALL_LAYOUTS, *args), large_samples=_layout_samples(["large"], *args),
-        autograd_function="EluFunction", forbidden_aten=_ELU_FORBIDDEN, module=module,
+        autograd_function="AutogradKernels<torch_ext::ops::EluOp,", forbidden_aten=_ELU_FORBIDDEN, module=module,
         inplace=inplace, inplace_op=name + "_", validation=validation)
 
 
@@ -328,7 +328,7 @@ op_db: List[OpInfo] = [
         name="softplus", family="softplus", functional="softplus", op=TF.softplus, ref=F.softplus,
         forward_op="softplus", backward_op="softplus_backward", ops=("softplus", "softplus_backward"),
         op_calls=_softplus_calls, samples=_layout_samples(ALL_LAYOUTS, 0.5, 1.0),
-        large_samples=_layout_samples(["large"], 2.0, 1.0), autograd_function="SoftplusFunction",
+        large_samples=_layout_samples(["large"], 2.0, 1.0), autograd_function="AutogradKernels<torch_ext::ops::SoftplusOp,",
         forbidden_aten=frozenset({"aten::softplus", "aten::softplus_backward", "aten::exp", "aten::log1p",
                                   "aten::sigmoid"}),
         module=ModuleInfo("Softplus", dict(beta=2.0, threshold=5.0), ("beta", "threshold")),
