@@ -35,7 +35,7 @@ std::map<std::string, std::string> build_info() {
   info["cuda_archs"] = "";
 #endif
   info["cpu_capabilities_compiled"] = TORCH_EXT_CPU_CAPABILITIES;
-  // The ISA whose kernels the DispatchStubs pick here: the best one this CPU supports, or the
+  // The ISA whose kernels cpu/isa_dispatch.h picks here: the best one this CPU supports, or the
   // one named by ATEN_CPU_CAPABILITY (ours are compiled for the same set as ATen's).
   info["cpu_capability"] = at::get_cpu_capability();
   return info;

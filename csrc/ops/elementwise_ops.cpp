@@ -73,15 +73,7 @@ TORCH_LIBRARY_FRAGMENT(torch_ext, m) {
 }
 
 TORCH_LIBRARY_IMPL(torch_ext, Meta, m) {
-  using namespace torch_ext::ops::elementwise;
-  ElementwiseOps::for_each([&]<typename Op>() {
-    using Kernels = MetaKernels<Op>;
-    m.impl(Op::name, TORCH_FN(Kernels::forward));
-    if constexpr (has_inplace<Op>()) {
-      m.impl(Names<Op>::inplace(), TORCH_FN(Kernels::inplace));
-    }
-    m.impl(Names<Op>::backward(), backward_kernel<Op, &Kernels::backward>());
-  });
+  torch_ext::ops::elementwise::impl_kernels<torch_ext::ops::elementwise::MetaKernels>(m);
 }
 
 // NB: only ops on CUDA autocast's float32 list get a kernel; under CPU autocast (ATen's softplus and elu are on no

@@ -23,7 +23,7 @@ at::Tensor& elu_(at::Tensor& self, double alpha, double scale, double input_scal
   return EluApi::inplace(self, alpha, scale, input_scale);
 }
 
-at::Tensor elu_backward(const at::Tensor& grad_output, double alpha, double scale, double input_scale,
+at::Tensor detail::elu_backward(const at::Tensor& grad_output, double alpha, double scale, double input_scale,
                         bool is_result, const at::Tensor& self_or_result) {
   return EluApi::backward(grad_output, self_or_result, is_result, alpha, scale, input_scale);
 }
@@ -32,7 +32,7 @@ at::Tensor& elu_out(at::Tensor& out, const at::Tensor& self, double alpha, doubl
   return EluApi::forward_out(out, self, alpha, scale, input_scale);
 }
 
-at::Tensor& elu_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output, double alpha, double scale,
+at::Tensor& detail::elu_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output, double alpha, double scale,
                              double input_scale, bool is_result, const at::Tensor& self_or_result) {
   return EluApi::backward_out(grad_input, grad_output, self_or_result, is_result, alpha, scale, input_scale);
 }

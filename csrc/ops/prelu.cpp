@@ -1,7 +1,7 @@
 // PReLU: schemas, the C++ API (typed dispatcher calls), the argument checks shared by every
 // kernel, and Meta kernels.
 
-#include "prelu.h"
+#include "internal/prelu.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/ops/empty.h>
@@ -19,7 +19,7 @@ at::Tensor prelu(const at::Tensor& self, const at::Tensor& weight) {
   return op.call(self, weight);
 }
 
-std::tuple<at::Tensor, at::Tensor> prelu_backward(const at::Tensor& grad_output, const at::Tensor& self,
+std::tuple<at::Tensor, at::Tensor> detail::prelu_backward(const at::Tensor& grad_output, const at::Tensor& self,
                                                   const at::Tensor& weight) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("torch_ext::prelu_backward", "")
@@ -35,7 +35,7 @@ at::Tensor& prelu_out(at::Tensor& out, const at::Tensor& self, const at::Tensor&
   return out;
 }
 
-std::tuple<at::Tensor&, at::Tensor&> prelu_backward_out(at::Tensor& grad_self, at::Tensor& grad_weight,
+std::tuple<at::Tensor&, at::Tensor&> detail::prelu_backward_out(at::Tensor& grad_self, at::Tensor& grad_weight,
                                                         const at::Tensor& grad_output, const at::Tensor& self,
                                                         const at::Tensor& weight) {
   static auto op =

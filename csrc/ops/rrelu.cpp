@@ -1,6 +1,6 @@
 // RReLU: schemas, the C++ API (typed dispatcher calls), the argument checks and the Meta kernels.
 
-#include "rrelu.h"
+#include "internal/rrelu.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/ops/empty_like.h>
@@ -28,15 +28,15 @@ at::Tensor& rrelu_(at::Tensor& self, double lower, double upper, bool training,
   return self;
 }
 
-std::tuple<at::Tensor, at::Tensor> rrelu_with_noise(const at::Tensor& self, double lower, double upper, bool training,
-                                                    std::optional<at::Generator> generator) {
+std::tuple<at::Tensor, at::Tensor> detail::rrelu_with_noise(const at::Tensor& self, double lower, double upper,
+                                                            bool training, std::optional<at::Generator> generator) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("torch_ext::rrelu_with_noise", "")
                        .typed<decltype(rrelu_with_noise)>();
   return op.call(self, lower, upper, training, std::move(generator));
 }
 
-at::Tensor rrelu_with_noise_(at::Tensor& self, double lower, double upper, bool training,
+at::Tensor detail::rrelu_with_noise_(at::Tensor& self, double lower, double upper, bool training,
                              std::optional<at::Generator> generator) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("torch_ext::rrelu_with_noise_", "")
@@ -44,7 +44,7 @@ at::Tensor rrelu_with_noise_(at::Tensor& self, double lower, double upper, bool 
   return op.call(self, lower, upper, training, std::move(generator));
 }
 
-at::Tensor rrelu_backward(const at::Tensor& grad_output, const std::optional<at::Tensor>& self_or_result,
+at::Tensor detail::rrelu_backward(const at::Tensor& grad_output, const std::optional<at::Tensor>& self_or_result,
                           const std::optional<at::Tensor>& noise, double lower, double upper, bool training,
                           bool is_result) {
   static auto op =
@@ -62,7 +62,7 @@ at::Tensor& rrelu_out(at::Tensor& out, const at::Tensor& self, double lower, dou
   return out;
 }
 
-std::tuple<at::Tensor&, at::Tensor&> rrelu_with_noise_out(at::Tensor& output, at::Tensor& noise,
+std::tuple<at::Tensor&, at::Tensor&> detail::rrelu_with_noise_out(at::Tensor& output, at::Tensor& noise,
                                                           const at::Tensor& self, double lower, double upper,
                                                           bool training, std::optional<at::Generator> generator) {
   static auto op = c10::Dispatcher::singleton()
@@ -73,7 +73,7 @@ std::tuple<at::Tensor&, at::Tensor&> rrelu_with_noise_out(at::Tensor& output, at
   return {output, noise};
 }
 
-at::Tensor& rrelu_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output,
+at::Tensor& detail::rrelu_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output,
                                const std::optional<at::Tensor>& self_or_result, const std::optional<at::Tensor>& noise,
                                double lower, double upper, bool training, bool is_result) {
   static auto op = c10::Dispatcher::singleton()

@@ -19,6 +19,15 @@ at::Tensor rrelu(const at::Tensor& self, double lower = 0.125, double upper = 0.
 at::Tensor& rrelu_(at::Tensor& self, double lower = 0.125, double upper = 0.3333333333333333, bool training = false,
                    std::optional<at::Generator> generator = std::nullopt);
 
+// out= forms: see out_overload.h.
+at::Tensor& rrelu_out(at::Tensor& out, const at::Tensor& self, double lower = 0.125,
+                      double upper = 0.3333333333333333, bool training = false,
+                      std::optional<at::Generator> generator = std::nullopt);
+
+// The backward ops (and their out= forms), which the autograd kernels call: not needed to use the
+// ops, so they live in detail, as torchvision's do.
+namespace detail {
+
 // Returns (output, noise). noise has the output's shape and strides and holds each element's slope (dy/dx,
 // rounded to the dtype):
 // training: r for x <= 0, 1 otherwise (NaN included); eval: 1 for x > 0, (lower + upper) / 2 otherwise.
@@ -27,7 +36,6 @@ std::tuple<at::Tensor, at::Tensor> rrelu_with_noise(const at::Tensor& self, doub
 // Writes the output into self and returns the noise (laid out like at::empty_like(self)).
 at::Tensor rrelu_with_noise_(at::Tensor& self, double lower, double upper, bool training,
                              std::optional<at::Generator> generator = std::nullopt);
-
 // training: grad_output * noise (noise required, self_or_result unused).
 // eval: self_or_result > 0 ? grad_output : grad_output * (lower + upper) / 2 (self_or_result required,
 // noise unused); is_result=true means self_or_result is the in-place forward's output, which ATen's
@@ -35,11 +43,6 @@ at::Tensor rrelu_with_noise_(at::Tensor& self, double lower, double upper, bool 
 at::Tensor rrelu_backward(const at::Tensor& grad_output, const std::optional<at::Tensor>& self_or_result,
                           const std::optional<at::Tensor>& noise, double lower, double upper, bool training,
                           bool is_result);
-
-// out= forms: see out_overload.h.
-at::Tensor& rrelu_out(at::Tensor& out, const at::Tensor& self, double lower = 0.125,
-                      double upper = 0.3333333333333333, bool training = false,
-                      std::optional<at::Generator> generator = std::nullopt);
 std::tuple<at::Tensor&, at::Tensor&> rrelu_with_noise_out(at::Tensor& output, at::Tensor& noise,
                                                           const at::Tensor& self, double lower, double upper,
                                                           bool training,
@@ -48,14 +51,6 @@ at::Tensor& rrelu_backward_out(at::Tensor& grad_input, const at::Tensor& grad_ou
                                const std::optional<at::Tensor>& self_or_result, const std::optional<at::Tensor>& noise,
                                double lower, double upper, bool training, bool is_result);
 
+}  // namespace detail
+
 }  // namespace torch_ext
-
-namespace torch_ext::ops {
-
-// Argument checks shared by the CPU, CUDA and Meta kernels.
-void check_rrelu_bounds(const char* op, double lower, double upper);
-void check_rrelu_backward(const at::Tensor& grad_output, const std::optional<at::Tensor>& self_or_result,
-                          const std::optional<at::Tensor>& noise, double lower, double upper, bool training,
-                          bool is_result);
-
-}  // namespace torch_ext::ops

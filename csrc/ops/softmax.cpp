@@ -1,7 +1,7 @@
 // softmax and log_softmax: schemas, the C++ API (typed dispatcher calls), the argument checks
 // shared with the CPU and CUDA kernels, and Meta kernels.
 
-#include "softmax.h"
+#include "internal/softmax.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/ops/empty.h>
@@ -27,7 +27,7 @@ at::Tensor log_softmax(const at::Tensor& self, int64_t dim, std::optional<at::Sc
   return op.call(self, dim, dtype);
 }
 
-at::Tensor softmax_backward(const at::Tensor& grad_output, const at::Tensor& output, int64_t dim,
+at::Tensor detail::softmax_backward(const at::Tensor& grad_output, const at::Tensor& output, int64_t dim,
                             at::ScalarType input_dtype) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("torch_ext::softmax_backward", "")
@@ -35,7 +35,7 @@ at::Tensor softmax_backward(const at::Tensor& grad_output, const at::Tensor& out
   return op.call(grad_output, output, dim, input_dtype);
 }
 
-at::Tensor log_softmax_backward(const at::Tensor& grad_output, const at::Tensor& output, int64_t dim,
+at::Tensor detail::log_softmax_backward(const at::Tensor& grad_output, const at::Tensor& output, int64_t dim,
                                 at::ScalarType input_dtype) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("torch_ext::log_softmax_backward", "")
@@ -59,8 +59,8 @@ at::Tensor& log_softmax_out(at::Tensor& out, const at::Tensor& self, int64_t dim
   return out;
 }
 
-at::Tensor& softmax_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output, const at::Tensor& output,
-                                 int64_t dim, at::ScalarType input_dtype) {
+at::Tensor& detail::softmax_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output,
+                                         const at::Tensor& output, int64_t dim, at::ScalarType input_dtype) {
   static auto op =
       c10::Dispatcher::singleton()
           .findSchemaOrThrow("torch_ext::softmax_backward", "grad_input")
@@ -69,8 +69,8 @@ at::Tensor& softmax_backward_out(at::Tensor& grad_input, const at::Tensor& grad_
   return grad_input;
 }
 
-at::Tensor& log_softmax_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output, const at::Tensor& output,
-                                     int64_t dim, at::ScalarType input_dtype) {
+at::Tensor& detail::log_softmax_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output,
+                                             const at::Tensor& output, int64_t dim, at::ScalarType input_dtype) {
   static auto op =
       c10::Dispatcher::singleton()
           .findSchemaOrThrow("torch_ext::log_softmax_backward", "grad_input")

@@ -14,7 +14,8 @@ at::Tensor softplus(const at::Tensor& self, double beta, double threshold) {
   return SoftplusApi::forward(self, beta, threshold);
 }
 
-at::Tensor softplus_backward(const at::Tensor& grad_output, const at::Tensor& self, double beta, double threshold) {
+at::Tensor detail::softplus_backward(const at::Tensor& grad_output, const at::Tensor& self, double beta,
+                                     double threshold) {
   return SoftplusApi::backward(grad_output, self, /*is_result=*/false, beta, threshold);
 }
 
@@ -22,7 +23,7 @@ at::Tensor& softplus_out(at::Tensor& out, const at::Tensor& self, double beta, d
   return SoftplusApi::forward_out(out, self, beta, threshold);
 }
 
-at::Tensor& softplus_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output, const at::Tensor& self,
+at::Tensor& detail::softplus_backward_out(at::Tensor& grad_input, const at::Tensor& grad_output, const at::Tensor& self,
                                   double beta, double threshold) {
   return SoftplusApi::backward_out(grad_input, grad_output, self, /*is_result=*/false, beta, threshold);
 }

@@ -56,6 +56,18 @@ trap cleanup EXIT
 echo "== install $build_dir -> $tmp/prefix"
 "$cmake_bin" --install "$build_dir" --prefix "$tmp/prefix"
 
+# Only the public headers are installed: torch_ext.h, nn/ and the op headers (no kernel internals).
+installed="$(cd "$tmp/prefix/include/torch_ext" && find . -type f | sort | tr '\n' ' ')"
+for header in $installed; do
+  case "$header" in
+    ./ops/*/* | ./nn/*/*) echo "consumer_test: an internal header was installed: $header" >&2; exit 1 ;;
+    ./torch_ext.h | ./nn/*.h | ./ops/*.h) ;;
+    *) echo "consumer_test: an internal header was installed: $header" >&2; exit 1 ;;
+  esac
+done
+[[ "$installed" == *"./ops/elu.h"* && "$installed" != *"./ops/out_overload.h"* ]] ||
+  { echo "consumer_test: the installed headers are not the public ones: $installed" >&2; exit 1; }
+
 # configure_and_build SRC BUILD: an outside project that knows only the two prefixes.
 configure_and_build() {
   echo "== configure $1"

@@ -232,7 +232,7 @@ TEST_P(EluTest, BackwardRandomGradMatchesATen) {
 TEST_P(EluTest, BackwardEdgesMatchATen) {
   const at::Tensor data = edge_values(dtype());
   const at::Tensor g = torch::full_like(data, 0.75);
-  const at::Tensor gx = torch_ext::elu_backward(g, c().alpha, c().scale, c().input_scale, false, data);
+  const at::Tensor gx = torch_ext::detail::elu_backward(g, c().alpha, c().scale, c().input_scale, false, data);
   // NB: at a NaN input ATen's vectorized CPU loop gives NaN (its blend) while its scalar tail and
   // its CUDA kernel give g * scale (b <= 0 is false); torch_ext gives NaN on every path.
   const at::Tensor nan = data.isnan();
@@ -255,7 +255,8 @@ TEST_P(EluTest, BackwardEdgesMatchATen) {
 TEST_P(EluTest, ElUBackwardOpSelf) {
   const at::Tensor x = random_input(dtype());
   const at::Tensor g = torch::randn_like(x);
-  const at::Tensor gx = torch_ext::elu_backward(g, c().alpha, c().scale, c().input_scale, /*is_result=*/false, x);
+  const at::Tensor gx =
+      torch_ext::detail::elu_backward(g, c().alpha, c().scale, c().input_scale, /*is_result=*/false, x);
   EXPECT_EQ(gx.scalar_type(), dtype());
   EXPECT_TRUE(AllClose(gx, at::elu_backward(g, c().alpha, c().scale, c().input_scale, false, x)));
 }
@@ -267,14 +268,15 @@ TEST_P(EluTest, ElUBackwardOpResult) {
   if (c().alpha < 0) {
     // ATen refuses it too: the result cannot be inverted for a negative slope.
     try {
-      torch_ext::elu_backward(g, c().alpha, c().scale, c().input_scale, /*is_result=*/true, y);
+      torch_ext::detail::elu_backward(g, c().alpha, c().scale, c().input_scale, /*is_result=*/true, y);
       ADD_FAILURE() << "elu_backward(is_result=true) accepted alpha = " << c().alpha;
     } catch (const c10::Error& e) {
       EXPECT_NE(std::string(e.what()).find("negative slope"), std::string::npos) << e.what();
     }
     return;
   }
-  const at::Tensor gx = torch_ext::elu_backward(g, c().alpha, c().scale, c().input_scale, /*is_result=*/true, y);
+  const at::Tensor gx =
+      torch_ext::detail::elu_backward(g, c().alpha, c().scale, c().input_scale, /*is_result=*/true, y);
   EXPECT_TRUE(AllClose(gx, at::elu_backward(g, c().alpha, c().scale, c().input_scale, true, y)));
 }
 
@@ -389,11 +391,11 @@ TEST_P(EluTest, CudaMatchesATen) {
   const at::Tensor xg_ref = x.clone().requires_grad_();
   at::elu(xg_ref, c().alpha, c().scale, c().input_scale).backward(g);
   EXPECT_TRUE(AllClose(xg.grad(), xg_ref.grad()));
-  EXPECT_TRUE(AllClose(torch_ext::elu_backward(g, c().alpha, c().scale, c().input_scale, false, x),
+  EXPECT_TRUE(AllClose(torch_ext::detail::elu_backward(g, c().alpha, c().scale, c().input_scale, false, x),
                        at::elu_backward(g, c().alpha, c().scale, c().input_scale, false, x)));
   if (c().alpha >= 0) {
     const at::Tensor y_ref = at::elu(x, c().alpha, c().scale, c().input_scale);
-    EXPECT_TRUE(AllClose(torch_ext::elu_backward(g, c().alpha, c().scale, c().input_scale, true, y_ref),
+    EXPECT_TRUE(AllClose(torch_ext::detail::elu_backward(g, c().alpha, c().scale, c().input_scale, true, y_ref),
                          at::elu_backward(g, c().alpha, c().scale, c().input_scale, true, y_ref)));
   }
 
@@ -457,7 +459,7 @@ TEST_P(EluReducedTest, ForwardMatchesATen) {
 TEST_P(EluReducedTest, BackwardMatchesATen) {
   const at::Tensor x = random_input(dtype());
   const at::Tensor g = torch::randn_like(x);
-  EXPECT_TRUE(AllClose(torch_ext::elu_backward(g, c().alpha, c().scale, c().input_scale, false, x),
+  EXPECT_TRUE(AllClose(torch_ext::detail::elu_backward(g, c().alpha, c().scale, c().input_scale, false, x),
                        at::elu_backward(g, c().alpha, c().scale, c().input_scale, false, x)));
   const at::Tensor xg = x.clone().requires_grad_();
   torch_ext::elu(xg, c().alpha, c().scale, c().input_scale).backward(g);
@@ -472,7 +474,7 @@ TEST_P(EluReducedTest, CudaForwardMatchesATen) {
   EXPECT_TRUE(AllClose(torch_ext::elu(x, c().alpha, c().scale, c().input_scale),
                        at::elu(x, c().alpha, c().scale, c().input_scale)));
   const at::Tensor g = torch::randn_like(x);
-  EXPECT_TRUE(AllClose(torch_ext::elu_backward(g, c().alpha, c().scale, c().input_scale, false, x),
+  EXPECT_TRUE(AllClose(torch_ext::detail::elu_backward(g, c().alpha, c().scale, c().input_scale, false, x),
                        at::elu_backward(g, c().alpha, c().scale, c().input_scale, false, x)));
 }
 
@@ -526,7 +528,8 @@ TEST_P(CeluSeluTest, SeluMatchesATen) {
 
 TEST_P(CeluSeluTest, SeluIsEluWithSeluConstants) {
   const at::Tensor data = random_input(GetParam());
-  EXPECT_TRUE(Identical(torch_ext::selu(data), torch_ext::elu(data, torch_ext::kSeluAlpha, torch_ext::kSeluScale, 1.0)));
+  EXPECT_TRUE(
+      Identical(torch_ext::selu(data), torch_ext::elu(data, torch_ext::kSeluAlpha, torch_ext::kSeluScale, 1.0)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, CeluSeluTest, ::testing::Values(at::kFloat, at::kDouble, at::kHalf, at::kBFloat16),
@@ -565,15 +568,19 @@ TEST(EluErrors, IntegerInputs) {
     ExpectC10ErrorContaining([&] { torch_ext::elu_(y); }, "floating-point");
     ExpectC10ErrorContaining([&] { torch_ext::celu(x, 1.0); }, "floating-point");
     ExpectC10ErrorContaining([&] { torch_ext::selu(x); }, "floating-point");
-    ExpectC10ErrorContaining([&] { torch_ext::elu_backward(x, 1.0, 1.0, 1.0, false, x); }, "floating-point");
+    ExpectC10ErrorContaining([&] { torch_ext::detail::elu_backward(x, 1.0, 1.0, 1.0, false, x); }, "floating-point");
   }
 }
 
 TEST(EluErrors, BackwardMismatchedArguments) {
   const at::Tensor g = torch::randn({4, 5});
-  ExpectC10ErrorContaining([&] { torch_ext::elu_backward(g, 1.0, 1.0, 1.0, false, torch::randn({5, 4})); }, "shape");
   ExpectC10ErrorContaining(
-      [&] { torch_ext::elu_backward(g, 1.0, 1.0, 1.0, false, torch::randn({4, 5}, torch::kDouble)); }, "dtype");
+      [&] {
+        torch_ext::detail::elu_backward(g, 1.0, 1.0, 1.0, false, torch::randn({5, 4}));
+      },
+      "shape");
+  ExpectC10ErrorContaining(
+      [&] { torch_ext::detail::elu_backward(g, 1.0, 1.0, 1.0, false, torch::randn({4, 5}, torch::kDouble)); }, "dtype");
 }
 
 TEST(EluErrors, InplaceOnExpandedView) {
@@ -607,7 +614,7 @@ TEST(Registration, MetaKernelsGiveShapeAndStrides) {
   EXPECT_TRUE(y.is_meta());
   EXPECT_EQ(y.sizes(), x.sizes());
   EXPECT_EQ(y.strides(), at::elu(torch::empty({6, 7}).t()).strides());
-  EXPECT_EQ(torch_ext::elu_backward(x, 1.0, 1.0, 1.0, false, x).sizes(), x.sizes());
+  EXPECT_EQ(torch_ext::detail::elu_backward(x, 1.0, 1.0, 1.0, false, x).sizes(), x.sizes());
 }
 
 TEST(BuildInfo, HasKeys) {

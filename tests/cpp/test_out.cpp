@@ -37,50 +37,90 @@ at::Generator seeded() {
 std::vector<OutCall> out_calls() {
   using V = std::vector<at::Tensor>;
   return {
-      {"elu", [](V& o, auto& x, auto&) { EXPECT_TRUE(torch_ext::elu_out(o[0], x, 0.7).is_same(o[0]));
-                                         return V{torch_ext::elu(x, 0.7)}; }},
-      {"elu_backward", [](V& o, auto& x, auto& g) {
-         EXPECT_TRUE(torch_ext::elu_backward_out(o[0], g, 0.7, 1.0, 1.0, false, x).is_same(o[0]));
-         return V{torch_ext::elu_backward(g, 0.7, 1.0, 1.0, false, x)}; }},
-      {"celu", [](V& o, auto& x, auto&) { EXPECT_TRUE(torch_ext::celu_out(o[0], x, 2.0).is_same(o[0]));
-                                          return V{torch_ext::celu(x, 2.0)}; }},
-      {"selu", [](V& o, auto& x, auto&) { EXPECT_TRUE(torch_ext::selu_out(o[0], x).is_same(o[0]));
-                                          return V{torch_ext::selu(x)}; }},
-      {"softplus", [](V& o, auto& x, auto&) { EXPECT_TRUE(torch_ext::softplus_out(o[0], x, 2.0, 5.0).is_same(o[0]));
-                                              return V{torch_ext::softplus(x, 2.0, 5.0)}; }},
-      {"softplus_backward", [](V& o, auto& x, auto& g) {
-         EXPECT_TRUE(torch_ext::softplus_backward_out(o[0], g, x, 2.0, 5.0).is_same(o[0]));
-         return V{torch_ext::softplus_backward(g, x, 2.0, 5.0)}; }},
-      {"prelu", [](V& o, auto& x, auto&) { EXPECT_TRUE(torch_ext::prelu_out(o[0], x, prelu_weight(x)).is_same(o[0]));
-                                           return V{torch_ext::prelu(x, prelu_weight(x))}; }},
-      {"prelu_backward", [](V& o, auto& x, auto& g) {
-         auto [gs, gw] = torch_ext::prelu_backward_out(o[0], o[1], g, x, prelu_weight(x));
+      {"elu",
+       [](V& o, auto& x, auto&) {
+         EXPECT_TRUE(torch_ext::elu_out(o[0], x, 0.7).is_same(o[0]));
+         return V{torch_ext::elu(x, 0.7)};
+       }},
+      {"elu_backward",
+       [](V& o, auto& x, auto& g) {
+         EXPECT_TRUE(torch_ext::detail::elu_backward_out(o[0], g, 0.7, 1.0, 1.0, false, x).is_same(o[0]));
+         return V{torch_ext::detail::elu_backward(g, 0.7, 1.0, 1.0, false, x)};
+       }},
+      {"celu",
+       [](V& o, auto& x, auto&) {
+         EXPECT_TRUE(torch_ext::celu_out(o[0], x, 2.0).is_same(o[0]));
+         return V{torch_ext::celu(x, 2.0)};
+       }},
+      {"selu",
+       [](V& o, auto& x, auto&) {
+         EXPECT_TRUE(torch_ext::selu_out(o[0], x).is_same(o[0]));
+         return V{torch_ext::selu(x)};
+       }},
+      {"softplus",
+       [](V& o, auto& x, auto&) {
+         EXPECT_TRUE(torch_ext::softplus_out(o[0], x, 2.0, 5.0).is_same(o[0]));
+         return V{torch_ext::softplus(x, 2.0, 5.0)};
+       }},
+      {"softplus_backward",
+       [](V& o, auto& x, auto& g) {
+         EXPECT_TRUE(torch_ext::detail::softplus_backward_out(o[0], g, x, 2.0, 5.0).is_same(o[0]));
+         return V{torch_ext::detail::softplus_backward(g, x, 2.0, 5.0)};
+       }},
+      {"prelu",
+       [](V& o, auto& x, auto&) {
+         EXPECT_TRUE(torch_ext::prelu_out(o[0], x, prelu_weight(x)).is_same(o[0]));
+         return V{torch_ext::prelu(x, prelu_weight(x))};
+       }},
+      {"prelu_backward",
+       [](V& o, auto& x, auto& g) {
+         auto [gs, gw] = torch_ext::detail::prelu_backward_out(o[0], o[1], g, x, prelu_weight(x));
          EXPECT_TRUE(gs.is_same(o[0]) && gw.is_same(o[1]));
-         auto [es, ew] = torch_ext::prelu_backward(g, x, prelu_weight(x));
-         return V{es, ew}; }, 2},
-      {"rrelu_train", [](V& o, auto& x, auto&) {
+         auto [es, ew] = torch_ext::detail::prelu_backward(g, x, prelu_weight(x));
+         return V{es, ew};
+       },
+       2},
+      {"rrelu_train",
+       [](V& o, auto& x, auto&) {
          EXPECT_TRUE(torch_ext::rrelu_out(o[0], x, 0.1, 0.3, true, seeded()).is_same(o[0]));
-         return V{torch_ext::rrelu(x, 0.1, 0.3, true, seeded())}; }},
-      {"rrelu_with_noise", [](V& o, auto& x, auto&) {
-         auto [out, noise] = torch_ext::rrelu_with_noise_out(o[0], o[1], x, 0.1, 0.3, true, seeded());
+         return V{torch_ext::rrelu(x, 0.1, 0.3, true, seeded())};
+       }},
+      {"rrelu_with_noise",
+       [](V& o, auto& x, auto&) {
+         auto [out, noise] = torch_ext::detail::rrelu_with_noise_out(o[0], o[1], x, 0.1, 0.3, true, seeded());
          EXPECT_TRUE(out.is_same(o[0]) && noise.is_same(o[1]));
-         auto [eo, en] = torch_ext::rrelu_with_noise(x, 0.1, 0.3, true, seeded());
-         return V{eo, en}; }, 2},
-      {"rrelu_backward", [](V& o, auto& x, auto& g) {
-         EXPECT_TRUE(torch_ext::rrelu_backward_out(o[0], g, x, std::nullopt, 0.1, 0.3, false, false).is_same(o[0]));
-         return V{torch_ext::rrelu_backward(g, x, std::nullopt, 0.1, 0.3, false, false)}; }},
-      {"softmax", [](V& o, auto& x, auto&) { EXPECT_TRUE(torch_ext::softmax_out(o[0], x, 1).is_same(o[0]));
-                                             return V{torch_ext::softmax(x, 1)}; }},
-      {"log_softmax", [](V& o, auto& x, auto&) { EXPECT_TRUE(torch_ext::log_softmax_out(o[0], x, -1).is_same(o[0]));
-                                                 return V{torch_ext::log_softmax(x, -1)}; }},
-      {"softmax_backward", [](V& o, auto& x, auto& g) {
+         auto [eo, en] = torch_ext::detail::rrelu_with_noise(x, 0.1, 0.3, true, seeded());
+         return V{eo, en};
+       },
+       2},
+      {"rrelu_backward",
+       [](V& o, auto& x, auto& g) {
+         EXPECT_TRUE(
+             torch_ext::detail::rrelu_backward_out(o[0], g, x, std::nullopt, 0.1, 0.3, false, false).is_same(o[0]));
+         return V{torch_ext::detail::rrelu_backward(g, x, std::nullopt, 0.1, 0.3, false, false)};
+       }},
+      {"softmax",
+       [](V& o, auto& x, auto&) {
+         EXPECT_TRUE(torch_ext::softmax_out(o[0], x, 1).is_same(o[0]));
+         return V{torch_ext::softmax(x, 1)};
+       }},
+      {"log_softmax",
+       [](V& o, auto& x, auto&) {
+         EXPECT_TRUE(torch_ext::log_softmax_out(o[0], x, -1).is_same(o[0]));
+         return V{torch_ext::log_softmax(x, -1)};
+       }},
+      {"softmax_backward",
+       [](V& o, auto& x, auto& g) {
          const auto y = torch_ext::softmax(x, 1);
-         EXPECT_TRUE(torch_ext::softmax_backward_out(o[0], g, y, 1, x.scalar_type()).is_same(o[0]));
-         return V{torch_ext::softmax_backward(g, y, 1, x.scalar_type())}; }},
-      {"log_softmax_backward", [](V& o, auto& x, auto& g) {
+         EXPECT_TRUE(torch_ext::detail::softmax_backward_out(o[0], g, y, 1, x.scalar_type()).is_same(o[0]));
+         return V{torch_ext::detail::softmax_backward(g, y, 1, x.scalar_type())};
+       }},
+      {"log_softmax_backward",
+       [](V& o, auto& x, auto& g) {
          const auto y = torch_ext::log_softmax(x, 1);
-         EXPECT_TRUE(torch_ext::log_softmax_backward_out(o[0], g, y, 1, x.scalar_type()).is_same(o[0]));
-         return V{torch_ext::log_softmax_backward(g, y, 1, x.scalar_type())}; }},
+         EXPECT_TRUE(torch_ext::detail::log_softmax_backward_out(o[0], g, y, 1, x.scalar_type()).is_same(o[0]));
+         return V{torch_ext::detail::log_softmax_backward(g, y, 1, x.scalar_type())};
+       }},
   };
 }
 

@@ -217,7 +217,7 @@ TEST_P(PreluTest, MatchesATen) {
 TEST_P(PreluTest, BackwardOpIsDeterministic) {
   const auto [x, w] = inputs();
   const at::Tensor g = torch::randn(x.sizes(), torch::dtype(at::kDouble)).to(dtype());
-  const auto [gx, gw] = torch_ext::prelu_backward(g, x, w);
+  const auto [gx, gw] = torch_ext::detail::prelu_backward(g, x, w);
   const Reference ref = backward_reference(g, x, w);
   EXPECT_TRUE(Identical(gx, ref.grad_self));
   EXPECT_TRUE(gw.is_contiguous());
@@ -225,7 +225,7 @@ TEST_P(PreluTest, BackwardOpIsDeterministic) {
   const int threads = at::get_num_threads();
   for (const int t : {1, 2, 3}) {
     at::set_num_threads(t);
-    const auto [gx2, gw2] = torch_ext::prelu_backward(g, x, w);
+    const auto [gx2, gw2] = torch_ext::detail::prelu_backward(g, x, w);
     EXPECT_TRUE(Identical(gw2, gw)) << t << " threads";
     EXPECT_TRUE(Identical(gx2, gx)) << t << " threads";
   }
@@ -269,11 +269,11 @@ TEST_P(PreluTest, CudaMatchesCpu) {
   EXPECT_TRUE(Identical(y, at::prelu(x, w)));
   EXPECT_EQ(y.strides(), at::empty_like(xc).strides());
   const at::Tensor g = torch::randn(x.sizes(), torch::dtype(at::kDouble)).to(dtype());
-  const auto [gx, gw] = torch_ext::prelu_backward(g.to(cuda), xc, wc);
+  const auto [gx, gw] = torch_ext::detail::prelu_backward(g.to(cuda), xc, wc);
   const Reference ref = backward_reference(g, x, w);
   EXPECT_TRUE(Identical(gx, ref.grad_self));
   EXPECT_TRUE(SumClose(gw, ref.grad_weight, ref.abs_sum, eps_of(dtype()), acc_eps_of(dtype())));
-  const auto [gx2, gw2] = torch_ext::prelu_backward(g.to(cuda), xc, wc);
+  const auto [gx2, gw2] = torch_ext::detail::prelu_backward(g.to(cuda), xc, wc);
   EXPECT_TRUE(Identical(gw2, gw)) << "run-to-run";
 }
 
@@ -294,14 +294,14 @@ TEST(PreluEdges, EmptyAndZeroDim) {
   const at::Tensor empty = torch::randn({0, 4, 3});
   const at::Tensor w4 = torch::rand({4});
   EXPECT_EQ(torch_ext::prelu(empty, w4).sizes(), empty.sizes());
-  const auto [gx, gw] = torch_ext::prelu_backward(empty, empty, w4);
+  const auto [gx, gw] = torch_ext::detail::prelu_backward(empty, empty, w4);
   EXPECT_EQ(gx.sizes(), empty.sizes());
   EXPECT_TRUE(Identical(gw, torch::zeros({4}))) << "a sum over no elements";
 
   const at::Tensor x0 = torch::tensor(-2.0);
   const at::Tensor w1 = torch::tensor({0.25});
   EXPECT_TRUE(Identical(torch_ext::prelu(x0, w1), at::prelu(x0, w1)));
-  const auto [gx0, gw0] = torch_ext::prelu_backward(torch::tensor(3.0), x0, w1);
+  const auto [gx0, gw0] = torch_ext::detail::prelu_backward(torch::tensor(3.0), x0, w1);
   EXPECT_EQ(gx0.dim(), 0);
   EXPECT_DOUBLE_EQ(gx0.item<double>(), 0.75);
   EXPECT_DOUBLE_EQ(gw0.item<double>(), -6.0);
@@ -317,7 +317,7 @@ TEST(PreluEdges, SpecialValuesMatchATen) {
       const at::Tensor w = torch::tensor({slope}, torch::dtype(at::kDouble)).to(dtype);
       EXPECT_TRUE(Identical(torch_ext::prelu(x, w), at::prelu(x, w)));
       const at::Tensor g = torch::full_like(x, 0.75);
-      const auto [gx, gw] = torch_ext::prelu_backward(g, x, w);
+      const auto [gx, gw] = torch_ext::detail::prelu_backward(g, x, w);
       const auto [gx_ref, gw_full] = at::_prelu_kernel_backward(g, x, w);
       // ATen's gradient but at the NaN input, where torch_ext's is NaN (ATen's w * g).
       EXPECT_TRUE(Identical(gx, at::where(x.isnan(), x, gx_ref)));
@@ -346,7 +346,7 @@ TEST(PreluErrors, WeightSize) {
   const at::Tensor x = torch::randn({2, 3, 4});
   ExpectC10ErrorContaining([&] { torch_ext::prelu(x, torch::rand({4})); },
                            "prelu: weight must have 1 or 3 elements (the size of dim 1 of self), got 4");
-  ExpectC10ErrorContaining([&] { torch_ext::prelu_backward(x, x, torch::rand({2})); },
+  ExpectC10ErrorContaining([&] { torch_ext::detail::prelu_backward(x, x, torch::rand({2})); },
                            "prelu_backward: weight must have 1 or 3 elements (the size of dim 1 of self), got 2");
   ExpectC10ErrorContaining([&] { torch_ext::prelu(torch::randn({5}), torch::rand({5})); },
                            "weight must have 1 element for a 1-D self");
@@ -359,9 +359,9 @@ TEST(PreluErrors, WeightRankAndDtype) {
   ExpectC10ErrorContaining([&] { torch_ext::prelu(x, torch::rand({1, 3})); }, "got a 2-D weight");
   ExpectC10ErrorContaining([&] { torch_ext::prelu(x, torch::rand({3}, torch::kDouble)); },
                            "expected weight to have the dtype of self");
-  ExpectC10ErrorContaining([&] { torch_ext::prelu_backward(x.to(at::kDouble), x, torch::rand({3})); },
+  ExpectC10ErrorContaining([&] { torch_ext::detail::prelu_backward(x.to(at::kDouble), x, torch::rand({3})); },
                            "expected self to have the dtype of grad_output");
-  ExpectC10ErrorContaining([&] { torch_ext::prelu_backward(torch::randn({3, 2}), x, torch::rand({3})); },
+  ExpectC10ErrorContaining([&] { torch_ext::detail::prelu_backward(torch::randn({3, 2}), x, torch::rand({3})); },
                            "expected self to have the shape of grad_output");
   for (const auto dtype : {at::kLong, at::kInt, at::kBool}) {
     SCOPED_TRACE(std::string("dtype ") + c10::toString(dtype));
@@ -393,7 +393,7 @@ TEST(PreluRegistration, MetaKernelsGiveShapeAndStrides) {
   const at::Tensor y = torch_ext::prelu(x, w);
   EXPECT_TRUE(y.is_meta());
   EXPECT_EQ(y.strides(), real.strides());
-  const auto [gx, gw] = torch_ext::prelu_backward(x, x, w);
+  const auto [gx, gw] = torch_ext::detail::prelu_backward(x, x, w);
   EXPECT_EQ(gx.strides(), real.strides());
   EXPECT_EQ(gw.sizes(), w.sizes());
   ExpectC10ErrorContaining([&] { torch_ext::prelu(x, torch::empty({4}, torch::device(at::kMeta))); },

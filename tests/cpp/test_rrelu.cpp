@@ -154,7 +154,7 @@ TEST_P(RReluTest, EvalMatchesLeakyRelu) {
 
 TEST_P(RReluTest, TrainingSlopesInBoundsAndOutputIsXTimesSlope) {
   const at::Tensor x = rrelu_input(dtype());
-  auto [out, noise] = torch_ext::rrelu_with_noise(x, kLower, kUpper, /*training=*/true, cpu_generator(3));
+  auto [out, noise] = torch_ext::detail::rrelu_with_noise(x, kLower, kUpper, /*training=*/true, cpu_generator(3));
   ASSERT_EQ(noise.sizes(), x.sizes());
   const auto xv = to_vector(x), yv = to_vector(out), nv = to_vector(noise);
   const double lo = bound_in(kLower, dtype()), hi = bound_in(kUpper, dtype());
@@ -192,7 +192,7 @@ TEST_P(RReluTest, TrainingDrawsPhiloxFromTheGenerator) {
     seed = copy.get<at::CPUGeneratorImpl>()->random64();
   }
   const at::Tensor x = -(torch::rand({3, 1001}, torch::dtype(at::kDouble)) + 0.01).to(dtype());
-  const auto [out, noise] = torch_ext::rrelu_with_noise(x, kLower, kUpper, true, gen);
+  const auto [out, noise] = torch_ext::detail::rrelu_with_noise(x, kLower, kUpper, true, gen);
   const auto expected = dtype() == at::kDouble ? philox_slopes<double>(seed, 0, x.numel(), kLower, kUpper)
                                                : philox_slopes<float>(seed, 0, x.numel(), kLower, kUpper);
   const at::Tensor expected_noise =
@@ -230,7 +230,7 @@ TEST_P(RReluTest, TrainingIndependentOfThreadCount) {
   std::vector<at::Tensor> results;
   for (const int n : {1, 2, 3}) {
     at::set_num_threads(n);
-    results.push_back(std::get<1>(torch_ext::rrelu_with_noise(x, kLower, kUpper, true, cpu_generator(9))));
+    results.push_back(std::get<1>(torch_ext::detail::rrelu_with_noise(x, kLower, kUpper, true, cpu_generator(9))));
   }
   at::set_num_threads(threads);
   EXPECT_TRUE(Identical(results[1], results[0]));
@@ -241,13 +241,14 @@ TEST_P(RReluTest, BackwardIsTheSlope) {
   const at::Tensor x = rrelu_input(dtype()).requires_grad_();
   const at::Tensor y = torch_ext::rrelu(x, kLower, kUpper, true, cpu_generator(5));
   y.backward(torch::ones_like(y));
-  const at::Tensor noise = std::get<1>(torch_ext::rrelu_with_noise(x.detach(), kLower, kUpper, true, cpu_generator(5)));
+  const at::Tensor noise =
+      std::get<1>(torch_ext::detail::rrelu_with_noise(x.detach(), kLower, kUpper, true, cpu_generator(5)));
   EXPECT_TRUE(Identical(x.grad(), noise));
-  EXPECT_TRUE(
-      Identical(y.detach(), std::get<0>(torch_ext::rrelu_with_noise(x.detach(), kLower, kUpper, true, cpu_generator(5)))));
+  EXPECT_TRUE(Identical(y.detach(), std::get<0>(torch_ext::detail::rrelu_with_noise(x.detach(), kLower, kUpper, true,
+                                                                                    cpu_generator(5)))));
   // The backward op: grad * noise in training (ATen's rrelu_with_noise_backward as the reference).
   const at::Tensor g = torch::randn(x.sizes(), torch::dtype(dtype()));
-  EXPECT_TRUE(Identical(torch_ext::rrelu_backward(g, std::nullopt, noise, kLower, kUpper, true, false),
+  EXPECT_TRUE(Identical(torch_ext::detail::rrelu_backward(g, std::nullopt, noise, kLower, kUpper, true, false),
                    at::rrelu_with_noise_backward(g, x.detach(), noise, kLower, kUpper, true, false)));
   // In place: the gradient flows through the same slopes.
   const at::Tensor leaf = x.detach().clone().requires_grad_();
@@ -281,9 +282,10 @@ TEST(RReluCuda, TrainingDrawsPhiloxFromTheGenerator) {
     offset = gen.get_offset();
   }
   const at::Tensor x = -(torch::rand({5, 1001}, torch::dtype(at::kFloat)) + 0.01f).to(at::kCUDA);
-  const at::Tensor noise = std::get<1>(torch_ext::rrelu_with_noise(x, kLower, kUpper, true));
+  const at::Tensor noise = std::get<1>(torch_ext::detail::rrelu_with_noise(x, kLower, kUpper, true));
   const auto expected = philox_slopes<float>(seed, offset, x.numel(), kLower, kUpper);
-  EXPECT_TRUE(Identical(noise.cpu(), torch::tensor(expected, torch::dtype(at::kDouble)).to(at::kFloat).view(x.sizes())));
+  EXPECT_TRUE(
+      Identical(noise.cpu(), torch::tensor(expected, torch::dtype(at::kDouble)).to(at::kFloat).view(x.sizes())));
   EXPECT_EQ(gen.get_offset(), offset + 4);
 }
 
@@ -332,13 +334,13 @@ TEST(RReluErrors, InplaceOnLeafRequiringGrad) {
 
 TEST(RReluErrors, BackwardArguments) {
   const at::Tensor g = torch::randn({4, 5});
-  ExpectErrorContaining([&] { torch_ext::rrelu_backward(g, g, std::nullopt, kLower, kUpper, true, false); },
+  ExpectErrorContaining([&] { torch_ext::detail::rrelu_backward(g, g, std::nullopt, kLower, kUpper, true, false); },
                         "needs the noise");
-  ExpectErrorContaining([&] { torch_ext::rrelu_backward(g, std::nullopt, g, kLower, kUpper, false, false); },
+  ExpectErrorContaining([&] { torch_ext::detail::rrelu_backward(g, std::nullopt, g, kLower, kUpper, false, false); },
                         "needs self_or_result");
   ExpectErrorContaining(
       [&] {
-        torch_ext::rrelu_backward(g, std::nullopt, torch::randn({5, 4}), kLower, kUpper, true, false);
+        torch_ext::detail::rrelu_backward(g, std::nullopt, torch::randn({5, 4}), kLower, kUpper, true, false);
       },
       "shape");
 }
@@ -373,7 +375,7 @@ TEST(RReluRegistration, MetaKernelsGiveShapeAndStrides) {
     EXPECT_TRUE(y.is_meta());
     EXPECT_EQ(y.sizes(), x.sizes());
     EXPECT_EQ(y.strides(), x.strides());
-    const auto [out, noise] = torch_ext::rrelu_with_noise(x, kLower, kUpper, training);
+    const auto [out, noise] = torch_ext::detail::rrelu_with_noise(x, kLower, kUpper, training);
     EXPECT_EQ(noise.strides(), x.strides());
   }
 }

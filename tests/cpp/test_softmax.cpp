@@ -101,7 +101,8 @@ struct Op {
     return log ? at::log_softmax(x, dim, dtype) : at::softmax(x, dim, dtype);
   }
   at::Tensor ours_backward(const at::Tensor& g, const at::Tensor& y, int64_t dim, at::ScalarType t) const {
-    return log ? torch_ext::log_softmax_backward(g, y, dim, t) : torch_ext::softmax_backward(g, y, dim, t);
+    return log ? torch_ext::detail::log_softmax_backward(g, y, dim, t)
+               : torch_ext::detail::softmax_backward(g, y, dim, t);
   }
   at::Tensor aten_backward(const at::Tensor& g, const at::Tensor& y, int64_t dim, at::ScalarType t) const {
     return log ? at::_log_softmax_backward_data(g, y, dim, t) : at::_softmax_backward_data(g, y, dim, t);
@@ -113,7 +114,8 @@ struct Op {
 // |actual - ref| within the error of the formula in op-math over slices of n elements and one
 // rounding to actual's dtype (tests/test_softmax.py's error_bound): softmax, relative
 // eps * (16 + 2 |log p| + 2 sqrt(n)); log_softmax, absolute eps * (8 + 4 |y| + 2 sqrt(n)); plus an ulp
-// of the dtype and a few subnormal steps. ref: exact (double); values past the dtype's range compare with their rounding.
+// of the dtype and a few subnormal steps. ref: exact (double); values past the dtype's range compare with their
+// rounding.
 ::testing::AssertionResult Accurate(const Op& op, const at::Tensor& actual, const at::Tensor& ref, int64_t n) {
   const at::ScalarType t = actual.scalar_type();
   const auto a = to_vector(actual);
@@ -429,7 +431,7 @@ TEST(SoftmaxErrors, Dims) {
                                          "got 2)");
   ExpectErrorContaining<c10::IndexError>([&] { torch_ext::log_softmax(torch::tensor(1.0), -2); },
                                          "log_softmax: Dimension out of range (expected to be in range of [-1, 0]");
-  ExpectErrorContaining<c10::IndexError>([&] { torch_ext::softmax_backward(x, x, -3, at::kFloat); },
+  ExpectErrorContaining<c10::IndexError>([&] { torch_ext::detail::softmax_backward(x, x, -3, at::kFloat); },
                                          "softmax_backward: Dimension out of range");
 }
 
@@ -442,11 +444,11 @@ TEST(SoftmaxErrors, Dtypes) {
   ExpectErrorContaining([&] { torch_ext::log_softmax(torch::ones({5}), 0, at::kInt); },
                         "log_softmax: expected dtype to be a floating-point dtype");
   const at::Tensor f = torch::ones({4, 5});
-  ExpectErrorContaining([&] { torch_ext::softmax_backward(f, torch::ones({5, 4}), 1, at::kFloat); },
+  ExpectErrorContaining([&] { torch_ext::detail::softmax_backward(f, torch::ones({5, 4}), 1, at::kFloat); },
                         "softmax_backward: expected output to have the shape");
-  ExpectErrorContaining([&] { torch_ext::log_softmax_backward(f, f.to(at::kDouble), 1, at::kFloat); },
+  ExpectErrorContaining([&] { torch_ext::detail::log_softmax_backward(f, f.to(at::kDouble), 1, at::kFloat); },
                         "log_softmax_backward: expected output to have the dtype");
-  ExpectErrorContaining([&] { torch_ext::softmax_backward(f, f, 1, at::kLong); },
+  ExpectErrorContaining([&] { torch_ext::detail::softmax_backward(f, f, 1, at::kLong); },
                         "softmax_backward: expected input_dtype to be a floating-point dtype");
 }
 
@@ -483,7 +485,7 @@ TEST(SoftmaxRegistration, MetaKernelsGiveContiguousOutputs) {
   EXPECT_TRUE(y.is_contiguous());
   EXPECT_EQ(y.scalar_type(), at::kFloat);
   EXPECT_EQ(y.strides(), at::softmax(torch::empty({6, 7}).t(), 1).strides());
-  const at::Tensor gx = torch_ext::log_softmax_backward(y, y, 0, at::kHalf);
+  const at::Tensor gx = torch_ext::detail::log_softmax_backward(y, y, 0, at::kHalf);
   EXPECT_TRUE(gx.is_meta() && gx.is_contiguous());
   EXPECT_EQ(gx.scalar_type(), at::kHalf);
 }

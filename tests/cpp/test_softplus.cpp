@@ -266,7 +266,7 @@ TEST_P(SoftplusTest, AtThresholdTakesATenBranch) {
   EXPECT_LT(linear, static_cast<int>(xv.size()));
 
   const at::Tensor g = torch::full_like(x, 0.75);
-  const at::Tensor gx = torch_ext::softplus_backward(g, x, c().beta, c().threshold);
+  const at::Tensor gx = torch_ext::detail::softplus_backward(g, x, c().beta, c().threshold);
   EXPECT_TRUE(AllClose(gx, at::softplus_backward(g, x, c().beta, c().threshold)));
   EXPECT_TRUE(AllClose(gx, softplus_backward_reference(g, x, c())));
 }
@@ -298,7 +298,7 @@ TEST_P(SoftplusTest, BackwardOpMatchesATen) {
     SCOPED_TRACE(edges ? "edge values" : "random values");
     const at::Tensor x = edges ? edge_values(dtype()) : random_input(c(), dtype());
     const at::Tensor g = torch::randn_like(x);
-    const at::Tensor gx = torch_ext::softplus_backward(g, x, c().beta, c().threshold);
+    const at::Tensor gx = torch_ext::detail::softplus_backward(g, x, c().beta, c().threshold);
     EXPECT_EQ(gx.scalar_type(), dtype());
     EXPECT_TRUE(AllClose(gx, at::softplus_backward(g, x, c().beta, c().threshold)));
     EXPECT_TRUE(AllClose(gx, softplus_backward_reference(g, x, c())));
@@ -347,7 +347,7 @@ TEST_P(SoftplusTest, LargeThresholdStaysFinite) {
   EXPECT_TRUE(y.isfinite().all().item<bool>());
   EXPECT_TRUE(AllClose(y, softplus_reference(x, big)));
   const at::Tensor g = torch::randn_like(x);
-  const at::Tensor gx = torch_ext::softplus_backward(g, x, big.beta, big.threshold);
+  const at::Tensor gx = torch_ext::detail::softplus_backward(g, x, big.beta, big.threshold);
   EXPECT_TRUE(gx.isfinite().all().item<bool>());
   EXPECT_TRUE(AllClose(gx, softplus_backward_reference(g, x, big)));
   // ATen overflows here (beta * x reaches 1000 > log(max) for float and double alike).
@@ -368,9 +368,9 @@ TEST_P(SoftplusTest, CudaMatchesClosedForm) {
                        at::softplus(edges, c().beta, c().threshold)));
 
   const at::Tensor g = torch::randn_like(x);
-  EXPECT_TRUE(AllClose(torch_ext::softplus_backward(g, x, c().beta, c().threshold),
+  EXPECT_TRUE(AllClose(torch_ext::detail::softplus_backward(g, x, c().beta, c().threshold),
                        at::softplus_backward(g, x, c().beta, c().threshold)));
-  EXPECT_TRUE(AllClose(torch_ext::softplus_backward(g, x, c().beta, c().threshold),
+  EXPECT_TRUE(AllClose(torch_ext::detail::softplus_backward(g, x, c().beta, c().threshold),
                        softplus_backward_reference(g, x, c())));
   const at::Tensor xg = x.clone().requires_grad_();
   torch_ext::softplus(xg, c().beta, c().threshold).backward(g);
@@ -413,7 +413,7 @@ TEST_P(SoftplusReducedTest, ForwardMatchesATen) {
 TEST_P(SoftplusReducedTest, BackwardMatchesATen) {
   const at::Tensor x = random_input(c(), dtype());
   const at::Tensor g = torch::randn_like(x);
-  EXPECT_TRUE(AllClose(torch_ext::softplus_backward(g, x, c().beta, c().threshold),
+  EXPECT_TRUE(AllClose(torch_ext::detail::softplus_backward(g, x, c().beta, c().threshold),
                        at::softplus_backward(g, x, c().beta, c().threshold)));
   const at::Tensor xg = x.clone().requires_grad_();
   torch_ext::softplus(xg, c().beta, c().threshold).backward(g);
@@ -427,7 +427,7 @@ TEST_P(SoftplusReducedTest, CudaMatchesATen) {
   const at::Tensor x = random_input(c(), dtype(), at::Device(at::kCUDA, 0));
   EXPECT_TRUE(AllClose(torch_ext::softplus(x, c().beta, c().threshold), at::softplus(x, c().beta, c().threshold)));
   const at::Tensor g = torch::randn_like(x);
-  EXPECT_TRUE(AllClose(torch_ext::softplus_backward(g, x, c().beta, c().threshold),
+  EXPECT_TRUE(AllClose(torch_ext::detail::softplus_backward(g, x, c().beta, c().threshold),
                        at::softplus_backward(g, x, c().beta, c().threshold)));
 }
 
@@ -498,18 +498,21 @@ TEST(SoftplusErrors, NonFloatingInputs) {
     const at::Tensor x = torch::ones({5}, torch::dtype(dtype));
     const at::Tensor f = torch::ones({5});
     ExpectC10ErrorContaining([&] { torch_ext::softplus(x); }, "softplus: expected self to be a floating-point");
-    ExpectC10ErrorContaining([&] { torch_ext::softplus_backward(x, f, 1.0, 20.0); },
+    ExpectC10ErrorContaining([&] { torch_ext::detail::softplus_backward(x, f, 1.0, 20.0); },
                              "softplus_backward: expected grad_output to be a floating-point");
-    ExpectC10ErrorContaining([&] { torch_ext::softplus_backward(f, x, 1.0, 20.0); },
+    ExpectC10ErrorContaining([&] { torch_ext::detail::softplus_backward(f, x, 1.0, 20.0); },
                              "softplus_backward: expected self to be a floating-point");
   }
 }
 
 TEST(SoftplusErrors, BackwardMismatchedArguments) {
   const at::Tensor g = torch::randn({4, 5});
-  ExpectC10ErrorContaining([&] { torch_ext::softplus_backward(g, torch::randn({5, 4}), 1.0, 20.0); }, "shape");
-  ExpectC10ErrorContaining([&] { torch_ext::softplus_backward(g, torch::randn({4, 5}, torch::kDouble), 1.0, 20.0); },
-                           "dtype");
+  ExpectC10ErrorContaining([&] { torch_ext::detail::softplus_backward(g, torch::randn({5, 4}), 1.0, 20.0); }, "shape");
+  ExpectC10ErrorContaining(
+      [&] {
+        torch_ext::detail::softplus_backward(g, torch::randn({4, 5}, torch::kDouble), 1.0, 20.0);
+      },
+      "dtype");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -540,7 +543,7 @@ TEST(SoftplusRegistration, MetaKernelsGiveShapeAndStrides) {
   EXPECT_TRUE(y.is_meta());
   EXPECT_EQ(y.sizes(), x.sizes());
   EXPECT_EQ(y.strides(), at::softplus(torch::empty({6, 7}).t(), 2.0, 1.0).strides());
-  EXPECT_EQ(torch_ext::softplus_backward(x, x, 2.0, 1.0).strides(), y.strides());
+  EXPECT_EQ(torch_ext::detail::softplus_backward(x, x, 2.0, 1.0).strides(), y.strides());
 }
 
 }  // namespace

@@ -10,7 +10,7 @@
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/library.h>
 
-#include "ops/prelu.h"
+#include "ops/internal/prelu.h"
 
 namespace torch_ext::ops {
 namespace {

@@ -14,7 +14,7 @@
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/library.h>
 
-#include "ops/softmax.h"
+#include "ops/internal/softmax.h"
 
 namespace torch_ext::ops {
 namespace {

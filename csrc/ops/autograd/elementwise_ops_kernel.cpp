@@ -181,13 +181,5 @@ struct AutogradKernels<Op, std::tuple<P...>> {
 }  // namespace torch_ext::ops
 
 TORCH_LIBRARY_IMPL(torch_ext, Autograd, m) {
-  using namespace torch_ext::ops::elementwise;
-  ElementwiseOps::for_each([&]<typename Op>() {
-    using Kernels = torch_ext::ops::AutogradKernels<Op>;
-    m.impl(Op::name, TORCH_FN(Kernels::forward));
-    if constexpr (has_inplace<Op>()) {
-      m.impl(Names<Op>::inplace(), TORCH_FN(Kernels::inplace));
-    }
-    m.impl(Names<Op>::backward(), backward_kernel<Op, &Kernels::backward>());
-  });
+  torch_ext::ops::elementwise::impl_kernels<torch_ext::ops::AutogradKernels>(m);
 }

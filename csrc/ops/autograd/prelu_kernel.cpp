@@ -11,7 +11,7 @@
 
 #include <vector>
 
-#include "ops/prelu.h"
+#include "ops/internal/prelu.h"
 #include "ops/autograd/record.h"
 
 namespace torch_ext::ops {
@@ -52,7 +52,7 @@ class PreluBackwardFunction : public torch::autograd::Function<PreluBackwardFunc
                                const at::Tensor& weight) {
     at::AutoDispatchBelowADInplaceOrView guard;
     ctx->save_for_backward({grad_output, self, weight});
-    auto [grad_self, grad_weight] = torch_ext::prelu_backward(grad_output, self, weight);
+    auto [grad_self, grad_weight] = torch_ext::detail::prelu_backward(grad_output, self, weight);
     return {grad_self, grad_weight};
   }
 
@@ -102,7 +102,7 @@ class PreluFunction : public torch::autograd::Function<PreluFunction> {
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto saved = ctx->get_saved_variables();
     // Both gradients from one pass: grad_weight is reduced inside prelu_backward's kernels.
-    auto [grad_self, grad_weight] = torch_ext::prelu_backward(grad_outputs[0], saved[0], saved[1]);
+    auto [grad_self, grad_weight] = torch_ext::detail::prelu_backward(grad_outputs[0], saved[0], saved[1]);
     return {grad_self, grad_weight};
   }
 };
@@ -119,9 +119,10 @@ at::Tensor prelu_autograd(const at::Tensor& self, const at::Tensor& weight) {
   if (has_tangent(self, weight)) {
     const at::Tensor x = primal(self), w = primal(weight);
     const at::Tensor t_x = tangent(self), t_w = tangent(weight);
-    return with_tangent(prelu_autograd(guarded_primal("prelu", self), guarded_primal("prelu", weight)),
-                        add_terms(t_x.defined() ? std::get<0>(torch_ext::prelu_backward(t_x, x, w)) : at::Tensor(),
-                                  t_w.defined() ? prelu_weight_term(x, x, t_w) : at::Tensor()));
+    return with_tangent(
+        prelu_autograd(guarded_primal("prelu", self), guarded_primal("prelu", weight)),
+        add_terms(t_x.defined() ? std::get<0>(torch_ext::detail::prelu_backward(t_x, x, w)) : at::Tensor(),
+                  t_w.defined() ? prelu_weight_term(x, x, t_w) : at::Tensor()));
   }
   if (!records_grad(self, weight)) {
     at::AutoDispatchBelowADInplaceOrView guard;
@@ -140,7 +141,7 @@ std::tuple<at::Tensor, at::Tensor> prelu_backward_autograd(const at::Tensor& gra
                                             guarded_primal("prelu_backward", weight));
     at::Tensor t_gx, t_gw;
     if (t_g.defined()) {
-      std::tie(t_gx, t_gw) = torch_ext::prelu_backward(t_g, x, w);
+      std::tie(t_gx, t_gw) = torch_ext::detail::prelu_backward(t_g, x, w);
     }
     if (t_w.defined()) {
       t_gx = add_terms(t_gx, prelu_weight_term(x, g, t_w));
@@ -152,7 +153,7 @@ std::tuple<at::Tensor, at::Tensor> prelu_backward_autograd(const at::Tensor& gra
   }
   if (!records_grad(grad_output, self, weight)) {
     at::AutoDispatchBelowADInplaceOrView guard;
-    return torch_ext::prelu_backward(grad_output, self, weight);
+    return torch_ext::detail::prelu_backward(grad_output, self, weight);
   }
   auto out = PreluBackwardFunction::apply(grad_output, self, weight);
   return {out[0], out[1]};

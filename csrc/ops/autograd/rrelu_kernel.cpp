@@ -18,7 +18,7 @@
 
 #include "ops/common/checks.h"
 #include "ops/autograd/record.h"
-#include "ops/rrelu.h"
+#include "ops/internal/rrelu.h"
 
 namespace torch_ext::ops {
 namespace {
@@ -52,7 +52,7 @@ class RReluBackwardFunction : public torch::autograd::Function<RReluBackwardFunc
     ctx->saved_data["has_b"] = has_b;
     ctx->saved_data["has_noise"] = has_noise;
     ctx->save_for_backward({grad_output, has_b ? *self_or_result : at::Tensor(), has_noise ? *noise : at::Tensor()});
-    return torch_ext::rrelu_backward(grad_output, self_or_result, noise, lower, upper, training, is_result);
+    return torch_ext::detail::rrelu_backward(grad_output, self_or_result, noise, lower, upper, training, is_result);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
@@ -68,7 +68,7 @@ class RReluBackwardFunction : public torch::autograd::Function<RReluBackwardFunc
 
     at::Tensor d_grad_output, d_b, d_noise;
     if (gg.defined()) {
-      d_grad_output = torch_ext::rrelu_backward(gg, b, noise, lower, upper, training, is_result);
+      d_grad_output = torch_ext::detail::rrelu_backward(gg, b, noise, lower, upper, training, is_result);
       if (b.has_value()) {
         // Piecewise constant: zero, but NaN at a NaN b, as the first order.
         d_b = propagate_nan(*b, at::zeros_like(*b));
@@ -83,7 +83,8 @@ class RReluBackwardFunction : public torch::autograd::Function<RReluBackwardFunc
 
 // The tangent of y = x * noise (noise: each element's slope, or 1) for an input tangent t.
 at::Tensor slope_tangent(const at::Tensor& t, const at::Tensor& noise, double lower, double upper) {
-  return torch_ext::rrelu_backward(t, std::nullopt, noise, lower, upper, /*training=*/true, /*is_result=*/false);
+  return torch_ext::detail::rrelu_backward(t, std::nullopt, noise, lower, upper, /*training=*/true,
+                                           /*is_result=*/false);
 }
 
 class RReluWithNoiseFunction : public torch::autograd::Function<RReluWithNoiseFunction> {
@@ -93,7 +94,7 @@ class RReluWithNoiseFunction : public torch::autograd::Function<RReluWithNoiseFu
     at::Tensor out, noise;
     {
       at::AutoDispatchBelowADInplaceOrView guard;
-      std::tie(out, noise) = torch_ext::rrelu_with_noise(self, lower, upper, training, std::move(generator));
+      std::tie(out, noise) = torch_ext::detail::rrelu_with_noise(self, lower, upper, training, std::move(generator));
     }
     ctx->mark_non_differentiable({noise});
     save_bounds(ctx, lower, upper);
@@ -105,7 +106,7 @@ class RReluWithNoiseFunction : public torch::autograd::Function<RReluWithNoiseFu
     const auto [lower, upper] = load_bounds(ctx);
     const at::Tensor noise = ctx->get_saved_variables()[0];
     // NB: the noise is dy/dx in eval mode too (1 or the slope), so grad * noise serves both modes.
-    return {torch_ext::rrelu_backward(grad_outputs[0], std::nullopt, noise, lower, upper, /*training=*/true,
+    return {torch_ext::detail::rrelu_backward(grad_outputs[0], std::nullopt, noise, lower, upper, /*training=*/true,
                                       /*is_result=*/false),
             at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
@@ -123,7 +124,7 @@ class RReluEvalFunction : public torch::autograd::Function<RReluEvalFunction> {
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto [lower, upper] = load_bounds(ctx);
     const at::Tensor self = ctx->get_saved_variables()[0];
-    return {torch_ext::rrelu_backward(grad_outputs[0], self, std::nullopt, lower, upper, /*training=*/false,
+    return {torch_ext::detail::rrelu_backward(grad_outputs[0], self, std::nullopt, lower, upper, /*training=*/false,
                                       /*is_result=*/false),
             at::Tensor(), at::Tensor()};
   }
@@ -139,7 +140,7 @@ class RReluWithNoiseInplaceFunction : public torch::autograd::Function<RReluWith
     at::Tensor noise;
     {
       at::AutoDispatchBelowADInplaceOrView guard;
-      noise = torch_ext::rrelu_with_noise_(self, lower, upper, training, std::move(generator));
+      noise = torch_ext::detail::rrelu_with_noise_(self, lower, upper, training, std::move(generator));
     }
     ctx->mark_dirty({self});
     save_bounds(ctx, lower, upper);
@@ -151,7 +152,7 @@ class RReluWithNoiseInplaceFunction : public torch::autograd::Function<RReluWith
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto [lower, upper] = load_bounds(ctx);
     const at::Tensor noise = ctx->get_saved_variables()[0];
-    return {torch_ext::rrelu_backward(grad_outputs[0], std::nullopt, noise, lower, upper, /*training=*/true,
+    return {torch_ext::detail::rrelu_backward(grad_outputs[0], std::nullopt, noise, lower, upper, /*training=*/true,
                                       /*is_result=*/false),
             at::Tensor(),
             at::Tensor(),
@@ -177,7 +178,7 @@ class RReluInplaceEvalFunction : public torch::autograd::Function<RReluInplaceEv
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto [lower, upper] = load_bounds(ctx);
     const at::Tensor result = ctx->get_saved_variables()[0];
-    return {torch_ext::rrelu_backward(grad_outputs[0], result, std::nullopt, lower, upper, /*training=*/false,
+    return {torch_ext::detail::rrelu_backward(grad_outputs[0], result, std::nullopt, lower, upper, /*training=*/false,
                                       /*is_result=*/true),
             at::Tensor(), at::Tensor()};
   }
@@ -192,12 +193,13 @@ at::Tensor rrelu_autograd(const at::Tensor& self, double lower, double upper, bo
     // The tangent is t * (the slope each element took): the noise, which training draws and eval fixes.
     const at::Tensor x = primal(self), guarded = guarded_primal("rrelu", self);
     if (training) {
-      auto [out, noise] = torch_ext::rrelu_with_noise(guarded, lower, upper, training, std::move(generator));
+      auto [out, noise] = torch_ext::detail::rrelu_with_noise(guarded, lower, upper, training, std::move(generator));
       return with_tangent(out, slope_tangent(tangent(self), noise, lower, upper));
     }
-    return with_tangent(rrelu_autograd(guarded, lower, upper, training, std::move(generator)),
-                        torch_ext::rrelu_backward(tangent(self), x, std::nullopt, lower, upper, /*training=*/false,
-                                                  /*is_result=*/false));
+    return with_tangent(
+        rrelu_autograd(guarded, lower, upper, training, std::move(generator)),
+        torch_ext::detail::rrelu_backward(tangent(self), x, std::nullopt, lower, upper, /*training=*/false,
+                                          /*is_result=*/false));
   }
   if (!records_grad(self)) {
     at::AutoDispatchBelowADInplaceOrView guard;
@@ -219,11 +221,11 @@ void rrelu_inplace_autograd(at::Tensor& self, double lower, double upper, bool t
     check_tangent_without_graph("rrelu_", self);
     at::Tensor x = primal(self);
     if (training) {
-      const at::Tensor noise = torch_ext::rrelu_with_noise_(x, lower, upper, training, std::move(generator));
+      const at::Tensor noise = torch_ext::detail::rrelu_with_noise_(x, lower, upper, training, std::move(generator));
       set_inplace_tangent(self, slope_tangent(tangent(self), noise, lower, upper));
     } else {
       torch_ext::rrelu_(x, lower, upper, training, std::move(generator));
-      set_inplace_tangent(self, torch_ext::rrelu_backward(tangent(self), x, std::nullopt, lower, upper,
+      set_inplace_tangent(self, torch_ext::detail::rrelu_backward(tangent(self), x, std::nullopt, lower, upper,
                                                           /*training=*/false, /*is_result=*/true));
     }
     return;
@@ -254,7 +256,7 @@ std::tuple<at::Tensor, at::Tensor> rrelu_with_noise_autograd(const at::Tensor& s
   }
   if (!records_grad(self)) {
     at::AutoDispatchBelowADInplaceOrView guard;
-    return torch_ext::rrelu_with_noise(self, lower, upper, training, std::move(generator));
+    return torch_ext::detail::rrelu_with_noise(self, lower, upper, training, std::move(generator));
   }
   auto outs = RReluWithNoiseFunction::apply(self, lower, upper, training, std::move(generator));
   return {outs[0], outs[1]};
@@ -274,7 +276,7 @@ at::Tensor rrelu_with_noise_inplace_autograd(at::Tensor& self, double lower, dou
     at::Tensor noise;
     {
       at::AutoDispatchBelowADInplaceOrView guard;
-      noise = torch_ext::rrelu_with_noise_(self, lower, upper, training, std::move(generator));
+      noise = torch_ext::detail::rrelu_with_noise_(self, lower, upper, training, std::move(generator));
     }
     torch::autograd::impl::bump_version(self);
     return noise;
@@ -296,13 +298,13 @@ at::Tensor rrelu_backward_autograd(const at::Tensor& grad_output, const std::opt
         rrelu_backward_autograd(guarded_primal("rrelu_backward", grad_output),
                                 guarded_primal("rrelu_backward", self_or_result),
                                 guarded_primal("rrelu_backward", noise), lower, upper, training, is_result),
-        add_terms(t_g.defined() ? torch_ext::rrelu_backward(t_g, b, n, lower, upper, training, is_result)
+        add_terms(t_g.defined() ? torch_ext::detail::rrelu_backward(t_g, b, n, lower, upper, training, is_result)
                                 : at::Tensor(),
                   training && t_noise.defined() ? t_noise * g : at::Tensor()));
   }
   if (!records_grad(grad_output, self_or_result, noise)) {
     at::AutoDispatchBelowADInplaceOrView guard;
-    return torch_ext::rrelu_backward(grad_output, self_or_result, noise, lower, upper, training, is_result);
+    return torch_ext::detail::rrelu_backward(grad_output, self_or_result, noise, lower, upper, training, is_result);
   }
   return RReluBackwardFunction::apply(grad_output, self_or_result, noise, lower, upper, training, is_result);
 }

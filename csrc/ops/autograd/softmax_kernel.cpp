@@ -19,7 +19,7 @@
 #include <torch/autograd.h>
 #include <torch/library.h>
 
-#include "ops/softmax.h"
+#include "ops/internal/softmax.h"
 #include "ops/autograd/record.h"
 
 namespace torch_ext::ops {
@@ -57,7 +57,7 @@ class SoftmaxBackwardFunction : public torch::autograd::Function<SoftmaxBackward
     at::AutoDispatchBelowADInplaceOrView guard;
     save_params(ctx, dim, input_dtype);
     ctx->save_for_backward({grad_output, output});
-    return torch_ext::softmax_backward(grad_output, output, dim, input_dtype);
+    return torch_ext::detail::softmax_backward(grad_output, output, dim, input_dtype);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
@@ -70,7 +70,7 @@ class SoftmaxBackwardFunction : public torch::autograd::Function<SoftmaxBackward
       const at::ScalarType t = y.scalar_type();
       const at::Tensor gg = grad_outputs[0].to(t);
       if (ctx->needs_input_grad(0)) {
-        d_grad_output = torch_ext::softmax_backward(gg, y, dim, t);
+        d_grad_output = torch_ext::detail::softmax_backward(gg, y, dim, t);
       }
       if (ctx->needs_input_grad(1)) {
         const at::ScalarType opmath = at::toOpMathType(t);
@@ -89,7 +89,7 @@ class LogSoftmaxBackwardFunction : public torch::autograd::Function<LogSoftmaxBa
     at::AutoDispatchBelowADInplaceOrView guard;
     save_params(ctx, dim, input_dtype);
     ctx->save_for_backward({grad_output, output});
-    return torch_ext::log_softmax_backward(grad_output, output, dim, input_dtype);
+    return torch_ext::detail::log_softmax_backward(grad_output, output, dim, input_dtype);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
@@ -125,7 +125,7 @@ class SoftmaxFunction : public torch::autograd::Function<SoftmaxFunction> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto output = ctx->get_saved_variables()[0];
-    return {torch_ext::softmax_backward(grad_outputs[0], output, saved_dim(ctx), saved_input_dtype(ctx)),
+    return {torch_ext::detail::softmax_backward(grad_outputs[0], output, saved_dim(ctx), saved_input_dtype(ctx)),
             at::Tensor(), at::Tensor()};
   }
 };
@@ -143,7 +143,7 @@ class LogSoftmaxFunction : public torch::autograd::Function<LogSoftmaxFunction> 
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const auto output = ctx->get_saved_variables()[0];
-    return {torch_ext::log_softmax_backward(grad_outputs[0], output, saved_dim(ctx), saved_input_dtype(ctx)),
+    return {torch_ext::detail::log_softmax_backward(grad_outputs[0], output, saved_dim(ctx), saved_input_dtype(ctx)),
             at::Tensor(), at::Tensor()};
   }
 };
@@ -157,7 +157,7 @@ at::Tensor softmax_autograd(const at::Tensor& self, int64_t dim, std::optional<a
   if (has_tangent(self)) {
     const at::Tensor y = softmax_autograd(guarded_primal("softmax", self), dim, dtype);
     const at::ScalarType t = y.scalar_type();
-    return with_tangent(y, torch_ext::softmax_backward(tangent(self).to(t), y, dim, t));
+    return with_tangent(y, torch_ext::detail::softmax_backward(tangent(self).to(t), y, dim, t));
   }
   if (!records_grad(self)) {
     at::AutoDispatchBelowADInplaceOrView guard;
@@ -182,7 +182,7 @@ at::Tensor softmax_backward_autograd(const at::Tensor& grad_output, const at::Te
                                      at::ScalarType input_dtype) {
   if (has_tangent(grad_output, output)) {
     const at::Tensor g = primal(grad_output), y = primal(output), t_g = tangent(grad_output), t_y = tangent(output);
-    at::Tensor t_out = t_g.defined() ? torch_ext::softmax_backward(t_g, y, dim, input_dtype) : at::Tensor();
+    at::Tensor t_out = t_g.defined() ? torch_ext::detail::softmax_backward(t_g, y, dim, input_dtype) : at::Tensor();
     if (t_y.defined()) {
       const at::ScalarType opmath = at::toOpMathType(y.scalar_type());
       const at::Tensor go = g.to(opmath), yo = y.to(opmath), tyo = t_y.to(opmath);
@@ -194,7 +194,7 @@ at::Tensor softmax_backward_autograd(const at::Tensor& grad_output, const at::Te
   }
   if (!records_grad(grad_output, output)) {
     at::AutoDispatchBelowADInplaceOrView guard;
-    return torch_ext::softmax_backward(grad_output, output, dim, input_dtype);
+    return torch_ext::detail::softmax_backward(grad_output, output, dim, input_dtype);
   }
   return SoftmaxBackwardFunction::apply(grad_output, output, dim, input_dtype);
 }
@@ -203,7 +203,7 @@ at::Tensor log_softmax_backward_autograd(const at::Tensor& grad_output, const at
                                          at::ScalarType input_dtype) {
   if (has_tangent(grad_output, output)) {
     const at::Tensor g = primal(grad_output), y = primal(output), t_g = tangent(grad_output), t_y = tangent(output);
-    at::Tensor t_out = t_g.defined() ? torch_ext::log_softmax_backward(t_g, y, dim, input_dtype) : at::Tensor();
+    at::Tensor t_out = t_g.defined() ? torch_ext::detail::log_softmax_backward(t_g, y, dim, input_dtype) : at::Tensor();
     if (t_y.defined()) {
       const at::ScalarType opmath = at::toOpMathType(y.scalar_type());
       t_out = add_terms(
@@ -216,7 +216,7 @@ at::Tensor log_softmax_backward_autograd(const at::Tensor& grad_output, const at
   }
   if (!records_grad(grad_output, output)) {
     at::AutoDispatchBelowADInplaceOrView guard;
-    return torch_ext::log_softmax_backward(grad_output, output, dim, input_dtype);
+    return torch_ext::detail::log_softmax_backward(grad_output, output, dim, input_dtype);
   }
   return LogSoftmaxBackwardFunction::apply(grad_output, output, dim, input_dtype);
 }

@@ -143,14 +143,6 @@ struct CpuKernels<Op, std::tuple<P...>> {
 
 #if defined(CPU_CAPABILITY_DEFAULT)
 TORCH_LIBRARY_IMPL(torch_ext, CPU, m) {
-  using namespace torch_ext::ops::elementwise;
-  ElementwiseOps::for_each([&]<typename Op>() {
-    using Kernels = torch_ext::ops::cpu::CpuKernels<Op>;
-    m.impl(Op::name, TORCH_FN(Kernels::forward));
-    if constexpr (has_inplace<Op>()) {
-      m.impl(Names<Op>::inplace(), TORCH_FN(Kernels::inplace));
-    }
-    m.impl(Names<Op>::backward(), backward_kernel<Op, &Kernels::backward>());
-  });
+  torch_ext::ops::elementwise::impl_kernels<torch_ext::ops::cpu::CpuKernels>(m);
 }
 #endif  // CPU_CAPABILITY_DEFAULT

@@ -1,5 +1,5 @@
 // PReLU on the CPU. This file is compiled once per CPU capability (DEFAULT, AVX2, AVX512; see
-// CMakeLists.txt): each build registers its vectorized loops in a DispatchStub, and the
+// CMakeLists.txt): each build registers its loops (cpu/isa_dispatch.h), and the
 // DEFAULT build also holds the op-facing kernels, which pick the loops for this machine.
 //
 // Every kernel sees its tensors as one dense buffer [outer, channels, inner] (PreluLayout, in
@@ -20,7 +20,6 @@
 #include <ATen/Parallel.h>
 #include <ATen/cpu/vec/functional.h>
 #include <ATen/cpu/vec/vec.h>
-#include <ATen/native/DispatchStub.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
 #include <torch/library.h>
@@ -35,23 +34,26 @@
 #include "ops/common/checks.h"
 #include "ops/common/integer_math.h"
 #include "ops/cpu/elementwise.h"
+#include "ops/cpu/isa_dispatch.h"
 #include "ops/math/prelu_math.h"
-#include "ops/prelu.h"
+#include "ops/internal/prelu.h"
 
-namespace at::native {
+namespace torch_ext::ops::cpu {
 
 // out, self: one dense layout (layout); weight: contiguous, layout.channels elements
-using torch_ext_prelu_fn = void (*)(const at::Tensor& out, const at::Tensor& self, const at::Tensor& weight,
+struct PreluKernel {
+  using Fn = void (*)(const at::Tensor& out, const at::Tensor& self, const at::Tensor& weight,
                                     const torch_ext::ops::PreluLayout& layout);
+};
 // grad_self, grad_output, self: one dense layout (layout); weight: contiguous, layout.channels
 // elements; grad_weight: contiguous, layout.channels elements
-using torch_ext_prelu_backward_fn = void (*)(const at::Tensor& grad_self, const at::Tensor& grad_weight,
+struct PreluBackwardKernel {
+  using Fn = void (*)(const at::Tensor& grad_self, const at::Tensor& grad_weight,
                                              const at::Tensor& grad_output, const at::Tensor& self,
                                              const at::Tensor& weight, const torch_ext::ops::PreluLayout& layout);
-DECLARE_DISPATCH(torch_ext_prelu_fn, torch_ext_prelu_stub);
-DECLARE_DISPATCH(torch_ext_prelu_backward_fn, torch_ext_prelu_backward_stub);
+};
 
-}  // namespace at::native
+}  // namespace torch_ext::ops::cpu
 
 namespace torch_ext::ops::cpu {
 inline namespace CPU_CAPABILITY {
@@ -432,18 +434,12 @@ void prelu_backward_kernel_impl(const at::Tensor& grad_self, const at::Tensor& g
 }  // namespace CPU_CAPABILITY
 }  // namespace torch_ext::ops::cpu
 
-namespace at::native {
-ALSO_REGISTER_AVX512_DISPATCH(torch_ext_prelu_stub, &torch_ext::ops::cpu::CPU_CAPABILITY::prelu_kernel_impl)
-ALSO_REGISTER_AVX512_DISPATCH(torch_ext_prelu_backward_stub,
-                              &torch_ext::ops::cpu::CPU_CAPABILITY::prelu_backward_kernel_impl)
-}  // namespace at::native
+TORCH_EXT_REGISTER_CPU_KERNEL(torch_ext::ops::cpu::PreluKernel,
+                              &torch_ext::ops::cpu::CPU_CAPABILITY::prelu_kernel_impl);
+TORCH_EXT_REGISTER_CPU_KERNEL(torch_ext::ops::cpu::PreluBackwardKernel,
+                              &torch_ext::ops::cpu::CPU_CAPABILITY::prelu_backward_kernel_impl);
 
 #if defined(CPU_CAPABILITY_DEFAULT)
-
-namespace at::native {
-DEFINE_DISPATCH(torch_ext_prelu_stub);
-DEFINE_DISPATCH(torch_ext_prelu_backward_stub);
-}  // namespace at::native
 
 namespace torch_ext::ops {
 namespace {
@@ -457,7 +453,7 @@ at::Tensor prelu_forward_kernel(const at::Tensor& self, const at::Tensor& weight
     return out;
   }
   const at::Tensor w = weight.contiguous();
-  at::native::torch_ext_prelu_stub(c10::DeviceType::CPU, out, prelu_dense_like(self, out), w,
+  cpu::cpu_kernel<cpu::PreluKernel>()(out, prelu_dense_like(self, out), w,
                                    prelu_layout(out, w.numel()));
   return out;
 }
@@ -472,7 +468,7 @@ std::tuple<at::Tensor, at::Tensor> prelu_backward_kernel(const at::Tensor& grad_
     return {grad_self, grad_weight};
   }
   const at::Tensor w = weight.contiguous();
-  at::native::torch_ext_prelu_backward_stub(c10::DeviceType::CPU, grad_self, grad_weight,
+  cpu::cpu_kernel<cpu::PreluBackwardKernel>()(grad_self, grad_weight,
                                             prelu_dense_like(grad_output, grad_self),
                                             prelu_dense_like(self, grad_self), w,
                                             prelu_layout(grad_self, w.numel()));

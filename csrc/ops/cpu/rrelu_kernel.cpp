@@ -1,5 +1,5 @@
 // RReLU on the CPU. This file is compiled once per CPU capability (DEFAULT, AVX2, AVX512; see
-// CMakeLists.txt): each build registers its vectorized loops in DispatchStubs, and the DEFAULT build
+// CMakeLists.txt): each build registers its loops (cpu/isa_dispatch.h), and the DEFAULT build
 // also holds the op-facing kernels, which take the random inputs from the generator and pick the loop
 // for this machine.
 //
@@ -10,7 +10,6 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
-#include <ATen/native/DispatchStub.h>
 #include <ATen/ops/empty_like.h>
 #include <torch/library.h>
 
@@ -26,25 +25,29 @@
 
 #include "ops/common/checks.h"
 #include "ops/cpu/elementwise.h"
+#include "ops/cpu/isa_dispatch.h"
 #include "ops/math/rrelu_math.h"
-#include "ops/rrelu.h"
+#include "ops/internal/rrelu.h"
 
-namespace at::native {
+namespace torch_ext::ops::cpu {
 
 // out: dense; noise: undefined or out's layout; self: out's layout (or out itself, in place)
-using torch_ext_rrelu_train_fn = void (*)(const at::Tensor& out, const at::Tensor& noise, const at::Tensor& self,
+struct RreluTrainKernel {
+  using Fn = void (*)(const at::Tensor& out, const at::Tensor& noise, const at::Tensor& self,
                                           double lower, double upper, uint64_t seed, uint64_t offset);
+};
 // out (and noise, when defined): self's shape and dtype, any strides
-using torch_ext_rrelu_eval_fn = void (*)(const at::Tensor& out, const at::Tensor& noise, const at::Tensor& self,
+struct RreluEvalKernel {
+  using Fn = void (*)(const at::Tensor& out, const at::Tensor& noise, const at::Tensor& self,
                                          double lower, double upper);
+};
 // grad_input, grad_output, saved (the noise in training, self_or_result in eval): one shape and dtype
-using torch_ext_rrelu_backward_fn = void (*)(const at::Tensor& grad_input, const at::Tensor& grad_output,
+struct RreluBackwardKernel {
+  using Fn = void (*)(const at::Tensor& grad_input, const at::Tensor& grad_output,
                                              const at::Tensor& saved, double lower, double upper, bool training);
-DECLARE_DISPATCH(torch_ext_rrelu_train_fn, torch_ext_rrelu_train_stub);
-DECLARE_DISPATCH(torch_ext_rrelu_eval_fn, torch_ext_rrelu_eval_stub);
-DECLARE_DISPATCH(torch_ext_rrelu_backward_fn, torch_ext_rrelu_backward_stub);
+};
 
-}  // namespace at::native
+}  // namespace torch_ext::ops::cpu
 
 namespace torch_ext::ops::cpu {
 inline namespace CPU_CAPABILITY {
@@ -340,19 +343,14 @@ void rrelu_backward_loop(const at::Tensor& grad_input, const at::Tensor& grad_ou
 }  // namespace CPU_CAPABILITY
 }  // namespace torch_ext::ops::cpu
 
-namespace at::native {
-ALSO_REGISTER_AVX512_DISPATCH(torch_ext_rrelu_train_stub, &torch_ext::ops::cpu::CPU_CAPABILITY::rrelu_train_loop)
-ALSO_REGISTER_AVX512_DISPATCH(torch_ext_rrelu_eval_stub, &torch_ext::ops::cpu::CPU_CAPABILITY::rrelu_eval_loop)
-ALSO_REGISTER_AVX512_DISPATCH(torch_ext_rrelu_backward_stub, &torch_ext::ops::cpu::CPU_CAPABILITY::rrelu_backward_loop)
-}  // namespace at::native
+TORCH_EXT_REGISTER_CPU_KERNEL(torch_ext::ops::cpu::RreluTrainKernel,
+                              &torch_ext::ops::cpu::CPU_CAPABILITY::rrelu_train_loop);
+TORCH_EXT_REGISTER_CPU_KERNEL(torch_ext::ops::cpu::RreluEvalKernel,
+                              &torch_ext::ops::cpu::CPU_CAPABILITY::rrelu_eval_loop);
+TORCH_EXT_REGISTER_CPU_KERNEL(torch_ext::ops::cpu::RreluBackwardKernel,
+                              &torch_ext::ops::cpu::CPU_CAPABILITY::rrelu_backward_loop);
 
 #if defined(CPU_CAPABILITY_DEFAULT)
-
-namespace at::native {
-DEFINE_DISPATCH(torch_ext_rrelu_train_stub);
-DEFINE_DISPATCH(torch_ext_rrelu_eval_stub);
-DEFINE_DISPATCH(torch_ext_rrelu_backward_stub);
-}  // namespace at::native
 
 namespace torch_ext::ops {
 namespace {
@@ -383,13 +381,13 @@ void rrelu_train(const at::Tensor& out, const at::Tensor& noise, const at::Tenso
       x = at::empty_like(out);
       x.copy_(self);
     }
-    at::native::torch_ext_rrelu_train_stub(c10::DeviceType::CPU, out, noise, x, lower, upper, seed, offset);
+    cpu::cpu_kernel<cpu::RreluTrainKernel>()(out, noise, x, lower, upper, seed, offset);
     return;
   }
   TORCH_INTERNAL_ASSERT(self.is_same(out));
   at::Tensor tmp = at::empty_like(self);
   tmp.copy_(self);
-  at::native::torch_ext_rrelu_train_stub(c10::DeviceType::CPU, tmp, noise, tmp, lower, upper, seed, offset);
+  cpu::cpu_kernel<cpu::RreluTrainKernel>()(tmp, noise, tmp, lower, upper, seed, offset);
   out.copy_(tmp);
 }
 
@@ -403,7 +401,7 @@ at::Tensor rrelu_forward_kernel(const at::Tensor& self, double lower, double upp
   if (training) {
     rrelu_train(out, at::Tensor(), self, lower, upper, generator);
   } else {
-    at::native::torch_ext_rrelu_eval_stub(c10::DeviceType::CPU, out, at::Tensor(), self, lower, upper);
+    cpu::cpu_kernel<cpu::RreluEvalKernel>()(out, at::Tensor(), self, lower, upper);
   }
   return out;
 }
@@ -416,7 +414,7 @@ void rrelu_inplace_kernel(at::Tensor& self, double lower, double upper, bool tra
   if (training) {
     rrelu_train(self, at::Tensor(), self, lower, upper, generator);
   } else {
-    at::native::torch_ext_rrelu_eval_stub(c10::DeviceType::CPU, self, at::Tensor(), self, lower, upper);
+    cpu::cpu_kernel<cpu::RreluEvalKernel>()(self, at::Tensor(), self, lower, upper);
   }
 }
 
@@ -429,7 +427,7 @@ std::tuple<at::Tensor, at::Tensor> rrelu_with_noise_kernel(const at::Tensor& sel
   if (training) {
     rrelu_train(out, noise, self, lower, upper, generator);
   } else {
-    at::native::torch_ext_rrelu_eval_stub(c10::DeviceType::CPU, out, noise, self, lower, upper);
+    cpu::cpu_kernel<cpu::RreluEvalKernel>()(out, noise, self, lower, upper);
   }
   return {out, noise};
 }
@@ -443,7 +441,7 @@ at::Tensor rrelu_with_noise_inplace_kernel(at::Tensor& self, double lower, doubl
   if (training) {
     rrelu_train(self, noise, self, lower, upper, generator);
   } else {
-    at::native::torch_ext_rrelu_eval_stub(c10::DeviceType::CPU, self, noise, self, lower, upper);
+    cpu::cpu_kernel<cpu::RreluEvalKernel>()(self, noise, self, lower, upper);
   }
   return noise;
 }
@@ -453,7 +451,7 @@ at::Tensor rrelu_backward_kernel(const at::Tensor& grad_output, const std::optio
                                  bool is_result) {
   check_rrelu_backward(grad_output, self_or_result, noise, lower, upper, training, is_result);
   at::Tensor grad_input = at::empty_like(grad_output);
-  at::native::torch_ext_rrelu_backward_stub(c10::DeviceType::CPU, grad_input, grad_output,
+  cpu::cpu_kernel<cpu::RreluBackwardKernel>()(grad_input, grad_output,
                                             training ? *noise : *self_or_result, lower, upper, training);
   return grad_input;
 }

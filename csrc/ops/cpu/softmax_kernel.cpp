@@ -1,5 +1,5 @@
 // softmax and log_softmax on the CPU. This file is compiled once per CPU capability (DEFAULT, AVX2,
-// AVX512; see CMakeLists.txt): each build registers its vectorized loops in a DispatchStub, and the
+// AVX512; see CMakeLists.txt): each build registers its loops (cpu/isa_dispatch.h), and the
 // DEFAULT build also holds the op-facing kernels, which pick the loops for this machine.
 //
 // Every kernel sees its (contiguous) tensors as [outer, dim_size, inner]:
@@ -39,7 +39,6 @@
 #include <ATen/Parallel.h>
 #include <ATen/cpu/vec/functional.h>
 #include <ATen/cpu/vec/vec.h>
-#include <ATen/native/DispatchStub.h>
 #include <ATen/ops/empty.h>
 #include <torch/library.h>
 
@@ -55,23 +54,26 @@
 
 #include "ops/common/integer_math.h"
 #include "ops/cpu/elementwise.h"
+#include "ops/cpu/isa_dispatch.h"
 #include "ops/cpu/vec_math.h"
 #include "ops/math/softmax_math.h"
-#include "ops/softmax.h"
+#include "ops/internal/softmax.h"
 
-namespace at::native {
+namespace torch_ext::ops::cpu {
 
 // out: contiguous, self's sizes; self: contiguous; dim: wrapped. (self, out) dtypes: (T, T) or
 // (half/bfloat16, float).
-using torch_ext_softmax_fn = void (*)(const at::Tensor& out, const at::Tensor& self, int64_t dim, bool log);
+struct SoftmaxKernel {
+  using Fn = void (*)(const at::Tensor& out, const at::Tensor& self, int64_t dim, bool log);
+};
 // grad_input: contiguous, grad_output's sizes; grad_output, output: contiguous, one dtype; dim:
 // wrapped. (grad_output, grad_input) dtypes: (T, T) or (float, half/bfloat16).
-using torch_ext_softmax_backward_fn = void (*)(const at::Tensor& grad_input, const at::Tensor& grad_output,
+struct SoftmaxBackwardKernel {
+  using Fn = void (*)(const at::Tensor& grad_input, const at::Tensor& grad_output,
                                                const at::Tensor& output, int64_t dim, bool log);
-DECLARE_DISPATCH(torch_ext_softmax_fn, torch_ext_softmax_stub);
-DECLARE_DISPATCH(torch_ext_softmax_backward_fn, torch_ext_softmax_backward_stub);
+};
 
-}  // namespace at::native
+}  // namespace torch_ext::ops::cpu
 
 namespace torch_ext::ops::cpu {
 inline namespace CPU_CAPABILITY {
@@ -1112,18 +1114,12 @@ void softmax_backward_kernel_impl(const at::Tensor& grad_input, const at::Tensor
 }  // namespace CPU_CAPABILITY
 }  // namespace torch_ext::ops::cpu
 
-namespace at::native {
-ALSO_REGISTER_AVX512_DISPATCH(torch_ext_softmax_stub, &torch_ext::ops::cpu::CPU_CAPABILITY::softmax_kernel_impl)
-ALSO_REGISTER_AVX512_DISPATCH(torch_ext_softmax_backward_stub,
-                              &torch_ext::ops::cpu::CPU_CAPABILITY::softmax_backward_kernel_impl)
-}  // namespace at::native
+TORCH_EXT_REGISTER_CPU_KERNEL(torch_ext::ops::cpu::SoftmaxKernel,
+                              &torch_ext::ops::cpu::CPU_CAPABILITY::softmax_kernel_impl);
+TORCH_EXT_REGISTER_CPU_KERNEL(torch_ext::ops::cpu::SoftmaxBackwardKernel,
+                              &torch_ext::ops::cpu::CPU_CAPABILITY::softmax_backward_kernel_impl);
 
 #if defined(CPU_CAPABILITY_DEFAULT)
-
-namespace at::native {
-DEFINE_DISPATCH(torch_ext_softmax_stub);
-DEFINE_DISPATCH(torch_ext_softmax_backward_stub);
-}  // namespace at::native
 
 namespace torch_ext::ops {
 namespace {
@@ -1138,7 +1134,7 @@ at::Tensor softmax_forward(const char* op, const at::Tensor& self, int64_t dim, 
     return out;
   }
   const at::Tensor input = (types.reads_input_as_is ? self : self.to(types.output)).contiguous();
-  at::native::torch_ext_softmax_stub(c10::DeviceType::CPU, out, input, d, log);
+  cpu::cpu_kernel<cpu::SoftmaxKernel>()(out, input, d, log);
   return out;
 }
 
@@ -1149,7 +1145,7 @@ at::Tensor softmax_backward(const char* op, const at::Tensor& grad_output, const
   const bool fused = softmax_backward_writes_input_dtype(t, input_dtype);
   at::Tensor grad_input = at::empty(grad_output.sizes(), grad_output.options().dtype(fused ? input_dtype : t));
   if (grad_input.numel() > 0) {
-    at::native::torch_ext_softmax_backward_stub(c10::DeviceType::CPU, grad_input, grad_output.contiguous(),
+    cpu::cpu_kernel<cpu::SoftmaxBackwardKernel>()(grad_input, grad_output.contiguous(),
                                                 output.contiguous(), d, log);
   }
   return fused ? grad_input : grad_input.to(input_dtype);

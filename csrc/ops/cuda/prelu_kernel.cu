@@ -32,7 +32,7 @@
 #include "ops/common/integer_math.h"
 #include "ops/common/cuda_elementwise.cuh"
 #include "ops/math/prelu_math.h"
-#include "ops/prelu.h"
+#include "ops/internal/prelu.h"
 
 namespace torch_ext::ops {
 namespace {

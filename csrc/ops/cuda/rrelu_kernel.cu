@@ -18,7 +18,7 @@
 #include "ops/common/checks.h"
 #include "ops/common/cuda_elementwise.cuh"
 #include "ops/math/rrelu_math.h"
-#include "ops/rrelu.h"
+#include "ops/internal/rrelu.h"
 
 namespace torch_ext::ops {
 namespace {

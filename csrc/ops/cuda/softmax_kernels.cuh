@@ -49,7 +49,7 @@
 #include "ops/common/cuda_elementwise.cuh"
 #include "ops/common/integer_math.h"
 #include "ops/math/softmax_math.h"
-#include "ops/softmax.h"
+#include "ops/internal/softmax.h"
 
 namespace torch_ext::ops {
 namespace {

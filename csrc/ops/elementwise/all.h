@@ -1,6 +1,8 @@
 #pragma once
 // The elementwise activations built by the generic code of common/elementwise_op.h: one row each.
 
+#include <torch/library.h>
+
 #include "ops/elementwise/elu.h"
 #include "ops/elementwise/softplus.h"
 
@@ -16,5 +18,19 @@ struct OpList {
 };
 
 using ElementwiseOps = OpList<EluOp, SoftplusOp>;
+
+// Registers Kernels<Op>'s forward, inplace (where the row has an in-place op) and backward for every row, in a
+// TORCH_LIBRARY_IMPL block of one dispatch key.
+template <template <typename, typename> class Kernels>
+void impl_kernels(torch::Library& m) {
+  ElementwiseOps::for_each([&]<typename Op>() {
+    using K = Kernels<Op, typename Op::Params>;
+    m.impl(Op::name, TORCH_FN(K::forward));
+    if constexpr (has_inplace<Op>()) {
+      m.impl(Names<Op>::inplace(), TORCH_FN(K::inplace));
+    }
+    m.impl(Names<Op>::backward(), backward_kernel<Op, &K::backward>());
+  });
+}
 
 }  // namespace torch_ext::ops::elementwise
