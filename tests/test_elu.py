@@ -43,6 +43,8 @@ from common_utils import (
     ulp_tol,
     values_with_specials,
     variant_params,
+    draw_strided_layout,
+    with_specials_every,
 )
 
 ops = torch.ops.torch_ext
@@ -585,11 +587,7 @@ class TestElu:
     @pytest.mark.parametrize("device", DEVICES)
     @given(data=st.data())
     def test_property_random_layouts(self, device, data):
-        ndim = data.draw(st.integers(0, 4), label="ndim")
-        shape = data.draw(st.lists(st.integers(0, 5), min_size=ndim, max_size=ndim), label="shape")
-        steps = data.draw(st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim), label="steps")
-        offsets = data.draw(st.lists(st.integers(0, 1), min_size=ndim, max_size=ndim), label="offsets")
-        perm = data.draw(st.permutations(range(ndim)), label="perm")
+        layout = draw_strided_layout(data, max_size=5)
         dtype = data.draw(st.sampled_from(list(DTYPE_NAMES)), label="dtype")
         alphas = st.sampled_from([1.0, 0.5, 2.0, 0.0, -0.5, 1.7]) | st.floats(-3, 3, width=32).map(lambda a: a + 0.0)
         alpha = data.draw(alphas, label="alpha")  # + 0.0: no -0.0 (the sign of zero outputs would be ambiguous)
@@ -597,20 +595,8 @@ class TestElu:
         special_every = data.draw(st.sampled_from([0, 2, 5]), label="special_every")
         seed = data.draw(st.integers(0, 2**16), label="seed")
 
-        # Base in a permuted order, then sliced with steps and offsets: any strides, any offset.
-        full = [o + max(s, 1) * st_ for s, st_, o in zip(shape, steps, offsets)]
-        base_shape = [full[p] for p in perm]
-        base = normal_values(base_shape, seed=seed) * magnitude
-        if special_every:
-            flat = base.view(-1)
-            n = flat[::special_every].numel()
-            sp = special_values(dtype).double()
-            flat[::special_every] = sp.repeat(n // sp.numel() + 1)[:n]
-        base = base.to(device=device, dtype=dtype)
-        inv = [perm.index(i) for i in range(ndim)]
-        x = base.permute(inv)
-        x = x[tuple(slice(o, o + s * st_, st_) for s, st_, o in zip(shape, steps, offsets))]
-        assert list(x.shape) == shape
+        base = with_specials_every(normal_values(layout.base_shape, seed=seed) * magnitude, dtype, special_every)
+        x = layout.view(base.to(device=device, dtype=dtype))
 
         out = TF.elu(x, alpha)
         expected = F.elu(x, alpha)

@@ -22,8 +22,6 @@ import torch._dynamo.testing
 import torch.nn as nn
 import torch.nn.functional as F
 from hypothesis import given, strategies as st
-from torch._dynamo.backends.common import aot_autograd
-from torch._functorch.aot_autograd import make_boxed_func
 
 import torch_ext
 import torch_ext.functional as TF
@@ -43,7 +41,9 @@ from common_utils import (
     requires_cuda,
     run_with_cpu_isa,
     tol,
+    draw_strided_layout,
 )
+from stack_utils import GraphRecorder
 
 ops = torch.ops.torch_ext
 TESTS_DIR = Path(__file__).resolve().parent
@@ -544,21 +544,15 @@ class TestSoftmax:
     @pytest.mark.parametrize("device", DEVICES)
     @given(data=st.data())
     def test_property_random_layouts(self, device, data):
-        ndim = data.draw(st.integers(0, 4), label="ndim")
-        shape = data.draw(st.lists(st.integers(1, 9), min_size=ndim, max_size=ndim), label="shape")
-        steps = data.draw(st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim), label="steps")
-        perm = data.draw(st.permutations(range(ndim)), label="perm")
+        layout = draw_strided_layout(data, min_size=1, max_size=9, offsets=False)
+        ndim = len(layout.shape)
         dtype = data.draw(st.sampled_from(list(DTYPE_NAMES)), label="dtype")
         op = data.draw(st.sampled_from([SOFTMAX, LOG_SOFTMAX]), label="op")
         dim = data.draw(st.integers(-max(ndim, 1), max(ndim, 1) - 1), label="dim")
         magnitude = data.draw(st.sampled_from([1e-3, 1.0, 10.0, 100.0]), label="magnitude")
         seed = data.draw(st.integers(0, 2**16), label="seed")
 
-        full = [s * st_ for s, st_ in zip(shape, steps)]
-        base = (normal_values([full[p] for p in perm], seed=seed) * magnitude).to(device=device, dtype=dtype)
-        x = base.permute([perm.index(i) for i in range(ndim)])
-        x = x[tuple(slice(None, None, st_) for st_ in steps)]
-        assert list(x.shape) == shape
+        x = layout.view((normal_values(layout.base_shape, seed=seed) * magnitude).to(device=device, dtype=dtype))
         check_forward_backward(op, x, dim, seed=seed + 1)
 
     # ------------------------------------------------------------------------------------------
@@ -663,16 +657,7 @@ class TestSoftmax:
     @pytest.mark.parametrize("device", DEVICES)
     def test_compile_fullgraph(self, device, op):
         torch._dynamo.reset()
-        graphs = {"forward": [], "backward": []}
-
-        def recorder(store):
-            def compiler(gm, example_inputs):
-                store.append(gm.code)
-                return make_boxed_func(gm.forward)
-
-            return compiler
-
-        backend = aot_autograd(fw_compiler=recorder(graphs["forward"]), bw_compiler=recorder(graphs["backward"]))
+        rec = GraphRecorder()
 
         def make_fn(fn):
             def f(x):
@@ -680,7 +665,7 @@ class TestSoftmax:
 
             return f
 
-        compiled = torch.compile(make_fn(op.ext_fn), backend=backend, fullgraph=True)
+        compiled = torch.compile(make_fn(op.ext_fn), backend=rec.backend, fullgraph=True)
         leaf = make_input("channels_last", torch.float32, device).requires_grad_()
         g = make_input("channels_last", torch.float32, device, seed=5)
         out = compiled(leaf)
@@ -690,8 +675,8 @@ class TestSoftmax:
         (ref_grad,) = torch.autograd.grad(ref, ref_leaf, g)
         assert_close(out, ref)
         assert_close(grad, ref_grad)
-        assert len(graphs["forward"]) == 1 and len(graphs["backward"]) == 1
-        fw, bw = graphs["forward"][0], graphs["backward"][0]
+        assert len(rec.forward) == 1 and len(rec.backward) == 1
+        fw, bw = rec.forward[0], rec.backward[0]
         assert f"torch_ext.{op.name}.default" in fw, fw
         assert f"torch_ext.{op.name}_backward.default" in bw, bw
         assert "aten._softmax" not in fw + bw and "aten._log_softmax" not in fw + bw

@@ -18,8 +18,6 @@ import torch._dynamo.testing
 import torch.nn as nn
 import torch.nn.functional as F
 from hypothesis import given, strategies as st
-from torch._dynamo.backends.common import aot_autograd
-from torch._functorch.aot_autograd import make_boxed_func
 
 import torch_ext
 import torch_ext.functional as TF
@@ -45,7 +43,10 @@ from common_utils import (
     tol,
     ulp_tol,
     values_with_specials,
+    draw_strided_layout,
+    with_specials_every,
 )
+from stack_utils import GraphRecorder
 
 ops = torch.ops.torch_ext
 TESTS_DIR = Path(__file__).resolve().parent
@@ -587,16 +588,7 @@ class TestSoftplus:
     def test_compile_fullgraph(self, device, params):
         beta, threshold = params
         torch._dynamo.reset()
-        graphs = {"forward": [], "backward": []}
-
-        def recorder(store):
-            def compiler(gm, example_inputs):
-                store.append(gm.code)
-                return make_boxed_func(gm.forward)
-
-            return compiler
-
-        backend = aot_autograd(fw_compiler=recorder(graphs["forward"]), bw_compiler=recorder(graphs["backward"]))
+        rec = GraphRecorder()
 
         def make_fn(act):
             def fn(x):
@@ -604,7 +596,7 @@ class TestSoftplus:
 
             return fn
 
-        compiled = torch.compile(make_fn(TF.softplus), backend=backend, fullgraph=True)
+        compiled = torch.compile(make_fn(TF.softplus), backend=rec.backend, fullgraph=True)
         leaf = make_input("channels_last", torch.float32, device, values=_spread_values(beta, threshold))
         leaf = leaf.requires_grad_()
         g = make_input("channels_last", torch.float32, device, seed=5)
@@ -617,8 +609,8 @@ class TestSoftplus:
         assert_close(out, ref)
         assert_close(grad, ref_grad)
         # The ops stay torch_ext's own in the traced graphs, forward and backward.
-        assert len(graphs["forward"]) == 1 and len(graphs["backward"]) == 1
-        fw, bw = graphs["forward"][0], graphs["backward"][0]
+        assert len(rec.forward) == 1 and len(rec.backward) == 1
+        fw, bw = rec.forward[0], rec.backward[0]
         assert "torch_ext.softplus" in fw, fw
         assert "torch_ext.softplus_backward" in bw, bw
         assert "aten.softplus" not in fw + bw
@@ -829,11 +821,7 @@ class TestSoftplus:
     @pytest.mark.parametrize("device", DEVICES)
     @given(data=st.data())
     def test_property_random_layouts(self, device, data):
-        ndim = data.draw(st.integers(0, 4), label="ndim")
-        shape = data.draw(st.lists(st.integers(0, 5), min_size=ndim, max_size=ndim), label="shape")
-        steps = data.draw(st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim), label="steps")
-        offsets = data.draw(st.lists(st.integers(0, 1), min_size=ndim, max_size=ndim), label="offsets")
-        perm = data.draw(st.permutations(range(ndim)), label="perm")
+        layout = draw_strided_layout(data, max_size=5)
         dtype = data.draw(st.sampled_from(list(DTYPE_NAMES)), label="dtype")
         betas = st.sampled_from([1.0, 0.5, 2.0, 10.0, 100.0, -1.0]) | st.floats(0.0625, 50, width=32)
         beta = data.draw(betas, label="beta")
@@ -843,20 +831,8 @@ class TestSoftplus:
         special_every = data.draw(st.sampled_from([0, 2, 5]), label="special_every")
         seed = data.draw(st.integers(0, 2**16), label="seed")
 
-        # Base in a permuted order, then sliced with steps and offsets: any strides, any offset.
-        full = [o + max(s, 1) * st_ for s, st_, o in zip(shape, steps, offsets)]
-        base_shape = [full[p] for p in perm]
-        base = normal_values(base_shape, seed=seed) * magnitude
-        if special_every:
-            flat = base.view(-1)
-            n = flat[::special_every].numel()
-            sp = special_values(dtype).double()
-            flat[::special_every] = sp.repeat(n // sp.numel() + 1)[:n]
-        base = base.to(device=device, dtype=dtype)
-        inv = [perm.index(i) for i in range(ndim)]
-        x = base.permute(inv)
-        x = x[tuple(slice(o, o + s * st_, st_) for s, st_, o in zip(shape, steps, offsets))]
-        assert list(x.shape) == shape
+        base = with_specials_every(normal_values(layout.base_shape, seed=seed) * magnitude, dtype, special_every)
+        x = layout.view(base.to(device=device, dtype=dtype))
 
         out = TF.softplus(x, beta, threshold)
         assert out.shape == x.shape and out.dtype == dtype
