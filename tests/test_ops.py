@@ -9,7 +9,7 @@ import torch
 
 import torch_ext.functional as TF
 import torch_ext.nn as TN
-from torch_ext.testing import op_db
+from torch_ext.testing import OptOut, op_db
 from common_utils import DEVICES, assert_bitwise_equal, assert_close, grad_output, requires_cuda, same_layout_copy
 
 
@@ -180,3 +180,30 @@ def test_every_layer_and_function_has_a_row():
         ours, theirs = row.module.cls(**row.module.ctor_kwargs), row.module.torch_cls(**row.module.ctor_kwargs)
         for name in row.module.constants:
             assert getattr(ours, name) == getattr(theirs, name), (row.name, name)
+
+
+# The row fields the table-driven test families need (the family: where it runs). A row fills each, or opts out
+# with an OptOut and its reason: a new op does not pass without answering each.
+TABLE_FIELDS = {
+    "autocast": "tests/test_autocast.py::test_autocast_kernels_mirror_aten",
+    "bench_args": "torch_ext/bench/cases.py (the benchmark's call)",
+    "module.ctor_args": "tests/test_nn.py::TestModules (repr, state_dict, copy and pickle against torch.nn's)",
+}
+
+
+def _field(row, path: str):
+    value = row
+    for part in path.split("."):
+        value = getattr(value, part)
+    return value
+
+
+@pytest.mark.parametrize("field", list(TABLE_FIELDS))
+@pytest.mark.parametrize("row", _row_params())
+def test_every_row_fills_the_table_fields(row, field):
+    value = _field(row, field)
+    if isinstance(value, OptOut):
+        assert value.reason.strip(), f"{row.name}.{field}: an OptOut needs a reason"
+        return
+    assert value is not None and (not isinstance(value, (tuple, list, dict)) or value or field == "bench_args"), (
+        f"{row.name}.{field} is missing: {TABLE_FIELDS[field]} needs it (or an OptOut with a reason)")

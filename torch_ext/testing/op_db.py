@@ -67,12 +67,23 @@ OpCalls = Callable[[SampleInput, torch.Tensor, Callable], List[Tuple[str, Callab
 
 
 @dataclasses.dataclass(frozen=True)
+class OptOut:
+    """A row's answer for a field a family of table-driven tests needs, where the family does not apply to the row:
+    the tests skip the row with this reason (tests/test_ops.py::test_every_row_fills_the_table_fields)."""
+
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
 class ModuleInfo:
     """The torch_ext.nn layer of a row, its torch.nn twin (same name) and the constructor arguments that matter."""
 
     name: str  # the class name in torch_ext.nn and in torch.nn
-    ctor_kwargs: dict  # non-default arguments, so that a lost constant shows
+    ctor_kwargs: dict  # non-default arguments, so that a lost constant shows (convert, autocast, the bench's model)
     constants: Tuple[str, ...]  # the constructor arguments a converted layer must keep
+    # Constructor calls (args, kwargs) the module tests make (repr, state_dict, copy, pickle against torch.nn's):
+    # defaults, positional and keyword forms.
+    ctor_args: Tuple[Tuple[tuple, dict], ...] = ()
 
     @property
     def cls(self) -> type:
@@ -81,6 +92,15 @@ class ModuleInfo:
     @property
     def torch_cls(self) -> type:
         return getattr(nn, self.name)
+
+
+@dataclasses.dataclass(frozen=True)
+class AutocastPolicy:
+    """The autocast policy of a row's forward op: the ATen op whose policy it follows (its kernels' keys must be that
+    op's) and the autocast keys it has a kernel for (ATen's lists, written out so that a lost kernel shows)."""
+
+    twin: str  # e.g. "softmax.int"
+    keys: frozenset  # of "AutocastCPU", "AutocastCUDA"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,6 +139,10 @@ class OpInfo:
     dtypes: Tuple[torch.dtype, ...] = FLOAT_DTYPES
     tolerances: Dict[torch.dtype, dict] = dataclasses.field(default_factory=lambda: dict(TOLERANCES))
     validation: Tuple[ValidationCase, ...] = ()
+    autocast: Optional[AutocastPolicy] = None  # None: missing (the completeness test fails)
+    # The benchmark's call: op(x, *bench_args) against ref(x, *bench_args) (the functional's defaults, where it has
+    # arguments); None: missing.
+    bench_args: Optional[object] = None  # a tuple, or an OptOut
 
 
 # --------------------------------------------------------------------------------------------
@@ -168,14 +192,22 @@ def _shape_samples(shapes_and_args) -> Dict[str, SampleBuilder]:
 # Rows
 # --------------------------------------------------------------------------------------------
 
+# (alpha, scale, input_scale) of the elu an ELU-family call is, from the call's arguments (elu's and celu's alpha).
+ELU_PARAMS: Dict[str, Callable[..., Tuple[float, float, float]]] = {
+    "elu": lambda alpha=1.0: (alpha, 1.0, 1.0),
+    "celu": lambda alpha=1.0: (alpha, 1.0, 1.0 / alpha),
+    "selu": lambda: (SELU_ALPHA, SELU_SCALE, 1.0),
+}
+
 _ELU_FORBIDDEN = frozenset({"aten::elu", "aten::elu_", "aten::elu_backward", "aten::celu", "aten::selu",
                             "aten::expm1", "aten::exp"})
 
 
-def _elu_row(name, alpha, params, fn, ref, inplace, module, validation) -> OpInfo:
+def _elu_row(name, alpha, fn, ref, inplace, module, validation, bench_args) -> OpInfo:
     """elu, celu or selu: an elu(alpha, scale, input_scale) (params) with its own forward ops, elu_backward's
     backward."""
     args = () if alpha is None else (alpha,)
+    params = ELU_PARAMS[name](*args)
 
     def op_calls(s, g, writable_copy):
         x = s.input
@@ -191,7 +223,8 @@ def _elu_row(name, alpha, params, fn, ref, inplace, module, validation) -> OpInf
         ops=(name, name + "_") + (("elu_backward",) if name == "elu" else ()), op_calls=op_calls,
         samples=_layout_samples(ALL_LAYOUTS, *args), large_samples=_layout_samples(["large"], *args),
         autograd_function="EluFunction", forbidden_aten=_ELU_FORBIDDEN, module=module,
-        inplace=inplace, inplace_op=name + "_", validation=validation)
+        inplace=inplace, inplace_op=name + "_", validation=validation,
+        autocast=AutocastPolicy(name, frozenset()), bench_args=bench_args)
 
 
 def _softplus_calls(s, g, writable_copy):
@@ -251,6 +284,10 @@ _SOFTMAX_FORBIDDEN = frozenset({
 # (shape, (dim, dtype)): a long last dim, a short one, and a middle dim.
 _SOFTMAX_LARGE = [((3, 40009), (1, None)), ((2, 9000), (1, None)), ((40, 30, 20), (1, None))]
 RRELU_LOWER, RRELU_UPPER = 0.1, 0.3
+RRELU_BENCH_LOWER, RRELU_BENCH_UPPER = 1.0 / 8, 1.0 / 3  # the functional's defaults
+_RRELU_MODULE = ModuleInfo("RReLU", dict(lower=0.1, upper=0.2), ("lower", "upper", "inplace"),
+                           (((), {}), ((0.1, 0.3), {}), ((), {"inplace": True}),
+                            ((0.2,), {"upper": 0.5, "inplace": False})))
 
 
 def _prelu_weight(x: torch.Tensor, channels: int) -> torch.Tensor:
@@ -272,18 +309,23 @@ def _softmax_validation(name: str, ours: Callable, theirs: Callable) -> Tuple[Va
 
 
 op_db: List[OpInfo] = [
-    _elu_row("elu", 0.5, (0.5, 1.0, 1.0), TF.elu, F.elu, lambda x, *a: TF.elu(x, *a, inplace=True),
-             ModuleInfo("ELU", dict(alpha=0.7), ("alpha", "inplace")),
+    _elu_row("elu", 0.5, TF.elu, F.elu, lambda x, *a: TF.elu(x, *a, inplace=True),
+             ModuleInfo("ELU", dict(alpha=0.7), ("alpha", "inplace"),
+                        (((), {}), ((0.5,), {}), ((), {"alpha": 2.0}), ((), {"inplace": True}), ((1.5, True), {}),
+                         ((-0.5,), {}))),
              (ValidationCase("elu(alpha=1)", lambda x: TF.elu(x), lambda x: F.elu(x)),
               ValidationCase("elu(alpha=0.5)", lambda x: TF.elu(x, 0.5), lambda x: F.elu(x, 0.5)),
               ValidationCase("elu_(inplace)", lambda x: TF.elu(x.clone(), 1.0, inplace=True),
-                             lambda x: F.elu(x.clone(), 1.0, inplace=True), "elementwise_saves_output"))),
-    _elu_row("celu", 2.0, (2.0, 1.0, 0.5), TF.celu, F.celu, lambda x, *a: TF.celu(x, *a, inplace=True),
-             ModuleInfo("CELU", dict(alpha=1.3), ("alpha", "inplace")),
-             (ValidationCase("celu(alpha=2)", lambda x: TF.celu(x, 2.0), lambda x: F.celu(x, 2.0)),)),
-    _elu_row("selu", None, (SELU_ALPHA, SELU_SCALE, 1.0), TF.selu, F.selu, lambda x: TF.selu(x, inplace=True),
-             ModuleInfo("SELU", {}, ("inplace",)),
-             (ValidationCase("selu", lambda x: TF.selu(x), lambda x: F.selu(x)),)),
+                             lambda x: F.elu(x.clone(), 1.0, inplace=True), "elementwise_saves_output")),
+             (1.0,)),
+    _elu_row("celu", 2.0, TF.celu, F.celu, lambda x, *a: TF.celu(x, *a, inplace=True),
+             ModuleInfo("CELU", dict(alpha=1.3), ("alpha", "inplace"),
+                        (((), {}), ((0.5,), {}), ((), {"alpha": 2.0}), ((), {"inplace": True}), ((1.5, True), {}))),
+             (ValidationCase("celu(alpha=2)", lambda x: TF.celu(x, 2.0), lambda x: F.celu(x, 2.0)),), (1.0,)),
+    _elu_row("selu", None, TF.selu, F.selu, lambda x: TF.selu(x, inplace=True),
+             ModuleInfo("SELU", {}, ("inplace",), (((), {}), ((True,), {}), ((), {"inplace": True}),
+                                                   ((), {"inplace": False}))),
+             (ValidationCase("selu", lambda x: TF.selu(x), lambda x: F.selu(x)),), ()),
     OpInfo(
         name="prelu", family="prelu", functional="prelu", op=TF.prelu, ref=F.prelu,
         forward_op="prelu", backward_op="prelu_backward", ops=("prelu", "prelu_backward"), op_calls=_prelu_calls,
@@ -292,7 +334,10 @@ op_db: List[OpInfo] = [
         # The weight gradient is reduced inside prelu_backward's kernel (no aten::sum).
         forbidden_aten=frozenset({"aten::prelu", "aten::_prelu_kernel", "aten::_prelu_kernel_backward", "aten::sum",
                                   "aten::mul", "aten::where"}),
-        module=ModuleInfo("PReLU", dict(num_parameters=16, init=0.1), ("num_parameters", "init")),
+        module=ModuleInfo("PReLU", dict(num_parameters=16, init=0.1), ("num_parameters", "init"),
+                          (((), {}), ((3,), {}), ((5, 0.1), {}))),
+        autocast=AutocastPolicy("prelu", frozenset({"AutocastCPU", "AutocastCUDA"})),
+        bench_args=OptOut("the bench draws a weight per case (torch_ext.bench.cases._build_prelu)"),
         validation=(
             ValidationCase("prelu(C=1)", lambda x: TF.prelu(x, _prelu_weight(x, 1)),
                            lambda x: F.prelu(x, _prelu_weight(x, 1))),
@@ -307,9 +352,10 @@ op_db: List[OpInfo] = [
         samples=_layout_samples(ALL_LAYOUTS, RRELU_LOWER, RRELU_UPPER),
         large_samples=_layout_samples(["large"], RRELU_LOWER, RRELU_UPPER),
         autograd_function="RReluWithNoiseFunction", forbidden_aten=_RRELU_FORBIDDEN,
-        module=ModuleInfo("RReLU", dict(lower=0.1, upper=0.2), ("lower", "upper", "inplace")),
+        module=_RRELU_MODULE,
         inplace=lambda x, lower, upper: TF.rrelu(x, lower, upper, training=True, inplace=True),
-        inplace_op="rrelu_", random=True,
+        inplace_op="rrelu_", random=True, autocast=AutocastPolicy("rrelu_with_noise", frozenset()),
+        bench_args=(RRELU_BENCH_LOWER, RRELU_BENCH_UPPER),
         # lower == upper: every slope is 0.2, which is leaky_relu (ATen's rrelu has no CPU float16 kernel).
         validation=(ValidationCase("rrelu(train, l=u)", lambda x: TF.rrelu(x, 0.2, 0.2, training=True),
                                    lambda x: F.leaky_relu(x, 0.2)),)),
@@ -321,8 +367,9 @@ op_db: List[OpInfo] = [
         op_calls=_rrelu_calls(False), samples=_layout_samples(ALL_LAYOUTS, RRELU_LOWER, RRELU_UPPER),
         large_samples=_layout_samples(["large"], RRELU_LOWER, RRELU_UPPER),
         autograd_function="RReluEvalFunction", forbidden_aten=_RRELU_FORBIDDEN,
-        module=ModuleInfo("RReLU", dict(lower=0.1, upper=0.2), ("lower", "upper", "inplace")),
+        module=_RRELU_MODULE,
         inplace=lambda x, lower, upper: TF.rrelu(x, lower, upper, training=False, inplace=True), inplace_op="rrelu_",
+        autocast=AutocastPolicy("rrelu", frozenset()), bench_args=(RRELU_BENCH_LOWER, RRELU_BENCH_UPPER),
         validation=(ValidationCase("rrelu(eval)", lambda x: TF.rrelu(x, 0.1, 0.3), lambda x: F.rrelu(x, 0.1, 0.3)),)),
     OpInfo(
         name="softplus", family="softplus", functional="softplus", op=TF.softplus, ref=F.softplus,
@@ -331,7 +378,10 @@ op_db: List[OpInfo] = [
         large_samples=_layout_samples(["large"], 2.0, 1.0), autograd_function="SoftplusFunction",
         forbidden_aten=frozenset({"aten::softplus", "aten::softplus_backward", "aten::exp", "aten::log1p",
                                   "aten::sigmoid"}),
-        module=ModuleInfo("Softplus", dict(beta=2.0, threshold=5.0), ("beta", "threshold")),
+        module=ModuleInfo("Softplus", dict(beta=2.0, threshold=5.0), ("beta", "threshold"),
+                          (((), {}), ((2.0,), {}), ((), {"beta": 0.5}), ((), {"threshold": 1.0}), ((10, 0), {}),
+                           ((), {"beta": 2, "threshold": -1.0}))),
+        autocast=AutocastPolicy("softplus", frozenset({"AutocastCUDA"})), bench_args=(1.0, 20.0),
         validation=(ValidationCase("softplus", lambda x: TF.softplus(x), lambda x: F.softplus(x)),
                     ValidationCase("softplus(b=2,t=5)", lambda x: TF.softplus(x, 2.0, 5.0),
                                    lambda x: F.softplus(x, 2.0, 5.0)))),
@@ -342,7 +392,10 @@ op_db: List[OpInfo] = [
         op_calls=_softmax_calls(name), samples=_softmax_samples(), large_samples=_shape_samples(_SOFTMAX_LARGE),
         autograd_function="LogSoftmaxFunction" if name == "log_softmax" else "SoftmaxFunction",
         forbidden_aten=_SOFTMAX_FORBIDDEN, small_sample="contiguous-dim1-None",
-        module=ModuleInfo(cls_name, dict(dim=1), ("dim",)),
+        module=ModuleInfo(cls_name, dict(dim=1), ("dim",),
+                          (((), {}), ((1,), {}), ((), {"dim": -1}), ((0,), {}), ((), {"dim": None}))),
+        autocast=AutocastPolicy(name + ".int", frozenset({"AutocastCUDA"})),
+        bench_args=OptOut("the bench's cases carry their dim (torch_ext.bench.cases.Case.dim)"),
         validation=_softmax_validation(name, getattr(TF, name), getattr(F, name)))
     for name, cls_name in (("softmax", "Softmax"), ("log_softmax", "LogSoftmax"))
 ]
