@@ -1171,23 +1171,6 @@ class TestRRelu:
     # Modules: torch_ext.nn.RReLU against torch.nn.RReLU
     # ------------------------------------------------------------------------------------------
 
-    @pytest.mark.parametrize("args,kwargs", [((), {}), ((0.1, 0.3), {}), ((), {"inplace": True}),
-                                             ((0.2,), {"upper": 0.5, "inplace": False})],
-                             ids=["defaults", "0.1_0.3", "inplace", "mixed"])
-    def test_module_mirrors_torch(self, args, kwargs):
-        import inspect
-
-        ext, ref = TN.RReLU(*args, **kwargs), nn.RReLU(*args, **kwargs)
-        assert repr(ext) == repr(ref) and ext.extra_repr() == ref.extra_repr()
-        assert TN.RReLU.__constants__ == nn.RReLU.__constants__
-        for name in nn.RReLU.__constants__:
-            assert getattr(ext, name) == getattr(ref, name), name
-        ext_sig = inspect.signature(TN.RReLU.__init__).parameters.values()
-        ref_sig = inspect.signature(nn.RReLU.__init__).parameters.values()
-        assert [(p.name, p.default) for p in ext_sig] == [(p.name, p.default) for p in ref_sig]
-        assert ext.state_dict().keys() == ref.state_dict().keys() == set()
-        assert ext.training and not ext.eval().training
-
     @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
     @pytest.mark.parametrize("device", DEVICES)
     def test_module_train_eval_switch(self, device, dtype):

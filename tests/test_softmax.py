@@ -758,16 +758,6 @@ class TestSoftmax:
             assert gx.dtype == gx_ref.dtype == in_dtype
             assert_backward_close(op, gx, gx_ref, g, out, 1, y_differs=True)
 
-    def test_autocast_registration_mirrors_aten(self):
-        for name in ("softmax", "log_softmax"):
-            for key in ("AutocastCUDA", "AutocastCPU"):
-                ours = torch._C._dispatch_has_kernel_for_dispatch_key(f"torch_ext::{name}", key)
-                aten = torch._C._dispatch_has_kernel_for_dispatch_key(f"aten::{name}.int", key)
-                assert ours == aten, (name, key, ours, aten)
-            assert torch._C._dispatch_has_kernel_for_dispatch_key(f"torch_ext::{name}", "AutocastCUDA")
-            for key in ("AutocastCUDA", "AutocastCPU"):
-                assert not torch._C._dispatch_has_kernel_for_dispatch_key(f"torch_ext::{name}_backward", key)
-
     def test_kernels_registered(self):
         cuda = torch_ext.build_info()["cuda"] == "ON"
         for name in ("softmax", "log_softmax", "softmax_backward", "log_softmax_backward"):
@@ -1036,40 +1026,7 @@ class TestSoftmax:
 # nn.Softmax / nn.LogSoftmax: drop-ins for torch.nn's
 # ------------------------------------------------------------------------------------------------
 
-CTOR_ARGS = [((), {}), ((1,), {}), ((), {"dim": -1}), ((0,), {}), ((), {"dim": None})]
-
-
-def _ctor_id(args, kwargs):
-    return "(" + ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]) + ")"
-
-
-CTOR_PARAMS = [pytest.param(a, k, id=_ctor_id(a, k)) for a, k in CTOR_ARGS]
-
-
 class TestSoftmaxModules:
-    @pytest.mark.parametrize("op", OPS)
-    def test_signature_constants_docstring(self, op):
-        ext_sig = inspect.signature(op.ext_module.__init__)
-        torch_sig = inspect.signature(op.torch_module.__init__)
-        assert [(p.name, p.default, p.kind) for p in ext_sig.parameters.values()] == [
-            (p.name, p.default, p.kind) for p in torch_sig.parameters.values()
-        ]
-        assert op.ext_module.__constants__ == op.torch_module.__constants__
-        assert op.ext_module.__name__ == op.torch_module.__name__ and issubclass(op.ext_module, nn.Module)
-        for section in (".. math::", "Args:", "Shape:", "Returns:", "Examples::"):
-            assert section in op.ext_module.__doc__, section
-
-    @pytest.mark.parametrize("args,kwargs", CTOR_PARAMS)
-    @pytest.mark.parametrize("op", OPS)
-    def test_repr_attributes_state_dict(self, op, args, kwargs):
-        ext, ref = op.ext_module(*args, **kwargs), op.torch_module(*args, **kwargs)
-        assert repr(ext) == repr(ref) and ext.extra_repr() == ref.extra_repr()
-        assert ext.dim == ref.dim
-        assert ext.state_dict().keys() == ref.state_dict().keys() == set()
-        assert list(ext.parameters()) == [] and list(ext.buffers()) == []
-        ext.load_state_dict(ref.state_dict(), strict=True)
-        ref.load_state_dict(ext.state_dict(), strict=True)
-
     @pytest.mark.parametrize("op", OPS)
     def test_copy_pickle_and_setstate(self, op):
         ext = op.ext_module(dim=2)
