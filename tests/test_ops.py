@@ -187,6 +187,7 @@ def test_every_layer_and_function_has_a_row():
 TABLE_FIELDS = {
     "autocast": "tests/test_autocast.py::test_autocast_kernels_mirror_aten",
     "bench_args": "torch_ext/bench/cases.py (the benchmark's call)",
+    "error_calls": "tests/test_errors.py (the bad-dtype cases of every op, and docs/errors.md)",
     "module.ctor_args": "tests/test_nn.py::TestModules (repr, state_dict, copy and pickle against torch.nn's)",
 }
 

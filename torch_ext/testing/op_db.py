@@ -95,6 +95,19 @@ class ModuleInfo:
 
 
 @dataclasses.dataclass(frozen=True)
+class ErrorCalls:
+    """The calls of a row's ops that tests/test_errors.py makes with a tensor of a bad dtype, each a Python statement
+    (the doc, docs/errors.md, shows it) with ``torch``, ``torch_ext`` and ``ops`` in scope: ``x`` the bad tensor,
+    ``g`` a good float tensor, ``y`` = x * 1 of a complex x that requires grad. Each entry: (id, call, the op the
+    message names), and for ``backward`` also the argument x is."""
+
+    forward: Tuple[Tuple[str, str, str], ...]  # the raw forward and in-place ops on x (integer, bool, complex)
+    wrappers: Tuple[Tuple[str, str, str], ...] = ()  # torch_ext.functional and torch_ext.nn on x (integer)
+    autograd: Tuple[Tuple[str, str, str], ...] = ()  # the raw op on y, through its Autograd kernel
+    backward: Tuple[Tuple[str, str, str, str], ...] = ()  # the backward op with x in one tensor argument
+
+
+@dataclasses.dataclass(frozen=True)
 class AutocastPolicy:
     """The autocast policy of a row's forward op: the ATen op whose policy it follows (its kernels' keys must be that
     op's) and the autocast keys it has a kernel for (ATen's lists, written out so that a lost kernel shows)."""
@@ -143,6 +156,7 @@ class OpInfo:
     # The benchmark's call: op(x, *bench_args) against ref(x, *bench_args) (the functional's defaults, where it has
     # arguments); None: missing.
     bench_args: Optional[object] = None  # a tuple, or an OptOut
+    error_calls: Optional[object] = None  # ErrorCalls, or an OptOut; None: missing
 
 
 # --------------------------------------------------------------------------------------------
@@ -203,7 +217,7 @@ _ELU_FORBIDDEN = frozenset({"aten::elu", "aten::elu_", "aten::elu_backward", "at
                             "aten::expm1", "aten::exp"})
 
 
-def _elu_row(name, alpha, fn, ref, inplace, module, validation, bench_args) -> OpInfo:
+def _elu_row(name, alpha, fn, ref, inplace, module, validation, bench_args, error_calls) -> OpInfo:
     """elu, celu or selu: an elu(alpha, scale, input_scale) (params) with its own forward ops, elu_backward's
     backward."""
     args = () if alpha is None else (alpha,)
@@ -224,7 +238,7 @@ def _elu_row(name, alpha, fn, ref, inplace, module, validation, bench_args) -> O
         samples=_layout_samples(ALL_LAYOUTS, *args), large_samples=_layout_samples(["large"], *args),
         autograd_function="EluFunction", forbidden_aten=_ELU_FORBIDDEN, module=module,
         inplace=inplace, inplace_op=name + "_", validation=validation,
-        autocast=AutocastPolicy(name, frozenset()), bench_args=bench_args)
+        autocast=AutocastPolicy(name, frozenset()), bench_args=bench_args, error_calls=error_calls)
 
 
 def _softplus_calls(s, g, writable_copy):
@@ -301,6 +315,17 @@ def _rows_of_8(x: torch.Tensor) -> torch.Tensor:
     return x.view(-1, 8) if x.numel() % 8 == 0 else x.view(1, -1)
 
 
+def _softmax_error_calls(name: str, cls_name: str) -> "ErrorCalls":
+    return ErrorCalls(
+        forward=((name, f"ops.{name}(x, 0, None)", name),),
+        wrappers=((f"{name}/functional", f"torch_ext.functional.{name}(x, dim=0)", name),
+                  (f"{name}/nn", f"torch_ext.nn.{cls_name}(dim=0)(x)", name)),
+        autograd=((f"{name}/autograd", f"ops.{name}(y, 0, None)", name),),
+        backward=((f"{name}_backward", f"ops.{name}_backward(x, g, 0, torch.float32)", f"{name}_backward",
+                   "grad_output"),
+                  (f"{name}_backward", f"ops.{name}_backward(g, x, 0, torch.float32)", f"{name}_backward", "output")))
+
+
 def _softmax_validation(name: str, ours: Callable, theirs: Callable) -> Tuple[ValidationCase, ...]:
     # Over rows of 8 (the last dim) and over columns (dim 0).
     return tuple(ValidationCase(f"{name}(dim={dim})", lambda x, dim=dim: ours(_rows_of_8(x), dim).view_as(x),
@@ -317,15 +342,28 @@ op_db: List[OpInfo] = [
               ValidationCase("elu(alpha=0.5)", lambda x: TF.elu(x, 0.5), lambda x: F.elu(x, 0.5)),
               ValidationCase("elu_(inplace)", lambda x: TF.elu(x.clone(), 1.0, inplace=True),
                              lambda x: F.elu(x.clone(), 1.0, inplace=True), "elementwise_saves_output")),
-             (1.0,)),
+             (1.0,),
+             ErrorCalls(
+                 forward=(("elu", "ops.elu(x, 1.0)", "elu"), ("elu_", "ops.elu_(x, 1.0)", "elu_")),
+                 wrappers=(("elu/functional", "torch_ext.functional.elu(x)", "elu"),
+                           ("elu/nn", "torch_ext.nn.ELU()(x)", "elu"),
+                           ("elu_/functional", "torch_ext.functional.elu(x, inplace=True)", "elu_"),
+                           ("elu_/nn", "torch_ext.nn.ELU(inplace=True)(x)", "elu_")),
+                 autograd=(("elu/autograd", "ops.elu(y, 1.0)", "elu"), ("elu_/autograd", "ops.elu_(y, 1.0)", "elu_")),
+                 backward=(("elu_backward", "ops.elu_backward(x, 1.0, 1.0, 1.0, False, g)", "elu_backward",
+                            "grad_output"),
+                           ("elu_backward", "ops.elu_backward(g, 1.0, 1.0, 1.0, False, x)", "elu_backward",
+                            "self_or_result")))),
     _elu_row("celu", 2.0, TF.celu, F.celu, lambda x, *a: TF.celu(x, *a, inplace=True),
              ModuleInfo("CELU", dict(alpha=1.3), ("alpha", "inplace"),
                         (((), {}), ((0.5,), {}), ((), {"alpha": 2.0}), ((), {"inplace": True}), ((1.5, True), {}))),
-             (ValidationCase("celu(alpha=2)", lambda x: TF.celu(x, 2.0), lambda x: F.celu(x, 2.0)),), (1.0,)),
+             (ValidationCase("celu(alpha=2)", lambda x: TF.celu(x, 2.0), lambda x: F.celu(x, 2.0)),), (1.0,),
+             OptOut("a composite over elu: its bad-dtype messages are test_errors.THROUGH_OTHER_OPS's")),
     _elu_row("selu", None, TF.selu, F.selu, lambda x: TF.selu(x, inplace=True),
              ModuleInfo("SELU", {}, ("inplace",), (((), {}), ((True,), {}), ((), {"inplace": True}),
                                                    ((), {"inplace": False}))),
-             (ValidationCase("selu", lambda x: TF.selu(x), lambda x: F.selu(x)),), ()),
+             (ValidationCase("selu", lambda x: TF.selu(x), lambda x: F.selu(x)),), (),
+             OptOut("a composite over elu: its bad-dtype messages are test_errors.THROUGH_OTHER_OPS's")),
     OpInfo(
         name="prelu", family="prelu", functional="prelu", op=TF.prelu, ref=F.prelu,
         forward_op="prelu", backward_op="prelu_backward", ops=("prelu", "prelu_backward"), op_calls=_prelu_calls,
@@ -338,6 +376,14 @@ op_db: List[OpInfo] = [
                           (((), {}), ((3,), {}), ((5, 0.1), {}))),
         autocast=AutocastPolicy("prelu", frozenset({"AutocastCPU", "AutocastCUDA"})),
         bench_args=OptOut("the bench draws a weight per case (torch_ext.bench.cases._build_prelu)"),
+        error_calls=ErrorCalls(
+            forward=(("prelu", "ops.prelu(x, torch.tensor([0.25]))", "prelu"),),
+            wrappers=(("prelu/functional", "torch_ext.functional.prelu(x, torch.tensor([0.25]))", "prelu"),
+                      ("prelu/nn", "torch_ext.nn.PReLU()(x)", "prelu")),
+            autograd=(("prelu/autograd", "ops.prelu(y, torch.tensor([0.25]))", "prelu"),),
+            backward=(("prelu_backward", "ops.prelu_backward(x, g, torch.tensor([0.25]))", "prelu_backward",
+                       "grad_output"),
+                      ("prelu_backward", "ops.prelu_backward(g, x, torch.tensor([0.25]))", "prelu_backward", "self"))),
         validation=(
             ValidationCase("prelu(C=1)", lambda x: TF.prelu(x, _prelu_weight(x, 1)),
                            lambda x: F.prelu(x, _prelu_weight(x, 1))),
@@ -356,6 +402,16 @@ op_db: List[OpInfo] = [
         inplace=lambda x, lower, upper: TF.rrelu(x, lower, upper, training=True, inplace=True),
         inplace_op="rrelu_", random=True, autocast=AutocastPolicy("rrelu_with_noise", frozenset()),
         bench_args=(RRELU_BENCH_LOWER, RRELU_BENCH_UPPER),
+        error_calls=ErrorCalls(
+            forward=(("rrelu/train", "ops.rrelu(x, 0.125, 0.25, True)", "rrelu"),
+                     ("rrelu_/train", "ops.rrelu_(x, 0.125, 0.25, True)", "rrelu_"),
+                     ("rrelu_with_noise", "ops.rrelu_with_noise(x, 0.125, 0.25, True)", "rrelu_with_noise"),
+                     ("rrelu_with_noise_", "ops.rrelu_with_noise_(x, 0.125, 0.25, True)", "rrelu_with_noise_")),
+            wrappers=(("rrelu/nn-train", "torch_ext.nn.RReLU()(x)", "rrelu"),
+                      ("rrelu_/functional-train", "torch_ext.functional.rrelu(x, training=True, inplace=True)",
+                       "rrelu_")),
+            backward=(("rrelu_backward", "ops.rrelu_backward(g, None, x, 0.125, 0.25, True, False)", "rrelu_backward",
+                       "noise"),)),
         # lower == upper: every slope is 0.2, which is leaky_relu (ATen's rrelu has no CPU float16 kernel).
         validation=(ValidationCase("rrelu(train, l=u)", lambda x: TF.rrelu(x, 0.2, 0.2, training=True),
                                    lambda x: F.leaky_relu(x, 0.2)),)),
@@ -370,6 +426,15 @@ op_db: List[OpInfo] = [
         module=_RRELU_MODULE,
         inplace=lambda x, lower, upper: TF.rrelu(x, lower, upper, training=False, inplace=True), inplace_op="rrelu_",
         autocast=AutocastPolicy("rrelu", frozenset()), bench_args=(RRELU_BENCH_LOWER, RRELU_BENCH_UPPER),
+        error_calls=ErrorCalls(
+            forward=(("rrelu/eval", "ops.rrelu(x, 0.125, 0.25, False)", "rrelu"),
+                     ("rrelu_/eval", "ops.rrelu_(x, 0.125, 0.25, False)", "rrelu_")),
+            wrappers=(("rrelu/functional-eval", "torch_ext.functional.rrelu(x)", "rrelu"),),
+            autograd=(("rrelu/autograd-eval", "ops.rrelu(y, 0.125, 0.25, False)", "rrelu"),),
+            backward=(("rrelu_backward", "ops.rrelu_backward(x, g, None, 0.125, 0.25, False, False)", "rrelu_backward",
+                       "grad_output"),
+                      ("rrelu_backward", "ops.rrelu_backward(g, x, None, 0.125, 0.25, False, False)", "rrelu_backward",
+                       "self_or_result"))),
         validation=(ValidationCase("rrelu(eval)", lambda x: TF.rrelu(x, 0.1, 0.3), lambda x: F.rrelu(x, 0.1, 0.3)),)),
     OpInfo(
         name="softplus", family="softplus", functional="softplus", op=TF.softplus, ref=F.softplus,
@@ -382,6 +447,14 @@ op_db: List[OpInfo] = [
                           (((), {}), ((2.0,), {}), ((), {"beta": 0.5}), ((), {"threshold": 1.0}), ((10, 0), {}),
                            ((), {"beta": 2, "threshold": -1.0}))),
         autocast=AutocastPolicy("softplus", frozenset({"AutocastCUDA"})), bench_args=(1.0, 20.0),
+        error_calls=ErrorCalls(
+            forward=(("softplus", "ops.softplus(x, 1.0, 20.0)", "softplus"),),
+            wrappers=(("softplus/functional", "torch_ext.functional.softplus(x)", "softplus"),
+                      ("softplus/nn", "torch_ext.nn.Softplus()(x)", "softplus")),
+            autograd=(("softplus/autograd", "ops.softplus(y, 1.0, 20.0)", "softplus"),),
+            backward=(("softplus_backward", "ops.softplus_backward(x, g, 1.0, 20.0)", "softplus_backward",
+                       "grad_output"),
+                      ("softplus_backward", "ops.softplus_backward(g, x, 1.0, 20.0)", "softplus_backward", "self"))),
         validation=(ValidationCase("softplus", lambda x: TF.softplus(x), lambda x: F.softplus(x)),
                     ValidationCase("softplus(b=2,t=5)", lambda x: TF.softplus(x, 2.0, 5.0),
                                    lambda x: F.softplus(x, 2.0, 5.0)))),
@@ -396,6 +469,7 @@ op_db: List[OpInfo] = [
                           (((), {}), ((1,), {}), ((), {"dim": -1}), ((0,), {}), ((), {"dim": None}))),
         autocast=AutocastPolicy(name + ".int", frozenset({"AutocastCUDA"})),
         bench_args=OptOut("the bench's cases carry their dim (torch_ext.bench.cases.Case.dim)"),
+        error_calls=_softmax_error_calls(name, cls_name),
         validation=_softmax_validation(name, getattr(TF, name), getattr(F, name)))
     for name, cls_name in (("softmax", "Softmax"), ("log_softmax", "LogSoftmax"))
 ]
