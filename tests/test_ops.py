@@ -10,7 +10,8 @@ import torch
 import torch_ext.functional as TF
 import torch_ext.nn as TN
 from torch_ext.testing import OptOut, op_db
-from common_utils import DEVICES, assert_bitwise_equal, assert_close, grad_output, requires_cuda, same_layout_copy
+from common_utils import (DEVICES, FLOAT_DTYPES, assert_bitwise_equal, assert_close, grad_output, requires_cuda,
+                          same_layout_copy)
 
 
 def _row_params(rows=op_db):
@@ -18,7 +19,15 @@ def _row_params(rows=op_db):
 
 
 def _sample_params(attr: str):
-    return [pytest.param(row, name, id=f"{row.name}-{name}") for row in op_db for name in getattr(row, attr)]
+    """(row, sample name) of every row's samples in the field attr; a row that opts out is one skipped case."""
+    params = []
+    for row in op_db:
+        samples = getattr(row, attr)
+        if isinstance(samples, OptOut):
+            params.append(pytest.param(row, None, id=row.name, marks=pytest.mark.skip(reason=samples.reason)))
+        else:
+            params += [pytest.param(row, name, id=f"{row.name}-{name}") for name in samples]
+    return params
 
 
 def _tensors(out) -> list:
@@ -88,6 +97,39 @@ def test_grad_mode(row, device):
     assert backward, row.backward_op
     for call in backward:
         assert _tensors(call())[0].requires_grad, row.backward_op
+
+
+# --------------------------------------------------------------------------------------------
+# Determinism: every op of a row gives the same bits with 1, 2 and 3 intra-op threads
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("row,sample", _sample_params("thread_samples"))
+def test_thread_count_independent(row, sample, dtype):
+    s = row.thread_samples[sample](dtype, "cpu")
+    g = grad_output(s.input)
+
+    def run():
+        outs = []
+        for name, call in row.op_calls(s, g, lambda t: same_layout_copy(t)[0]):
+            torch.manual_seed(5)  # the random ops draw the same numbers each run
+            outs += [(name, t) for t in _tensors(call())]
+        # And through autograd: the forward and the gradient of each tensor input.
+        torch.manual_seed(7)
+        leafs = s.replace_tensors(lambda t: t.detach().requires_grad_())
+        y = row.op(leafs.input, *leafs.args, **leafs.kwargs)
+        grads = torch.autograd.grad(y, leafs.tensors, grad_output(y, seed=3))
+        return outs + [("autograd forward", y.detach())] + [(f"autograd grad {i}", t) for i, t in enumerate(grads)]
+
+    results = {}
+    for threads in (1, 2, 3):
+        torch.set_num_threads(threads)
+        results[threads] = run()
+    assert len(results[1]) >= 3, [name for name, _ in results[1]]
+    for threads in (2, 3):
+        assert [n for n, _ in results[threads]] == [n for n, _ in results[1]]
+        for (name, a), (_, b) in zip(results[1], results[threads]):
+            assert_bitwise_equal(b, a, f"{row.name} {name} with {threads} threads vs 1")
 
 
 # --------------------------------------------------------------------------------------------
@@ -188,6 +230,7 @@ TABLE_FIELDS = {
     "autocast": "tests/test_autocast.py::test_autocast_kernels_mirror_aten",
     "bench_args": "torch_ext/bench/cases.py (the benchmark's call)",
     "error_calls": "tests/test_errors.py (the bad-dtype cases of every op, and docs/errors.md)",
+    "thread_samples": "tests/test_ops.py::test_thread_count_independent",
     "module.ctor_args": "tests/test_nn.py::TestModules (repr, state_dict, copy and pickle against torch.nn's)",
 }
 

@@ -24,12 +24,14 @@ import torch_ext.nn as TN
 from torch_ext.testing.inputs import (
     ALL_LAYOUTS,
     FLOAT_DTYPES,
+    LARGE_LAYOUTS,
     PRELU_CASES,
     PRELU_WEIGHTS,
     TOLERANCES,
     grad_output,
     make_input,
     make_prelu_case,
+    values_with_specials,
 )
 
 ops = torch.ops.torch_ext
@@ -157,6 +159,9 @@ class OpInfo:
     # arguments); None: missing.
     bench_args: Optional[object] = None  # a tuple, or an OptOut
     error_calls: Optional[object] = None  # ErrorCalls, or an OptOut; None: missing
+    # Inputs of tests/test_ops.py::test_thread_count_independent (every op of the row, 1, 2 and 3 threads, bit for
+    # bit): the parallel paths, special values mixed in where the op is element-wise. None: missing.
+    thread_samples: Optional[object] = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -167,6 +172,18 @@ def _layout_samples(layouts, *args, **kwargs) -> Dict[str, SampleBuilder]:
     return {layout: (lambda dtype, device, layout=layout: SampleInput(make_input(layout, dtype, device), args,
                                                                     dict(kwargs)))
             for layout in layouts}
+
+
+def _special_layout_samples(layouts, *args_grid) -> Dict[str, SampleBuilder]:
+    """Each layout with special values mixed in, under each argument tuple of args_grid (named by it when there
+    are several)."""
+    out = {}
+    for layout in layouts:
+        for args in args_grid:
+            name = layout if len(args_grid) == 1 else f"{layout}-{args}"
+            out[name] = lambda dtype, device, layout=layout, args=args: SampleInput(
+                make_input(layout, dtype, device, values=values_with_specials(dtype)), tuple(args))
+    return out
 
 
 def _prelu_samples(cases) -> Dict[str, SampleBuilder]:
@@ -238,6 +255,7 @@ def _elu_row(name, alpha, fn, ref, inplace, module, validation, bench_args, erro
         samples=_layout_samples(ALL_LAYOUTS, *args), large_samples=_layout_samples(["large"], *args),
         autograd_function="EluFunction", forbidden_aten=_ELU_FORBIDDEN, module=module,
         inplace=inplace, inplace_op=name + "_", validation=validation,
+        thread_samples=_special_layout_samples(LARGE_LAYOUTS, args),
         autocast=AutocastPolicy(name, frozenset()), bench_args=bench_args, error_calls=error_calls)
 
 
@@ -368,6 +386,8 @@ op_db: List[OpInfo] = [
         name="prelu", family="prelu", functional="prelu", op=TF.prelu, ref=F.prelu,
         forward_op="prelu", backward_op="prelu_backward", ops=("prelu", "prelu_backward"), op_calls=_prelu_calls,
         samples=_prelu_samples(PRELU_CASES), large_samples=_prelu_samples(["large_channels_last"]),
+        # (the reduction's own determinism grid is tests/test_prelu.py's)
+        thread_samples=_prelu_samples(["large_channels_last"]),
         autograd_function="PreluFunction", small_sample="NCL-per_channel",
         # The weight gradient is reduced inside prelu_backward's kernel (no aten::sum).
         forbidden_aten=frozenset({"aten::prelu", "aten::_prelu_kernel", "aten::_prelu_kernel_backward", "aten::sum",
@@ -397,6 +417,7 @@ op_db: List[OpInfo] = [
         ops=("rrelu_with_noise", "rrelu_with_noise_", "rrelu_backward"), op_calls=_rrelu_calls(True),
         samples=_layout_samples(ALL_LAYOUTS, RRELU_LOWER, RRELU_UPPER),
         large_samples=_layout_samples(["large"], RRELU_LOWER, RRELU_UPPER),
+        thread_samples=_special_layout_samples(LARGE_LAYOUTS, (RRELU_LOWER, RRELU_UPPER)),
         autograd_function="RReluWithNoiseFunction", forbidden_aten=_RRELU_FORBIDDEN,
         module=_RRELU_MODULE,
         inplace=lambda x, lower, upper: TF.rrelu(x, lower, upper, training=True, inplace=True),
@@ -422,6 +443,7 @@ op_db: List[OpInfo] = [
         forward_op="rrelu", backward_op="rrelu_backward", ops=("rrelu", "rrelu_", "rrelu_backward"),
         op_calls=_rrelu_calls(False), samples=_layout_samples(ALL_LAYOUTS, RRELU_LOWER, RRELU_UPPER),
         large_samples=_layout_samples(["large"], RRELU_LOWER, RRELU_UPPER),
+        thread_samples=_special_layout_samples(LARGE_LAYOUTS, (RRELU_LOWER, RRELU_UPPER)),
         autograd_function="RReluEvalFunction", forbidden_aten=_RRELU_FORBIDDEN,
         module=_RRELU_MODULE,
         inplace=lambda x, lower, upper: TF.rrelu(x, lower, upper, training=False, inplace=True), inplace_op="rrelu_",
@@ -441,6 +463,8 @@ op_db: List[OpInfo] = [
         forward_op="softplus", backward_op="softplus_backward", ops=("softplus", "softplus_backward"),
         op_calls=_softplus_calls, samples=_layout_samples(ALL_LAYOUTS, 0.5, 1.0),
         large_samples=_layout_samples(["large"], 2.0, 1.0), autograd_function="SoftplusFunction",
+        # (beta, threshold): the defaults, a negative threshold (all log1p(exp)), one past every input (no linear part)
+        thread_samples=_special_layout_samples(LARGE_LAYOUTS, (1.0, 20.0), (2.0, -1.0), (0.5, 1e4)),
         forbidden_aten=frozenset({"aten::softplus", "aten::softplus_backward", "aten::exp", "aten::log1p",
                                   "aten::sigmoid"}),
         module=ModuleInfo("Softplus", dict(beta=2.0, threshold=5.0), ("beta", "threshold"),
@@ -463,6 +487,7 @@ op_db: List[OpInfo] = [
         name=name, family="softmax", functional=name, op=getattr(TF, name), ref=getattr(F, name),
         forward_op=name, backward_op=name + "_backward", ops=(name, name + "_backward"),
         op_calls=_softmax_calls(name), samples=_softmax_samples(), large_samples=_shape_samples(_SOFTMAX_LARGE),
+        thread_samples=_shape_samples(_SOFTMAX_LARGE),
         autograd_function="LogSoftmaxFunction" if name == "log_softmax" else "SoftmaxFunction",
         forbidden_aten=_SOFTMAX_FORBIDDEN, small_sample="contiguous-dim1-None",
         module=ModuleInfo(cls_name, dict(dim=1), ("dim",),
