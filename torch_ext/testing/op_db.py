@@ -333,15 +333,17 @@ def _rows_of_8(x: torch.Tensor) -> torch.Tensor:
     return x.view(-1, 8) if x.numel() % 8 == 0 else x.view(1, -1)
 
 
-def _softmax_error_calls(name: str, cls_name: str) -> "ErrorCalls":
+def _error_calls(name: str, args: str, functional: str, layer: str, backward_args: str, saved: str) -> ErrorCalls:
+    """The ErrorCalls of an op with one forward op, ``ops.<name>(x, <args>)``, its faces
+    ``torch_ext.functional.<functional>`` and ``torch_ext.nn.<layer>``, and a backward op
+    ``ops.<name>_backward(grad_output, <saved>, <backward_args>)``."""
     return ErrorCalls(
-        forward=((name, f"ops.{name}(x, 0, None)", name),),
-        wrappers=((f"{name}/functional", f"torch_ext.functional.{name}(x, dim=0)", name),
-                  (f"{name}/nn", f"torch_ext.nn.{cls_name}(dim=0)(x)", name)),
-        autograd=((f"{name}/autograd", f"ops.{name}(y, 0, None)", name),),
-        backward=((f"{name}_backward", f"ops.{name}_backward(x, g, 0, torch.float32)", f"{name}_backward",
-                   "grad_output"),
-                  (f"{name}_backward", f"ops.{name}_backward(g, x, 0, torch.float32)", f"{name}_backward", "output")))
+        forward=((name, f"ops.{name}(x, {args})", name),),
+        wrappers=((f"{name}/functional", f"torch_ext.functional.{functional}", name),
+                  (f"{name}/nn", f"torch_ext.nn.{layer}", name)),
+        autograd=((f"{name}/autograd", f"ops.{name}(y, {args})", name),),
+        backward=tuple((f"{name}_backward", f"ops.{name}_backward({a}, {b}, {backward_args})", f"{name}_backward", arg)
+                       for a, b, arg in (("x", "g", "grad_output"), ("g", "x", saved))))
 
 
 def _softmax_validation(name: str, ours: Callable, theirs: Callable) -> Tuple[ValidationCase, ...]:
@@ -396,14 +398,8 @@ op_db: List[OpInfo] = [
                           (((), {}), ((3,), {}), ((5, 0.1), {}))),
         autocast=AutocastPolicy("prelu", frozenset({"AutocastCPU", "AutocastCUDA"})),
         bench_args=OptOut("the bench draws a weight per case (torch_ext.bench.cases._build_prelu)"),
-        error_calls=ErrorCalls(
-            forward=(("prelu", "ops.prelu(x, torch.tensor([0.25]))", "prelu"),),
-            wrappers=(("prelu/functional", "torch_ext.functional.prelu(x, torch.tensor([0.25]))", "prelu"),
-                      ("prelu/nn", "torch_ext.nn.PReLU()(x)", "prelu")),
-            autograd=(("prelu/autograd", "ops.prelu(y, torch.tensor([0.25]))", "prelu"),),
-            backward=(("prelu_backward", "ops.prelu_backward(x, g, torch.tensor([0.25]))", "prelu_backward",
-                       "grad_output"),
-                      ("prelu_backward", "ops.prelu_backward(g, x, torch.tensor([0.25]))", "prelu_backward", "self"))),
+        error_calls=_error_calls("prelu", "torch.tensor([0.25])", "prelu(x, torch.tensor([0.25]))", "PReLU()(x)",
+                                 "torch.tensor([0.25])", "self"),
         validation=(
             ValidationCase("prelu(C=1)", lambda x: TF.prelu(x, _prelu_weight(x, 1)),
                            lambda x: F.prelu(x, _prelu_weight(x, 1))),
@@ -471,14 +467,7 @@ op_db: List[OpInfo] = [
                           (((), {}), ((2.0,), {}), ((), {"beta": 0.5}), ((), {"threshold": 1.0}), ((10, 0), {}),
                            ((), {"beta": 2, "threshold": -1.0}))),
         autocast=AutocastPolicy("softplus", frozenset({"AutocastCUDA"})), bench_args=(1.0, 20.0),
-        error_calls=ErrorCalls(
-            forward=(("softplus", "ops.softplus(x, 1.0, 20.0)", "softplus"),),
-            wrappers=(("softplus/functional", "torch_ext.functional.softplus(x)", "softplus"),
-                      ("softplus/nn", "torch_ext.nn.Softplus()(x)", "softplus")),
-            autograd=(("softplus/autograd", "ops.softplus(y, 1.0, 20.0)", "softplus"),),
-            backward=(("softplus_backward", "ops.softplus_backward(x, g, 1.0, 20.0)", "softplus_backward",
-                       "grad_output"),
-                      ("softplus_backward", "ops.softplus_backward(g, x, 1.0, 20.0)", "softplus_backward", "self"))),
+        error_calls=_error_calls("softplus", "1.0, 20.0", "softplus(x)", "Softplus()(x)", "1.0, 20.0", "self"),
         validation=(ValidationCase("softplus", lambda x: TF.softplus(x), lambda x: F.softplus(x)),
                     ValidationCase("softplus(b=2,t=5)", lambda x: TF.softplus(x, 2.0, 5.0),
                                    lambda x: F.softplus(x, 2.0, 5.0)))),
@@ -494,7 +483,8 @@ op_db: List[OpInfo] = [
                           (((), {}), ((1,), {}), ((), {"dim": -1}), ((0,), {}), ((), {"dim": None}))),
         autocast=AutocastPolicy(name + ".int", frozenset({"AutocastCUDA"})),
         bench_args=OptOut("the bench's cases carry their dim (torch_ext.bench.cases.Case.dim)"),
-        error_calls=_softmax_error_calls(name, cls_name),
+        error_calls=_error_calls(name, "0, None", f"{name}(x, dim=0)", f"{cls_name}(dim=0)(x)", "0, torch.float32",
+                                 "output"),
         validation=_softmax_validation(name, getattr(TF, name), getattr(F, name)))
     for name, cls_name in (("softmax", "Softmax"), ("log_softmax", "LogSoftmax"))
 ]
