@@ -1,7 +1,6 @@
 """ELU family (elu, celu, selu and their in-place and backward ops) against PyTorch and float64 formulas."""
 
 import textwrap
-from pathlib import Path
 
 import pytest
 import torch
@@ -47,8 +46,6 @@ from common_utils import (
 )
 
 ops = torch.ops.torch_ext
-TESTS_DIR = Path(__file__).resolve().parent
-ROOT = TESTS_DIR.parent
 
 VARIANTS = variant_params(ELU_VARIANTS)
 POSITIVE_VARIANTS = variant_params(INPLACE_VARIANTS)  # alpha >= 0: the in-place path is allowed

@@ -4,7 +4,6 @@ import copy
 import inspect
 import pickle
 import textwrap
-from pathlib import Path
 
 import pytest
 import torch
@@ -37,8 +36,6 @@ from common_utils import (
 from stack_utils import GraphRecorder
 
 ops = torch.ops.torch_ext
-TESTS_DIR = Path(__file__).resolve().parent
-ROOT = TESTS_DIR.parent
 
 # Inputs: the op table's PReLU cases (each names its channel count, the size of dim 1) and weights.
 CASES = PRELU_CASES

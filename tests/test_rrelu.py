@@ -3,7 +3,6 @@ formula, the uniform law and a NumPy Philox4x32-10 reference of the in-kernel ra
 
 import textwrap
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,8 +48,6 @@ from common_utils import (
 from stack_utils import GraphRecorder
 
 ops = torch.ops.torch_ext
-TESTS_DIR = Path(__file__).resolve().parent
-ROOT = TESTS_DIR.parent
 
 DEFAULT_LOWER, DEFAULT_UPPER = 1.0 / 8, 1.0 / 3
 # (lower, upper): the defaults, a wide range, equal bounds, a negative range and one that straddles 0.

@@ -46,8 +46,6 @@ from common_utils import (
 from stack_utils import GraphRecorder
 
 ops = torch.ops.torch_ext
-TESTS_DIR = Path(__file__).resolve().parent
-ROOT = TESTS_DIR.parent
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ import inspect
 import math
 import re
 import textwrap
-from pathlib import Path
 
 import pytest
 import torch
@@ -49,8 +48,6 @@ from stack_utils import GraphRecorder
 from torch_ext.testing import op_db_by_name
 
 ops = torch.ops.torch_ext
-TESTS_DIR = Path(__file__).resolve().parent
-ROOT = TESTS_DIR.parent
 
 # --------------------------------------------------------------------------------------------
 # float64 references. The branch (beta * x > threshold) is decided as the kernels decide it: the
