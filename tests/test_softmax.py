@@ -712,23 +712,7 @@ class TestSoftmax:
         assert_close(grad, ref_grad)
         torch._dynamo.reset()
 
-    @pytest.mark.parametrize("op", OPS)
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_export_keeps_custom_op(self, device, op):
-        torch.manual_seed(0)
-        model = nn.Sequential(nn.Linear(6, 8), op.ext_module(dim=1)).to(device)
-        ref = nn.Sequential(nn.Linear(6, 8), op.torch_module(dim=1)).to(device)
-        ref.load_state_dict(model.state_dict())
-        x = make_input(lambda v: v((4, 6)), torch.float32, device)
-        batch = torch.export.Dim("batch", min=2, max=64)
-        ep = torch.export.export(model, (x,), dynamic_shapes=({0: batch},))
-        for graph in (ep.graph, ep.run_decompositions().graph):
-            targets = [n.target for n in graph.nodes if n.op == "call_function"]
-            assert targets.count(op.ext_op.default) == 1, targets
-            assert not any("softmax" in str(t) and "torch_ext" not in str(t) for t in targets), targets
-        for n in (4, 17):
-            xi = make_input(lambda v: v((n, 6)), torch.float32, device, seed=n)
-            torch.testing.assert_close(ep.module()(xi), ref(xi))
+    # (torch.export of the layers: tests/test_export.py::test_layer_op_kept, over every layer of the table.)
 
     # ------------------------------------------------------------------------------------------
     # Autocast: ATen's policy (fp32_set_opt_dtype under CUDA autocast; nothing under CPU autocast)

@@ -162,6 +162,9 @@ class OpInfo:
     # Inputs of tests/test_ops.py::test_thread_count_independent (every op of the row, 1, 2 and 3 threads, bit for
     # bit): the parallel paths, special values mixed in where the op is element-wise. None: missing.
     thread_samples: Optional[object] = None
+    # The torch_ext op the layer's exported graph calls after torch.export's default decompositions (None: the
+    # forward op; celu and selu are composites over elu).
+    decomposed_op: Optional[str] = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,7 +259,8 @@ def _elu_row(name, alpha, fn, ref, inplace, module, validation, bench_args, erro
         autograd_function="EluFunction", forbidden_aten=_ELU_FORBIDDEN, module=module,
         inplace=inplace, inplace_op=name + "_", validation=validation,
         thread_samples=_special_layout_samples(LARGE_LAYOUTS, args),
-        autocast=AutocastPolicy(name, frozenset()), bench_args=bench_args, error_calls=error_calls)
+        autocast=AutocastPolicy(name, frozenset()), bench_args=bench_args, error_calls=error_calls,
+        decomposed_op=None if name == "elu" else "elu")
 
 
 def _softplus_calls(s, g, writable_copy):
