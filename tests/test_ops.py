@@ -100,6 +100,39 @@ def test_grad_mode(row, device):
 
 
 # --------------------------------------------------------------------------------------------
+# torch.library.opcheck: schema, autograd registration, fake tensors, AOT dispatch
+# --------------------------------------------------------------------------------------------
+
+def _opcheck_params():
+    params = []
+    for row in op_db:
+        if isinstance(row.opcheck, OptOut):
+            params.append(pytest.param(row, None, None, None, False, id=row.name,
+                                       marks=pytest.mark.skip(reason=row.opcheck.reason)))
+            continue
+        for sample, dtype in row.opcheck.samples:
+            for call, make in row.opcheck.calls.items():
+                inplace = make(row.samples[sample](dtype, "meta"))[2]
+                for requires_grad in (False,) if inplace else (False, True):
+                    params.append(pytest.param(
+                        row, sample, dtype, call, requires_grad,
+                        id=f"{row.name}-{sample}-{str(dtype)[6:]}-{call}-{'requires_grad' if requires_grad else 'no_grad'}"))
+    return params
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("row,sample,dtype,call,requires_grad", _opcheck_params())
+def test_opcheck(row, sample, dtype, call, requires_grad, device):
+    op, args, inplace = row.opcheck.calls[call](row.samples[sample](dtype, device))
+    if inplace:
+        args = (same_layout_copy(args[0])[0],) + args[1:]  # a fresh input with the sample's layout
+    else:
+        args = tuple(a.detach().requires_grad_(requires_grad) if isinstance(a, torch.Tensor) else a for a in args)
+    assert isinstance(op, torch._ops.OpOverload) and op.namespace == "torch_ext", op
+    torch.library.opcheck(op, args)
+
+
+# --------------------------------------------------------------------------------------------
 # Determinism: every op of a row gives the same bits with 1, 2 and 3 intra-op threads
 # --------------------------------------------------------------------------------------------
 
@@ -231,6 +264,7 @@ TABLE_FIELDS = {
     "bench_args": "torch_ext/bench/cases.py (the benchmark's call)",
     "error_calls": "tests/test_errors.py (the bad-dtype cases of every op, and docs/errors.md)",
     "thread_samples": "tests/test_ops.py::test_thread_count_independent",
+    "opcheck": "tests/test_ops.py::test_opcheck",
     "module.ctor_args": "tests/test_nn.py::TestModules (repr, state_dict, copy and pickle against torch.nn's)",
 }
 

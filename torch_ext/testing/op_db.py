@@ -109,6 +109,25 @@ class ErrorCalls:
     backward: Tuple[Tuple[str, str, str, str], ...] = ()  # the backward op with x in one tensor argument
 
 
+# An opcheck call: sample -> (the registered op's overload, its arguments, whether it writes its first argument).
+OpcheckCall = Callable[[SampleInput], Tuple[object, tuple, bool]]
+
+
+@dataclasses.dataclass(frozen=True)
+class OpcheckInfo:
+    """What tests/test_ops.py::test_opcheck runs torch.library.opcheck on (schema, autograd registration, fake
+    tensors, AOT dispatch): each named call on each (sample name, dtype), with and without requires_grad (in-place
+    calls without)."""
+
+    samples: Tuple[Tuple[str, torch.dtype], ...]
+    calls: Dict[str, OpcheckCall]
+
+
+def _strided_grad(x: torch.Tensor) -> torch.Tensor:
+    """A grad_output with x's strides (channels_last for a channels_last x)."""
+    return torch.empty_like(x).copy_(grad_output(x))
+
+
 @dataclasses.dataclass(frozen=True)
 class AutocastPolicy:
     """The autocast policy of a row's forward op: the ATen op whose policy it follows (its kernels' keys must be that
@@ -165,6 +184,7 @@ class OpInfo:
     # The torch_ext op the layer's exported graph calls after torch.export's default decompositions (None: the
     # forward op; celu and selu are composites over elu).
     decomposed_op: Optional[str] = None
+    opcheck: Optional[object] = None  # OpcheckInfo, or an OptOut; None: missing
 
 
 # --------------------------------------------------------------------------------------------
@@ -200,6 +220,9 @@ def _prelu_samples(cases) -> Dict[str, SampleBuilder]:
     return out
 
 
+_PRELU_SAMPLE_NAMES = frozenset(_prelu_samples(PRELU_CASES))
+
+
 def _input_and_args(tensors):
     return tensors[0], tuple(tensors[1:])
 
@@ -233,6 +256,26 @@ ELU_PARAMS: Dict[str, Callable[..., Tuple[float, float, float]]] = {
     "selu": lambda: (SELU_ALPHA, SELU_SCALE, 1.0),
 }
 
+# elu with scale and input_scale (the raw op), its backward of the input and of the result, and the in-place ops.
+_ELU_RAW = (0.5, 1.25, 0.75)
+_ELU_OPCHECK = {
+    "elu": OpcheckInfo(
+        tuple((layout, torch.float32) for layout in ("contiguous", "channels_last", "transposed")),
+        {"elu": lambda s: (ops.elu.default, (s.input, *_ELU_RAW), False),
+         "elu(defaults)": lambda s: (ops.elu.default, (s.input,), False),
+         "elu_backward(is_result=False)": lambda s: (
+             ops.elu_backward.default, (_strided_grad(s.input), *_ELU_RAW, False, s.input), False),
+         "elu_backward(is_result=True)": lambda s: (
+             ops.elu_backward.default, (_strided_grad(s.input), *_ELU_RAW, True, aten.elu(s.input, *_ELU_RAW)), False),
+         "elu_": lambda s: (ops.elu_.default, (s.input, *_ELU_RAW), True)}),
+    "celu": OpcheckInfo((("contiguous", torch.float32),),
+                        {"celu": lambda s: (ops.celu.default, (s.input, 0.5), False),
+                         "celu_": lambda s: (ops.celu_.default, (s.input, 0.5), True)}),
+    "selu": OpcheckInfo((("contiguous", torch.float32),),
+                        {"selu": lambda s: (ops.selu.default, (s.input,), False),
+                         "selu_": lambda s: (ops.selu_.default, (s.input,), True)}),
+}
+
 _ELU_FORBIDDEN = frozenset({"aten::elu", "aten::elu_", "aten::elu_backward", "aten::celu", "aten::selu",
                             "aten::expm1", "aten::exp"})
 
@@ -260,7 +303,7 @@ def _elu_row(name, alpha, fn, ref, inplace, module, validation, bench_args, erro
         inplace=inplace, inplace_op=name + "_", validation=validation,
         thread_samples=_special_layout_samples(LARGE_LAYOUTS, args),
         autocast=AutocastPolicy(name, frozenset()), bench_args=bench_args, error_calls=error_calls,
-        decomposed_op=None if name == "elu" else "elu")
+        decomposed_op=None if name == "elu" else "elu", opcheck=_ELU_OPCHECK[name])
 
 
 def _softplus_calls(s, g, writable_copy):
@@ -321,6 +364,7 @@ _SOFTMAX_FORBIDDEN = frozenset({
 _SOFTMAX_LARGE = [((3, 40009), (1, None)), ((2, 9000), (1, None)), ((40, 30, 20), (1, None))]
 RRELU_LOWER, RRELU_UPPER = 0.1, 0.3
 RRELU_BENCH_LOWER, RRELU_BENCH_UPPER = 1.0 / 8, 1.0 / 3  # the functional's defaults
+_RRELU_OPCHECK = OptOut("the generator argument, train and eval: tests/test_rrelu.py's opcheck tests")
 _RRELU_MODULE = ModuleInfo("RReLU", dict(lower=0.1, upper=0.2), ("lower", "upper", "inplace"),
                            (((), {}), ((0.1, 0.3), {}), ((), {"inplace": True}),
                             ((0.2,), {"upper": 0.5, "inplace": False})))
@@ -348,6 +392,29 @@ def _error_calls(name: str, args: str, functional: str, layer: str, backward_arg
         autograd=((f"{name}/autograd", f"ops.{name}(y, {args})", name),),
         backward=tuple((f"{name}_backward", f"ops.{name}_backward({a}, {b}, {backward_args})", f"{name}_backward", arg)
                        for a, b, arg in (("x", "g", "grad_output"), ("g", "x", saved))))
+
+
+def _softmax_opcheck(name: str) -> OpcheckInfo:
+    """The forward over dims of a few layouts with and without a dtype argument (and a float16 input computed in
+    float32); the backward of the output, for a float32 and a float16 input dtype."""
+    forward, backward = getattr(ops, name), getattr(ops, name + "_backward")
+
+    def backward_call(input_dtype):
+        def call(s):
+            y = forward(s.input, *s.args)
+            return backward.default, (grad_output(y), y, s.args[0], input_dtype), False
+
+        return call
+
+    samples = [(f"{layout}-dim{dim}-{dtype}", torch.float32)
+               for layout, dim in (("contiguous", -1), ("contiguous", 1), ("channels_last", 1), ("transposed", 0),
+                                   ("contiguous", 0))
+               for dtype in ("None", "float64")]
+    return OpcheckInfo(tuple(samples) + (("contiguous-dim2-float32", torch.float16),),
+                       # (no dtype argument: the schema's default)
+                       {name: lambda s: (forward.default, (s.input, *[a for a in s.args if a is not None]), False),
+                        f"{name}_backward(float32)": backward_call(torch.float32),
+                        f"{name}_backward(float16)": backward_call(torch.float16)})
 
 
 def _softmax_validation(name: str, ours: Callable, theirs: Callable) -> Tuple[ValidationCase, ...]:
@@ -404,6 +471,12 @@ op_db: List[OpInfo] = [
         bench_args=OptOut("the bench draws a weight per case (torch_ext.bench.cases._build_prelu)"),
         error_calls=_error_calls("prelu", "torch.tensor([0.25])", "prelu(x, torch.tensor([0.25]))", "PReLU()(x)",
                                  "torch.tensor([0.25])", "self"),
+        opcheck=OpcheckInfo(
+            tuple((f"{case}-{weights}", torch.float32) for case in ("NCL", "NCHW_channels_last", "transposed", "1d", "0d")
+                  for weights in PRELU_WEIGHTS if f"{case}-{weights}" in _PRELU_SAMPLE_NAMES),
+            {"prelu": lambda s: (ops.prelu.default, (s.input, *s.args), False),
+             "prelu_backward": lambda s: (ops.prelu_backward.default, (grad_output(s.input), s.input, *s.args),
+                                          False)}),
         validation=(
             ValidationCase("prelu(C=1)", lambda x: TF.prelu(x, _prelu_weight(x, 1)),
                            lambda x: F.prelu(x, _prelu_weight(x, 1))),
@@ -422,6 +495,7 @@ op_db: List[OpInfo] = [
         module=_RRELU_MODULE,
         inplace=lambda x, lower, upper: TF.rrelu(x, lower, upper, training=True, inplace=True),
         inplace_op="rrelu_", random=True, autocast=AutocastPolicy("rrelu_with_noise", frozenset()),
+        opcheck=_RRELU_OPCHECK,
         bench_args=(RRELU_BENCH_LOWER, RRELU_BENCH_UPPER),
         error_calls=ErrorCalls(
             forward=(("rrelu/train", "ops.rrelu(x, 0.125, 0.25, True)", "rrelu"),
@@ -448,6 +522,7 @@ op_db: List[OpInfo] = [
         module=_RRELU_MODULE,
         inplace=lambda x, lower, upper: TF.rrelu(x, lower, upper, training=False, inplace=True), inplace_op="rrelu_",
         autocast=AutocastPolicy("rrelu", frozenset()), bench_args=(RRELU_BENCH_LOWER, RRELU_BENCH_UPPER),
+        opcheck=_RRELU_OPCHECK,
         error_calls=ErrorCalls(
             forward=(("rrelu/eval", "ops.rrelu(x, 0.125, 0.25, False)", "rrelu"),
                      ("rrelu_/eval", "ops.rrelu_(x, 0.125, 0.25, False)", "rrelu_")),
@@ -472,6 +547,14 @@ op_db: List[OpInfo] = [
                            ((), {"beta": 2, "threshold": -1.0}))),
         autocast=AutocastPolicy("softplus", frozenset({"AutocastCUDA"})), bench_args=(1.0, 20.0),
         error_calls=_error_calls("softplus", "1.0, 20.0", "softplus(x)", "Softplus()(x)", "1.0, 20.0", "self"),
+        opcheck=OpcheckInfo(
+            tuple((layout, torch.float32) for layout in ("contiguous", "channels_last", "transposed")),
+            {"softplus": lambda s: (ops.softplus.default, (s.input, 2.0, 1.0), False),
+             "softplus(defaults)": lambda s: (ops.softplus.default, (s.input,), False),
+             "softplus_backward": lambda s: (ops.softplus_backward.default, (_strided_grad(s.input), s.input, 2.0, 1.0),
+                                             False),
+             "softplus_backward(defaults)": lambda s: (
+                 ops.softplus_backward.default, (_strided_grad(s.input), s.input, 1.0, 20.0), False)}),
         validation=(ValidationCase("softplus", lambda x: TF.softplus(x), lambda x: F.softplus(x)),
                     ValidationCase("softplus(b=2,t=5)", lambda x: TF.softplus(x, 2.0, 5.0),
                                    lambda x: F.softplus(x, 2.0, 5.0)))),
@@ -489,6 +572,7 @@ op_db: List[OpInfo] = [
         bench_args=OptOut("the bench's cases carry their dim (torch_ext.bench.cases.Case.dim)"),
         error_calls=_error_calls(name, "0, None", f"{name}(x, dim=0)", f"{cls_name}(dim=0)(x)", "0, torch.float32",
                                  "output"),
+        opcheck=_softmax_opcheck(name),
         validation=_softmax_validation(name, getattr(TF, name), getattr(F, name)))
     for name, cls_name in (("softmax", "Softmax"), ("log_softmax", "LogSoftmax"))
 ]
