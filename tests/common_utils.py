@@ -380,3 +380,32 @@ def with_specials_every(base: torch.Tensor, dtype: torch.dtype, every: int) -> t
         sp = special_values(dtype).double()
         flat[::every] = sp.repeat(n // sp.numel() + 1)[:n]
     return base
+
+
+# grad_output and a saved tensor of the same shape in different layouts: the backward ops' mixed-layout tests.
+MIXED_LAYOUT_PAIRS = [
+    ("contiguous", "transposed"),
+    ("transposed", "contiguous"),
+    ("channels_last", "contiguous"),
+    ("contiguous", "channels_last"),
+    ("sliced_step2", "transposed"),
+    ("expanded", "contiguous"),
+    ("contiguous", "expanded"),
+]
+
+
+def mixed_layout_pair(g_layout: str, other_layout: str, dtype, device):
+    """(grad_output, the other tensor) of one shape in the given layouts (a pair of MIXED_LAYOUT_PAIRS)."""
+    if "channels_last" in (g_layout, other_layout):
+        mk = {
+            "channels_last": lambda v: v((2, 5, 4, 3)).contiguous(memory_format=torch.channels_last),
+            "contiguous": lambda v: v((2, 5, 4, 3)),
+        }
+    else:
+        mk = {
+            "contiguous": lambda v: v((6, 17)),
+            "transposed": lambda v: v((17, 6)).t(),
+            "sliced_step2": lambda v: v((6, 34))[:, ::2],
+            "expanded": lambda v: v((1, 17)).expand(6, 17),
+        }
+    return make_input(mk[g_layout], dtype, device, seed=1), make_input(mk[other_layout], dtype, device, seed=2)

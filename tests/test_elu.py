@@ -43,6 +43,8 @@ from common_utils import (
     variant_params,
     draw_strided_layout,
     with_specials_every,
+    MIXED_LAYOUT_PAIRS,
+    mixed_layout_pair,
 )
 
 ops = torch.ops.torch_ext
@@ -178,36 +180,12 @@ class TestElu:
         assert_close_off_nan(out, expected, b)
         assert_close(out, elu_backward_reference(g, *params, is_result, b))
 
-    @pytest.mark.parametrize(
-        "g_layout,b_layout",
-        [
-            ("contiguous", "transposed"),
-            ("transposed", "contiguous"),
-            ("channels_last", "contiguous"),
-            ("contiguous", "channels_last"),
-            ("sliced_step2", "transposed"),
-            ("expanded", "contiguous"),
-            ("contiguous", "expanded"),
-        ],
-    )
+    @pytest.mark.parametrize("g_layout,b_layout", MIXED_LAYOUT_PAIRS)
     @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
     @pytest.mark.parametrize("device", DEVICES)
     def test_backward_mixed_layouts(self, device, dtype, g_layout, b_layout):
         # grad_output and self_or_result of the same shape but different strides.
-        if "channels_last" in (g_layout, b_layout):
-            mk = {
-                "channels_last": lambda v: v((2, 5, 4, 3)).contiguous(memory_format=torch.channels_last),
-                "contiguous": lambda v: v((2, 5, 4, 3)),
-            }
-        else:
-            mk = {
-                "contiguous": lambda v: v((6, 17)),
-                "transposed": lambda v: v((17, 6)).t(),
-                "sliced_step2": lambda v: v((6, 34))[:, ::2],
-                "expanded": lambda v: v((1, 17)).expand(6, 17),
-            }
-        g = make_input(mk[g_layout], dtype, device, seed=1)
-        b = make_input(mk[b_layout], dtype, device, seed=2)
+        g, b = mixed_layout_pair(g_layout, b_layout, dtype, device)
         for params, is_result in [((1.0, 1.0, 1.0), False), ((0.5, 2.0, 1.5), False), ((0.5, 2.0, 1.5), True)]:
             bb = torch.ops.aten.elu(b, *params) if is_result else b
             out = ops.elu_backward(g, *params, is_result, bb)

@@ -43,6 +43,8 @@ from common_utils import (
     values_with_specials,
     draw_strided_layout,
     with_specials_every,
+    MIXED_LAYOUT_PAIRS,
+    mixed_layout_pair,
 )
 from stack_utils import GraphRecorder
 from torch_ext.testing import op_db_by_name
@@ -265,36 +267,12 @@ class TestSoftplus:
         assert_close(out, expected)
         assert_close(out, softplus_backward_reference(g, x, beta, threshold))
 
-    @pytest.mark.parametrize(
-        "g_layout,x_layout",
-        [
-            ("contiguous", "transposed"),
-            ("transposed", "contiguous"),
-            ("channels_last", "contiguous"),
-            ("contiguous", "channels_last"),
-            ("sliced_step2", "transposed"),
-            ("expanded", "contiguous"),
-            ("contiguous", "expanded"),
-        ],
-    )
+    @pytest.mark.parametrize("g_layout,x_layout", MIXED_LAYOUT_PAIRS)
     @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
     @pytest.mark.parametrize("device", DEVICES)
     def test_backward_mixed_layouts(self, device, dtype, g_layout, x_layout):
         # grad_output and self of the same shape but different strides.
-        if "channels_last" in (g_layout, x_layout):
-            mk = {
-                "channels_last": lambda v: v((2, 5, 4, 3)).contiguous(memory_format=torch.channels_last),
-                "contiguous": lambda v: v((2, 5, 4, 3)),
-            }
-        else:
-            mk = {
-                "contiguous": lambda v: v((6, 17)),
-                "transposed": lambda v: v((17, 6)).t(),
-                "sliced_step2": lambda v: v((6, 34))[:, ::2],
-                "expanded": lambda v: v((1, 17)).expand(6, 17),
-            }
-        g = make_input(mk[g_layout], dtype, device, seed=1)
-        x = make_input(mk[x_layout], dtype, device, seed=2)
+        g, x = mixed_layout_pair(g_layout, x_layout, dtype, device)
         for beta, threshold in ((1.0, 20.0), (2.0, 1.0), (0.5, -1.0)):
             out = ops.softplus_backward(g, x, beta, threshold)
             assert out.stride() == torch.empty_like(g).stride()
