@@ -330,3 +330,82 @@ def philox_slopes_float32(bits: np.ndarray, lower: float, upper: float) -> np.nd
     u = (bits >> np.uint64(8)).astype(np.float64) * 2.0**-24
     r = (u * np.float64(np.float32(hi - lo)) + np.float64(lo)).astype(np.float32)
     return np.minimum(r, hi)
+
+
+# --------------------------------------------------------------------------------------------
+# Property tests: random shapes, strides and offsets (hypothesis)
+# --------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class StridedLayout:
+    """A view's recipe: a base of ``base_shape`` in the permuted order ``perm``, permuted back and sliced with
+    ``steps`` from ``offsets``, which gives any strides and any storage offset."""
+
+    shape: list
+    steps: list
+    offsets: list
+    perm: list
+
+    @property
+    def base_shape(self) -> list:
+        full = [o + max(s, 1) * st_ for s, st_, o in zip(self.shape, self.steps, self.offsets)]
+        return [full[p] for p in self.perm]
+
+    def view(self, base: torch.Tensor) -> torch.Tensor:
+        """The view of ``base`` (of base_shape) with this layout's shape."""
+        x = base.permute([self.perm.index(i) for i in range(len(self.perm))])
+        x = x[tuple(slice(o, o + s * st_, st_) for s, st_, o in zip(self.shape, self.steps, self.offsets))]
+        assert list(x.shape) == list(self.shape)
+        return x
+
+
+def draw_strided_layout(data, min_size: int = 0, max_size: int = 5, offsets: bool = True) -> StridedLayout:
+    """Draws up to 4 dims of min_size..max_size elements, steps 1..3, offsets 0..1 (or none) and a permutation."""
+    from hypothesis import strategies as st
+
+    ndim = data.draw(st.integers(0, 4), label="ndim")
+    shape = data.draw(st.lists(st.integers(min_size, max_size), min_size=ndim, max_size=ndim), label="shape")
+    steps = data.draw(st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim), label="steps")
+    offs = data.draw(st.lists(st.integers(0, 1), min_size=ndim, max_size=ndim), label="offsets") if offsets \
+        else [0] * ndim
+    perm = data.draw(st.permutations(range(ndim)), label="perm")
+    return StridedLayout(shape, steps, offs, perm)
+
+
+def with_specials_every(base: torch.Tensor, dtype: torch.dtype, every: int) -> torch.Tensor:
+    """base (float64) with every ``every``-th element (in memory order) replaced by the dtype's special values."""
+    if every:
+        flat = base.view(-1)
+        n = flat[::every].numel()
+        sp = special_values(dtype).double()
+        flat[::every] = sp.repeat(n // sp.numel() + 1)[:n]
+    return base
+
+
+# grad_output and a saved tensor of the same shape in different layouts: the backward ops' mixed-layout tests.
+MIXED_LAYOUT_PAIRS = [
+    ("contiguous", "transposed"),
+    ("transposed", "contiguous"),
+    ("channels_last", "contiguous"),
+    ("contiguous", "channels_last"),
+    ("sliced_step2", "transposed"),
+    ("expanded", "contiguous"),
+    ("contiguous", "expanded"),
+]
+
+
+def mixed_layout_pair(g_layout: str, other_layout: str, dtype, device):
+    """(grad_output, the other tensor) of one shape in the given layouts (a pair of MIXED_LAYOUT_PAIRS)."""
+    if "channels_last" in (g_layout, other_layout):
+        mk = {
+            "channels_last": lambda v: v((2, 5, 4, 3)).contiguous(memory_format=torch.channels_last),
+            "contiguous": lambda v: v((2, 5, 4, 3)),
+        }
+    else:
+        mk = {
+            "contiguous": lambda v: v((6, 17)),
+            "transposed": lambda v: v((17, 6)).t(),
+            "sliced_step2": lambda v: v((6, 34))[:, ::2],
+            "expanded": lambda v: v((1, 17)).expand(6, 17),
+        }
+    return make_input(mk[g_layout], dtype, device, seed=1), make_input(mk[other_layout], dtype, device, seed=2)

@@ -27,3 +27,33 @@ def graph_ops(gm: torch.fx.GraphModule, namespace: str) -> set:
         if node.op == "call_function" and isinstance(target, torch._ops.OpOverload) and target.namespace == namespace:
             out.add(f"{namespace}.{target._opname}")
     return out
+
+
+class GraphRecorder:
+    """An aot_autograd backend that keeps the forward and backward FX graphs and runs them eagerly.
+    ``forward`` and ``backward``: the graphs' code; ``forward_graphs`` and ``backward_graphs``: the graphs."""
+
+    def __init__(self):
+        from torch._dynamo.backends.common import aot_autograd
+
+        self.forward_graphs, self.backward_graphs = [], []
+        self.backend = aot_autograd(fw_compiler=self._keep(self.forward_graphs),
+                                    bw_compiler=self._keep(self.backward_graphs))
+
+    @property
+    def forward(self) -> list:
+        return [gm.code for gm in self.forward_graphs]
+
+    @property
+    def backward(self) -> list:
+        return [gm.code for gm in self.backward_graphs]
+
+    @staticmethod
+    def _keep(store):
+        from torch._functorch.aot_autograd import make_boxed_func
+
+        def compiler(gm, example_inputs):
+            store.append(gm)
+            return make_boxed_func(gm.forward)
+
+        return compiler

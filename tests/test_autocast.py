@@ -5,10 +5,10 @@ import pytest
 import torch
 import torch.nn as nn
 
-import torch_ext.nn as TN
 from common_utils import CUDA_AVAILABLE
 from stack_utils import torch_twin
 from torch_ext.demo.model import classifier
+from torch_ext.testing import OptOut, op_db
 
 # (device, autocast dtype): CPU autocast is bfloat16 (float16 also exists but is rarely used); CUDA float16.
 SETTINGS = [
@@ -20,16 +20,9 @@ SETTINGS = [
                  marks=pytest.mark.skipif(not CUDA_AVAILABLE, reason="CUDA is not available")),
 ]
 
-LAYERS = {
-    "ELU": lambda: TN.ELU(0.7),
-    "CELU": lambda: TN.CELU(1.3),
-    "SELU": lambda: TN.SELU(),
-    "PReLU": lambda: TN.PReLU(16),
-    "RReLU": lambda: TN.RReLU(0.1, 0.3).eval(),
-    "Softplus": lambda: TN.Softplus(2.0, 5.0),
-    "Softmax": lambda: TN.Softmax(dim=1),
-    "LogSoftmax": lambda: TN.LogSoftmax(dim=1),
-}
+# Each layer of the op table with its non-default arguments, in eval mode (RReLU's fixed slope: torch.nn's twin
+# gives the same values). The inputs have 16 features.
+LAYERS = {row.module.name: (lambda m=row.module: m.cls(**m.ctor_kwargs).eval()) for row in op_db}
 # One layer's outputs: one rounding of the dtype apart at most (both sides compute in float and round once).
 TOL = {torch.bfloat16: dict(rtol=1.6e-2, atol=1e-2), torch.float16: dict(rtol=2e-3, atol=2e-3)}
 # Two roundings of the dtype (unit roundoff 2^-8 and 2^-11), normwise.
@@ -80,19 +73,21 @@ def _compare(model, device, dtype, x, elementwise=True):
     return y
 
 
-# torch_ext op -> the ATen op whose autocast policy it follows.
-ATEN_TWINS = {"elu": "elu", "celu": "celu", "selu": "selu", "prelu": "prelu", "rrelu": "rrelu",
-              "softplus": "softplus", "softmax": "softmax.int", "log_softmax": "log_softmax.int"}
-
-
-@pytest.mark.parametrize("op", list(ATEN_TWINS))
+@pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in op_db])
 @pytest.mark.parametrize("key", ["AutocastCPU", "AutocastCUDA"])
-def test_autocast_kernels_mirror_aten(op, key):
-    # A torch_ext op has an autocast kernel for a device exactly when its ATen twin has one, so a torch that
-    # changes its lists shows here (the CUDA policy is checked on machines without a GPU too).
+def test_autocast_kernels_mirror_aten(row, key):
+    # A row's forward op has an autocast kernel for a device exactly when its ATen twin has one, so a torch that
+    # changes its lists shows here, and exactly where the row says (the CUDA policy is checked on machines without
+    # a GPU too). The row's other ops (in-place, backward) have none.
+    if isinstance(row.autocast, OptOut):
+        pytest.skip(row.autocast.reason)
+    op, twin = row.forward_op, row.autocast.twin
     ours = torch._C._dispatch_has_kernel_for_dispatch_key(f"torch_ext::{op}", key)
-    theirs = torch._C._dispatch_has_kernel_for_dispatch_key(f"aten::{ATEN_TWINS[op]}", key)
-    assert ours == theirs, f"torch_ext::{op} {'has' if ours else 'lacks'} a {key} kernel; aten::{ATEN_TWINS[op]} {'has' if theirs else 'lacks'} one"
+    theirs = torch._C._dispatch_has_kernel_for_dispatch_key(f"aten::{twin}", key)
+    assert ours == theirs, f"torch_ext::{op} {'has' if ours else 'lacks'} a {key} kernel; aten::{twin} {'has' if theirs else 'lacks'} one"
+    assert ours == (key in row.autocast.keys), (op, key, sorted(row.autocast.keys))
+    for other in set(row.ops) - {op}:
+        assert not torch._C._dispatch_has_kernel_for_dispatch_key(f"torch_ext::{other}", key), (other, key)
 
 
 @pytest.mark.parametrize("device,dtype", SETTINGS)

@@ -5,13 +5,12 @@ import torch
 import torch._dynamo
 import torch.nn as nn
 import torch.nn.functional as F
-from torch._dynamo.backends.common import aot_autograd
-from torch._functorch.aot_autograd import make_boxed_func
 
 import torch_ext.functional as TF
 import torch_ext.nn as TN
 from common_utils import (DEVICES, EluVariant, assert_close, compiling_with_decompositions, make_input, requires_cuda,
                           variant_params)
+from stack_utils import GraphRecorder
 
 COMPILE_VARIANTS = [EluVariant("elu", 1.0), EluVariant("elu", -0.5), EluVariant("celu", 0.5), EluVariant("selu")]
 
@@ -21,22 +20,6 @@ def _fresh_dynamo():
     torch._dynamo.reset()
     yield
     torch._dynamo.reset()
-
-
-class GraphRecorder:
-    """An aot_autograd backend that keeps the forward and backward graphs' code and runs them eagerly."""
-
-    def __init__(self):
-        self.forward, self.backward = [], []
-        self.backend = aot_autograd(fw_compiler=self._record(self.forward), bw_compiler=self._record(self.backward))
-
-    @staticmethod
-    def _record(store):
-        def compiler(gm, example_inputs):
-            store.append(gm.code)
-            return make_boxed_func(gm.forward)
-
-        return compiler
 
 
 def _leaf(device, dtype=torch.float32, seed=0):

@@ -7,11 +7,9 @@ import torch
 import torch._dynamo
 import torch._dynamo.testing
 import torch.nn as nn
-from torch._dynamo.backends.common import aot_autograd
-from torch._functorch.aot_autograd import make_boxed_func
 
 from common_utils import DEVICES, compiling_with_decompositions
-from stack_utils import graph_ops, torch_twin
+from stack_utils import GraphRecorder, graph_ops, torch_twin
 from torch_ext.demo.model import classifier
 
 # selu is a composite op: it reaches the graphs as torch_ext.elu with SELU's constants.
@@ -25,22 +23,6 @@ def _fresh_dynamo():
     torch._dynamo.reset()
 
 
-class Recorder:
-    """aot_autograd backend that keeps the forward and backward FX graphs and runs them eagerly."""
-
-    def __init__(self):
-        self.forward, self.backward = [], []
-        self.backend = aot_autograd(fw_compiler=self._keep(self.forward), bw_compiler=self._keep(self.backward))
-
-    @staticmethod
-    def _keep(store):
-        def compiler(gm, example_inputs):
-            store.append(gm)
-            return make_boxed_func(gm.forward)
-
-        return compiler
-
-
 def _model(device):
     torch.manual_seed(0)
     # No dropout: its random mask would be drawn differently by compiled and eager code.
@@ -52,7 +34,7 @@ class TestCompileModel:
     def test_fullgraph_forward_backward_graphs(self, device):
         model = _model(device).eval()  # eval: RReLU's fixed slope, so torch.nn's twin gives the same values
         reference = torch_twin(model)
-        rec = Recorder()
+        rec = GraphRecorder()
         compiled = torch.compile(model, backend=rec.backend, fullgraph=True)
         x = torch.rand(16, 64, device=device)
         y = torch.randint(0, 10, (16,), device=device)
@@ -62,12 +44,12 @@ class TestCompileModel:
             ref_loss = nn.functional.nll_loss(reference(x), y)
             ref_loss.backward()
         assert len(rec.forward) == 1 and len(rec.backward) == 1, (len(rec.forward), len(rec.backward))
-        fw, bw = graph_ops(rec.forward[0], "torch_ext"), graph_ops(rec.backward[0], "torch_ext")
+        fw, bw = graph_ops(rec.forward_graphs[0], "torch_ext"), graph_ops(rec.backward_graphs[0], "torch_ext")
         assert {f"torch_ext.{op}" for op in FORWARD_OPS} <= fw, fw
         # Each op's backward is its own registered op in the backward graph.
         for op in FORWARD_OPS:
             assert any(name.startswith(f"torch_ext.{op}") and "backward" in name for name in bw), (op, bw)
-        aten = graph_ops(rec.forward[0], "aten") | graph_ops(rec.backward[0], "aten")
+        aten = graph_ops(rec.forward_graphs[0], "aten") | graph_ops(rec.backward_graphs[0], "aten")
         for op in ("prelu", "_prelu_kernel", "elu", "selu", "softplus", "rrelu_with_noise", "leaky_relu",
                    "_log_softmax", "log_softmax"):
             assert f"aten.{op}" not in aten, (op, aten)

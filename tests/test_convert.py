@@ -9,28 +9,11 @@ import torch.nn as nn
 
 import torch_ext.nn as TN
 from common_utils import DEVICES, assert_close
+from torch_ext.testing import op_db
 
-# Every layer convert() replaces, with non-default arguments where the layer has any.
-LAYERS = {
-    "ELU": lambda: nn.ELU(alpha=0.7),
-    "CELU": lambda: nn.CELU(alpha=1.3),
-    "SELU": lambda: nn.SELU(),
-    "PReLU": lambda: nn.PReLU(num_parameters=16, init=0.1),
-    "RReLU": lambda: nn.RReLU(lower=0.1, upper=0.2),
-    "Softplus": lambda: nn.Softplus(beta=2.0, threshold=5.0),
-    "Softmax": lambda: nn.Softmax(dim=1),
-    "LogSoftmax": lambda: nn.LogSoftmax(dim=1),
-}
-ARGS = {
-    "ELU": ("alpha", "inplace"),
-    "CELU": ("alpha", "inplace"),
-    "SELU": ("inplace",),
-    "PReLU": ("num_parameters", "init"),
-    "RReLU": ("lower", "upper", "inplace"),
-    "Softplus": ("beta", "threshold"),
-    "Softmax": ("dim",),
-    "LogSoftmax": ("dim",),
-}
+# Every layer convert() replaces (the op table's), with its non-default arguments, and the arguments it must keep.
+LAYERS = {row.module.name: (lambda m=row.module: m.torch_cls(**m.ctor_kwargs)) for row in op_db}
+ARGS = {row.module.name: row.module.constants for row in op_db}
 
 
 def classifier():

@@ -1,7 +1,6 @@
 """ELU family (elu, celu, selu and their in-place and backward ops) against PyTorch and float64 formulas."""
 
 import textwrap
-from pathlib import Path
 
 import pytest
 import torch
@@ -22,7 +21,6 @@ from common_utils import (
     ELU_VARIANTS,
     FLOAT_DTYPES,
     INPLACE_VARIANTS,
-    LARGE_LAYOUTS,
     NEGATIVE_ALPHA_VARIANTS,
     WRITABLE_LAYOUTS,
     EluVariant,
@@ -43,11 +41,13 @@ from common_utils import (
     ulp_tol,
     values_with_specials,
     variant_params,
+    draw_strided_layout,
+    with_specials_every,
+    MIXED_LAYOUT_PAIRS,
+    mixed_layout_pair,
 )
 
 ops = torch.ops.torch_ext
-TESTS_DIR = Path(__file__).resolve().parent
-ROOT = TESTS_DIR.parent
 
 VARIANTS = variant_params(ELU_VARIANTS)
 POSITIVE_VARIANTS = variant_params(INPLACE_VARIANTS)  # alpha >= 0: the in-place path is allowed
@@ -180,36 +180,12 @@ class TestElu:
         assert_close_off_nan(out, expected, b)
         assert_close(out, elu_backward_reference(g, *params, is_result, b))
 
-    @pytest.mark.parametrize(
-        "g_layout,b_layout",
-        [
-            ("contiguous", "transposed"),
-            ("transposed", "contiguous"),
-            ("channels_last", "contiguous"),
-            ("contiguous", "channels_last"),
-            ("sliced_step2", "transposed"),
-            ("expanded", "contiguous"),
-            ("contiguous", "expanded"),
-        ],
-    )
+    @pytest.mark.parametrize("g_layout,b_layout", MIXED_LAYOUT_PAIRS)
     @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
     @pytest.mark.parametrize("device", DEVICES)
     def test_backward_mixed_layouts(self, device, dtype, g_layout, b_layout):
         # grad_output and self_or_result of the same shape but different strides.
-        if "channels_last" in (g_layout, b_layout):
-            mk = {
-                "channels_last": lambda v: v((2, 5, 4, 3)).contiguous(memory_format=torch.channels_last),
-                "contiguous": lambda v: v((2, 5, 4, 3)),
-            }
-        else:
-            mk = {
-                "contiguous": lambda v: v((6, 17)),
-                "transposed": lambda v: v((17, 6)).t(),
-                "sliced_step2": lambda v: v((6, 34))[:, ::2],
-                "expanded": lambda v: v((1, 17)).expand(6, 17),
-            }
-        g = make_input(mk[g_layout], dtype, device, seed=1)
-        b = make_input(mk[b_layout], dtype, device, seed=2)
+        g, b = mixed_layout_pair(g_layout, b_layout, dtype, device)
         for params, is_result in [((1.0, 1.0, 1.0), False), ((0.5, 2.0, 1.5), False), ((0.5, 2.0, 1.5), True)]:
             bb = torch.ops.aten.elu(b, *params) if is_result else b
             out = ops.elu_backward(g, *params, is_result, bb)
@@ -445,45 +421,7 @@ class TestElu:
     # torch.library.opcheck: schema, autograd registration, fake tensors, AOT dispatch
     # ------------------------------------------------------------------------------------------
 
-    @pytest.mark.parametrize("requires_grad", [False, True], ids=["no_grad", "requires_grad"])
-    @pytest.mark.parametrize("layout", ["contiguous", "channels_last", "transposed"])
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_opcheck_elu(self, device, layout, requires_grad):
-        x = make_input(layout, torch.float32, device).detach().requires_grad_(requires_grad)
-        torch.library.opcheck(ops.elu.default, (x, 0.5, 1.25, 0.75))
-        torch.library.opcheck(ops.elu.default, (x,))
-
-    @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_opcheck_elu_(self, device, layout):
-        x = make_input(layout, torch.float32, device)
-        torch.library.opcheck(ops.elu_.default, (x, 0.5, 1.25, 0.75))
-
-    @pytest.mark.parametrize("requires_grad", [False, True], ids=["no_grad", "requires_grad"])
-    @pytest.mark.parametrize("is_result", [False, True], ids=["is_result=False", "is_result=True"])
-    @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_opcheck_elu_backward(self, device, layout, is_result, requires_grad):
-        x = make_input(layout, torch.float32, device)
-        b = torch.ops.aten.elu(x, 0.5, 1.25, 0.75) if is_result else x
-        g = grad_output(x)
-        if layout == "channels_last":
-            g = g.contiguous(memory_format=torch.channels_last)
-        g = g.detach().requires_grad_(requires_grad)
-        b = b.detach().requires_grad_(requires_grad)
-        torch.library.opcheck(ops.elu_backward.default, (g, 0.5, 1.25, 0.75, is_result, b))
-
-    @pytest.mark.parametrize("requires_grad", [False, True], ids=["no_grad", "requires_grad"])
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_opcheck_celu_selu(self, device, requires_grad):
-        x = make_input("contiguous", torch.float32, device).detach().requires_grad_(requires_grad)
-        torch.library.opcheck(ops.celu.default, (x, 0.5))
-        torch.library.opcheck(ops.selu.default, (x,))
-
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_opcheck_celu_selu_inplace(self, device):
-        torch.library.opcheck(ops.celu_.default, (make_input("contiguous", torch.float32, device), 0.5))
-        torch.library.opcheck(ops.selu_.default, (make_input("contiguous", torch.float32, device),))
+    # (tests/test_ops.py::test_opcheck runs opcheck over the elu, celu and selu rows' OpcheckInfo.)
 
     # ------------------------------------------------------------------------------------------
     # Errors
@@ -585,11 +523,7 @@ class TestElu:
     @pytest.mark.parametrize("device", DEVICES)
     @given(data=st.data())
     def test_property_random_layouts(self, device, data):
-        ndim = data.draw(st.integers(0, 4), label="ndim")
-        shape = data.draw(st.lists(st.integers(0, 5), min_size=ndim, max_size=ndim), label="shape")
-        steps = data.draw(st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim), label="steps")
-        offsets = data.draw(st.lists(st.integers(0, 1), min_size=ndim, max_size=ndim), label="offsets")
-        perm = data.draw(st.permutations(range(ndim)), label="perm")
+        layout = draw_strided_layout(data, max_size=5)
         dtype = data.draw(st.sampled_from(list(DTYPE_NAMES)), label="dtype")
         alphas = st.sampled_from([1.0, 0.5, 2.0, 0.0, -0.5, 1.7]) | st.floats(-3, 3, width=32).map(lambda a: a + 0.0)
         alpha = data.draw(alphas, label="alpha")  # + 0.0: no -0.0 (the sign of zero outputs would be ambiguous)
@@ -597,20 +531,8 @@ class TestElu:
         special_every = data.draw(st.sampled_from([0, 2, 5]), label="special_every")
         seed = data.draw(st.integers(0, 2**16), label="seed")
 
-        # Base in a permuted order, then sliced with steps and offsets: any strides, any offset.
-        full = [o + max(s, 1) * st_ for s, st_, o in zip(shape, steps, offsets)]
-        base_shape = [full[p] for p in perm]
-        base = normal_values(base_shape, seed=seed) * magnitude
-        if special_every:
-            flat = base.view(-1)
-            n = flat[::special_every].numel()
-            sp = special_values(dtype).double()
-            flat[::special_every] = sp.repeat(n // sp.numel() + 1)[:n]
-        base = base.to(device=device, dtype=dtype)
-        inv = [perm.index(i) for i in range(ndim)]
-        x = base.permute(inv)
-        x = x[tuple(slice(o, o + s * st_, st_) for s, st_, o in zip(shape, steps, offsets))]
-        assert list(x.shape) == shape
+        base = with_specials_every(normal_values(layout.base_shape, seed=seed) * magnitude, dtype, special_every)
+        x = layout.view(base.to(device=device, dtype=dtype))
 
         out = TF.elu(x, alpha)
         expected = F.elu(x, alpha)
@@ -633,27 +555,7 @@ class TestElu:
     # Determinism across thread counts, and the CPU kernels of each compiled ISA
     # ------------------------------------------------------------------------------------------
 
-    @pytest.mark.parametrize("layout", list(LARGE_LAYOUTS))
-    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-    def test_thread_count_independent(self, dtype, layout):
-        x = make_input(layout, dtype, "cpu", values=values_with_specials(dtype))
-        g = grad_output(x)
-        results = []
-        for threads in (1, 2, 3):
-            torch.set_num_threads(threads)
-            outs = []
-            for variant in (EluVariant("elu", 0.5), EluVariant("celu", 2.0), EluVariant("selu")):
-                xi = x.detach().requires_grad_()
-                y = variant.ext_fn(xi)
-                (gx,) = torch.autograd.grad(y, xi, g)
-                outs += [y.detach(), gx]
-            outs.append(ops.elu_backward(g, 0.5, 1.0, 1.0, True, outs[0]))
-            results.append(outs)
-        for other in results[1:]:
-            names = [f"{v} {k}" for v in ("elu", "celu", "selu") for k in ("forward", "backward")]
-            names.append("elu_backward(is_result)")
-            for name, a, b in zip(names, results[0], other):
-                assert_bitwise_equal(b, a, name)
+    # (Thread counts: tests/test_ops.py::test_thread_count_independent, over the elu, celu and selu rows.)
 
     @pytest.mark.parametrize("isa", ["default", "avx2", "avx512"])
     def test_cpu_isa_kernels(self, isa):

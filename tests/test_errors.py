@@ -22,6 +22,7 @@ import pytest
 import torch
 
 import torch_ext
+from torch_ext.testing import ErrorCalls, op_db
 
 CUDA_AVAILABLE = torch.cuda.is_available()
 DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
@@ -95,71 +96,16 @@ BAD_DTYPES = [
     ("complex", "torch.randn(6, dtype=torch.complex64)", "ComplexFloat"),
 ]
 
-# Forward and in-place calls of every op on x: (id, call, the op the message names).
-RAW_CALLS = [
-    ("elu", "ops.elu(x, 1.0)", "elu"),
-    ("elu_", "ops.elu_(x, 1.0)", "elu_"),
-    ("prelu", "ops.prelu(x, torch.tensor([0.25]))", "prelu"),
-    ("rrelu/train", "ops.rrelu(x, 0.125, 0.25, True)", "rrelu"),
-    ("rrelu/eval", "ops.rrelu(x, 0.125, 0.25, False)", "rrelu"),
-    ("rrelu_/train", "ops.rrelu_(x, 0.125, 0.25, True)", "rrelu_"),
-    ("rrelu_/eval", "ops.rrelu_(x, 0.125, 0.25, False)", "rrelu_"),
-    ("rrelu_with_noise", "ops.rrelu_with_noise(x, 0.125, 0.25, True)", "rrelu_with_noise"),
-    ("rrelu_with_noise_", "ops.rrelu_with_noise_(x, 0.125, 0.25, True)", "rrelu_with_noise_"),
-    ("softplus", "ops.softplus(x, 1.0, 20.0)", "softplus"),
-    ("softmax", "ops.softmax(x, 0, None)", "softmax"),
-    ("log_softmax", "ops.log_softmax(x, 0, None)", "log_softmax"),
-]
-
-# The Python faces of the same calls (run on one bad dtype: they forward to the ops above).
-WRAPPER_CALLS = [
-    ("elu/functional", "torch_ext.functional.elu(x)", "elu"),
-    ("elu/nn", "torch_ext.nn.ELU()(x)", "elu"),
-    ("elu_/functional", "torch_ext.functional.elu(x, inplace=True)", "elu_"),
-    ("elu_/nn", "torch_ext.nn.ELU(inplace=True)(x)", "elu_"),
-    ("prelu/functional", "torch_ext.functional.prelu(x, torch.tensor([0.25]))", "prelu"),
-    ("prelu/nn", "torch_ext.nn.PReLU()(x)", "prelu"),
-    ("rrelu/functional-eval", "torch_ext.functional.rrelu(x)", "rrelu"),
-    ("rrelu/nn-train", "torch_ext.nn.RReLU()(x)", "rrelu"),
-    ("rrelu_/functional-train", "torch_ext.functional.rrelu(x, training=True, inplace=True)", "rrelu_"),
-    ("softplus/functional", "torch_ext.functional.softplus(x)", "softplus"),
-    ("softplus/nn", "torch_ext.nn.Softplus()(x)", "softplus"),
-    ("softmax/functional", "torch_ext.functional.softmax(x, dim=0)", "softmax"),
-    ("softmax/nn", "torch_ext.nn.Softmax(dim=0)(x)", "softmax"),
-    ("log_softmax/functional", "torch_ext.functional.log_softmax(x, dim=0)", "log_softmax"),
-    ("log_softmax/nn", "torch_ext.nn.LogSoftmax(dim=0)(x)", "log_softmax"),
-]
-
-# Through each op's Autograd kernel (a complex tensor can require grad; y is not a leaf).
-AUTOGRAD_CALLS = [
-    ("elu/autograd", "ops.elu(y, 1.0)", "elu"),
-    ("elu_/autograd", "ops.elu_(y, 1.0)", "elu_"),
-    ("prelu/autograd", "ops.prelu(y, torch.tensor([0.25]))", "prelu"),
-    ("rrelu/autograd-eval", "ops.rrelu(y, 0.125, 0.25, False)", "rrelu"),
-    ("softplus/autograd", "ops.softplus(y, 1.0, 20.0)", "softplus"),
-    ("softmax/autograd", "ops.softmax(y, 0, None)", "softmax"),
-    ("log_softmax/autograd", "ops.log_softmax(y, 0, None)", "log_softmax"),
-]
-
-# Backward ops with the bad tensor x in one position and a good float g elsewhere:
-# (id, call, op, the argument x is).
-BACKWARD_CALLS = [
-    ("elu_backward", "ops.elu_backward(x, 1.0, 1.0, 1.0, False, g)", "elu_backward", "grad_output"),
-    ("elu_backward", "ops.elu_backward(g, 1.0, 1.0, 1.0, False, x)", "elu_backward", "self_or_result"),
-    ("prelu_backward", "ops.prelu_backward(x, g, torch.tensor([0.25]))", "prelu_backward", "grad_output"),
-    ("prelu_backward", "ops.prelu_backward(g, x, torch.tensor([0.25]))", "prelu_backward", "self"),
-    ("rrelu_backward", "ops.rrelu_backward(x, g, None, 0.125, 0.25, False, False)", "rrelu_backward", "grad_output"),
-    ("rrelu_backward", "ops.rrelu_backward(g, x, None, 0.125, 0.25, False, False)", "rrelu_backward",
-     "self_or_result"),
-    ("rrelu_backward", "ops.rrelu_backward(g, None, x, 0.125, 0.25, True, False)", "rrelu_backward", "noise"),
-    ("softplus_backward", "ops.softplus_backward(x, g, 1.0, 20.0)", "softplus_backward", "grad_output"),
-    ("softplus_backward", "ops.softplus_backward(g, x, 1.0, 20.0)", "softplus_backward", "self"),
-    ("softmax_backward", "ops.softmax_backward(x, g, 0, torch.float32)", "softmax_backward", "grad_output"),
-    ("softmax_backward", "ops.softmax_backward(g, x, 0, torch.float32)", "softmax_backward", "output"),
-    ("log_softmax_backward", "ops.log_softmax_backward(x, g, 0, torch.float32)", "log_softmax_backward",
-     "grad_output"),
-    ("log_softmax_backward", "ops.log_softmax_backward(g, x, 0, torch.float32)", "log_softmax_backward", "output"),
-]
+# The bad-dtype calls of every op, from the op table's rows (torch_ext.testing.op_db, ErrorCalls): forward and
+# in-place calls on x, (id, call, the op the message names); the Python faces of the same calls (run on one bad
+# dtype: they forward to the ops above); through each op's Autograd kernel (a complex tensor can require grad; y is
+# not a leaf); backward ops with the bad tensor x in one position and a good float g elsewhere, (id, call, op, the
+# argument x is). A row without them fails tests/test_ops.py::test_every_row_fills_the_table_fields.
+_ERROR_CALLS = [row.error_calls for row in op_db if isinstance(row.error_calls, ErrorCalls)]
+RAW_CALLS = [c for calls in _ERROR_CALLS for c in calls.forward]
+WRAPPER_CALLS = [c for calls in _ERROR_CALLS for c in calls.wrappers]
+AUTOGRAD_CALLS = [c for calls in _ERROR_CALLS for c in calls.autograd]
+BACKWARD_CALLS = [c for calls in _ERROR_CALLS for c in calls.backward]
 
 
 def _dtype_cases() -> list:

@@ -4,10 +4,13 @@ the default decompositions), with a dynamic batch, and the exported program comp
 import pytest
 import torch
 
+import torch.nn as nn
+
 from common_utils import DEVICES
 from stack_utils import graph_ops, torch_twin
 from torch_ext.demo import export
 from torch_ext.demo.model import classifier
+from torch_ext.testing import op_db
 
 MODEL_OPS = {"torch_ext.prelu", "torch_ext.elu", "torch_ext.selu", "torch_ext.softplus", "torch_ext.rrelu",
              "torch_ext.log_softmax"}
@@ -56,3 +59,31 @@ class TestExportModel:
         assert graph_ops(loaded.graph_module, "torch_ext") == MODEL_OPS
         x2 = torch.rand(13, 64, device=device)
         torch.testing.assert_close(loaded.module()(x2), model(x2))
+
+
+# Each layer of the op table once, by the row of its eval mode (RReLU's fixed slope: torch.nn's twin gives the same).
+LAYER_ROWS = [row for i, row in enumerate(op_db)
+              if not row.random and row.module.name not in {r.module.name for r in op_db[:i] if not r.random}]
+
+
+@pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in LAYER_ROWS])
+@pytest.mark.parametrize("device", DEVICES)
+def test_layer_op_kept(device, row):
+    """One layer between two Linear layers, exported with a dynamic batch: its torch_ext op is called once, also
+    after the default decompositions, none of the ATen ops it replaces is, and the program computes torch.nn's."""
+    torch.manual_seed(0)
+    m = row.module
+    model = nn.Sequential(nn.Linear(6, 16), m.cls(**m.ctor_kwargs), nn.Linear(16, 2)).to(device).eval()
+    reference = torch_twin(model)
+    x = torch.rand(4, 6, device=device)
+    batch = torch.export.Dim("batch", min=2, max=64)
+    ep = torch.export.export(model, (x,), dynamic_shapes=({0: batch},))
+    forbidden = {name.replace("::", ".") for name in row.forbidden_aten}
+    for gm, op in ((ep.graph_module, row.forward_op), (ep.run_decompositions().graph_module,
+                                                      row.decomposed_op or row.forward_op)):
+        targets = [n.target for n in gm.graph.nodes if n.op == "call_function"]
+        assert targets.count(getattr(torch.ops.torch_ext, op).default) == 1, targets
+        assert not graph_ops(gm, "aten") & forbidden, sorted(graph_ops(gm, "aten") & forbidden)
+    for n in (4, 17):
+        xi = torch.rand(n, 6, device=device, generator=torch.Generator().manual_seed(n)).to(device)
+        torch.testing.assert_close(ep.module()(xi), reference(xi))

@@ -10,6 +10,7 @@ import torch.nn as nn
 
 import torch_ext.nn as TN
 from common_utils import DEVICES, assert_close
+from torch_ext.testing import op_db
 
 # TorchScript is deprecated upstream (torch.export is its successor; torch 2.15 warns on every
 # torch.jit.script/trace/save/load) but still what many C++ users load. Its notices are expected here; the
@@ -19,40 +20,47 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:`torch.jit.*` is deprecated:FutureWarning"),
 ]
 
-# name -> (factory of the torch_ext module, its torch.nn twin, input shape). Non-default arguments so
-# that a constant lost on the way (e.g. alpha back to 1) shows. The factories are lazy: a module that
-# is missing fails its own cases only.
-MODULES = {
-    "ELU": (lambda: TN.ELU(alpha=0.7), lambda: nn.ELU(alpha=0.7), (6, 5)),
-    "ELU_inplace": (lambda: TN.ELU(alpha=0.7, inplace=True), lambda: nn.ELU(alpha=0.7, inplace=True), (6, 5)),
-    "CELU": (lambda: TN.CELU(alpha=1.3), lambda: nn.CELU(alpha=1.3), (6, 5)),
-    "SELU": (lambda: TN.SELU(), lambda: nn.SELU(), (6, 5)),
-    "SELU_inplace": (lambda: TN.SELU(inplace=True), lambda: nn.SELU(inplace=True), (6, 5)),
-    "PReLU": (lambda: TN.PReLU(5, init=0.1), lambda: nn.PReLU(5, init=0.1), (6, 5)),
-    "PReLU_shared": (lambda: TN.PReLU(), lambda: nn.PReLU(), (6, 5, 3)),
-    "RReLU": (lambda: TN.RReLU(0.1, 0.2), lambda: nn.RReLU(0.1, 0.2), (6, 5)),
-    "Softplus": (lambda: TN.Softplus(beta=2.0, threshold=5.0), lambda: nn.Softplus(beta=2.0, threshold=5.0), (6, 5)),
-    "Softmax": (lambda: TN.Softmax(dim=1), lambda: nn.Softmax(dim=1), (6, 5)),
-    "LogSoftmax": (lambda: TN.LogSoftmax(dim=0), lambda: nn.LogSoftmax(dim=0), (6, 5)),
-}
-# The op each module's graph must call.
-OPS = {"ELU": "elu", "CELU": "celu", "SELU": "selu", "PReLU": "prelu", "RReLU": "rrelu", "Softplus": "softplus",
-       "Softmax": "softmax", "LogSoftmax": "log_softmax"}
+WIDTH = 16  # the features of the models' Linear layers (the op table's PReLU has 16 parameters)
+
+
+def _modules() -> dict:
+    """name -> (factory of the torch_ext module, its torch.nn twin, input shape, the op its graph must call): every
+    layer of the op table with the row's non-default arguments, so that a constant lost on the way (e.g. alpha back
+    to 1) shows, and in place where it has the argument. The factories are lazy: a module that is missing fails its
+    own cases only."""
+    modules = {}
+    for row in op_db:
+        m = row.module
+        if m.name in modules:
+            continue  # RReLU: one layer for its two rows
+        kwargs = m.ctor_kwargs
+        modules[m.name] = (lambda m=m, kw=kwargs: m.cls(**kw), lambda m=m, kw=kwargs: m.torch_cls(**kw), (6, WIDTH),
+                           f"torch_ext::{row.functional}")
+        if "inplace" in m.constants:
+            kw = dict(kwargs, inplace=True)
+            modules[f"{m.name}_inplace"] = (lambda m=m, kw=kw: m.cls(**kw), lambda m=m, kw=kw: m.torch_cls(**kw),
+                                            (6, WIDTH), f"torch_ext::{row.functional}_")
+    # One weight for every channel, on a 3-D input.
+    modules["PReLU_shared"] = (lambda: TN.PReLU(), lambda: nn.PReLU(), (6, WIDTH, 3), "torch_ext::prelu")
+    return modules
+
+
+MODULES = _modules()
 
 
 def _op(name: str) -> str:
-    base = OPS[name.split("_")[0]]
-    return f"torch_ext::{base}_" if name.endswith("_inplace") else f"torch_ext::{base}"
+    return MODULES[name][3]
 
 
 def _model(factory, device):
     """The activation between two Linear layers (the in-place ones need a non-leaf input), in float64."""
     torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(5, 5), factory(), nn.Linear(5, 5)).to(device=device, dtype=torch.float64)
+    return nn.Sequential(nn.Linear(WIDTH, WIDTH), factory(), nn.Linear(WIDTH, WIDTH)).to(device=device,
+                                                                                      dtype=torch.float64)
 
 
 def _input(shape, device):
-    # Shapes with a trailing dim of 5 go through the Linear layers; (6, 5, 3) is moved so dim -1 is 5.
+    # Shapes with a trailing dim of WIDTH go through the Linear layers; (6, WIDTH, 3) is moved so dim -1 is WIDTH.
     x = torch.randn(shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 2
     if len(shape) == 3:
         x = x.transpose(1, 2).contiguous()
@@ -80,12 +88,12 @@ def _check_same(compiled, eager, x):
 @pytest.mark.parametrize("device", DEVICES)
 class TestTorchScript:
     def test_script(self, device, name):
-        ext_factory, torch_factory, shape = MODULES[name]
+        ext_factory, torch_factory, shape, _ = MODULES[name]
         eager = _model(ext_factory, device).eval()
         scripted = torch.jit.script(_model(ext_factory, device).eval())
         graph = str(scripted.inlined_graph)
         assert _op(name) in graph, graph
-        assert "aten::" + OPS[name.split("_")[0]] not in graph, graph
+        assert "aten::" + _op(name).split("::")[1].rstrip("_") not in graph, graph
         x = _input(shape, device)
         _check_same(scripted, eager, x)
         # And the same function as torch.nn's layer under the same weights.
@@ -94,7 +102,7 @@ class TestTorchScript:
         assert_close(scripted(x), reference(x))
 
     def test_script_save_load(self, device, name):
-        ext_factory, _, shape = MODULES[name]
+        ext_factory, _, shape, _ = MODULES[name]
         eager = _model(ext_factory, device).eval()
         loaded = _round_trip(torch.jit.script(_model(ext_factory, device).eval()), device)
         assert _op(name) in str(loaded.inlined_graph)
@@ -102,7 +110,7 @@ class TestTorchScript:
         _check_same(loaded, eager, _input(shape, device))
 
     def test_trace_save_load(self, device, name):
-        ext_factory, _, shape = MODULES[name]
+        ext_factory, _, shape, _ = MODULES[name]
         x = _input(shape, device)
         eager = _model(ext_factory, device).eval()
         traced = torch.jit.trace(_model(ext_factory, device).eval(), (x.clone(),))

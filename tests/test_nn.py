@@ -12,33 +12,36 @@ import torch.nn.functional as F
 import torch_ext
 import torch_ext.functional as TF
 import torch_ext.nn as TN
-from common_utils import DEVICES, FLOAT_DTYPES, assert_close, make_input
+from common_utils import DEVICES, FLOAT_DTYPES, assert_bitwise_equal, assert_close, make_input
+from torch_ext.testing import OptOut, op_db
 
-PAIRS = [
-    pytest.param(TN.ELU, nn.ELU, id="ELU"),
-    pytest.param(TN.CELU, nn.CELU, id="CELU"),
-    pytest.param(TN.SELU, nn.SELU, id="SELU"),
-]
-
-# Constructor arguments (positional and keyword) each module accepts.
-CTOR_ARGS = {
-    "ELU": [((), {}), ((0.5,), {}), ((), {"alpha": 2.0}), ((), {"inplace": True}), ((1.5, True), {}), ((-0.5,), {})],
-    "CELU": [((), {}), ((0.5,), {}), ((), {"alpha": 2.0}), ((), {"inplace": True}), ((1.5, True), {})],
-    "SELU": [((), {}), ((True,), {}), ((), {"inplace": True}), ((), {"inplace": False})],
-}
+# One row per layer of the op table (RReLU's training and eval rows share theirs), named by the row.
+MODULE_ROWS = [row for i, row in enumerate(op_db) if row.module.name not in {r.module.name for r in op_db[:i]}]
+PAIRS = [pytest.param(row.module.cls, row.module.torch_cls, id=f"{row.name}-{row.module.name}") for row in MODULE_ROWS]
 
 
-def _instances():
-    for ext_cls, torch_cls in ((TN.ELU, nn.ELU), (TN.CELU, nn.CELU), (TN.SELU, nn.SELU)):
-        for args, kwargs in CTOR_ARGS[torch_cls.__name__]:
+def _instances(rows):
+    """Each layer's constructor calls (the row's module.ctor_args), as (ext_cls, torch_cls, args, kwargs)."""
+    for row in rows:
+        m = row.module
+        if isinstance(m.ctor_args, OptOut):
+            yield pytest.param(m.cls, m.torch_cls, (), {}, id=f"{row.name}-{m.name}",
+                               marks=pytest.mark.skip(reason=m.ctor_args.reason))
+            continue
+        for args, kwargs in m.ctor_args:
             label = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
-            yield pytest.param(ext_cls, torch_cls, args, kwargs, id=f"{torch_cls.__name__}({label})")
+            yield pytest.param(m.cls, m.torch_cls, args, kwargs, id=f"{row.name}-{m.name}({label})")
 
 
-INSTANCES = list(_instances())
+INSTANCES = list(_instances(MODULE_ROWS))
+# The ELU family's layers (no parameters, an inplace argument): the parity tests below.
+ELU_INSTANCES = list(_instances([row for row in MODULE_ROWS if row.family == "elu"]))
 
 
 class TestModules:
+    """Every torch_ext.nn layer against its torch.nn twin: signature, constants, docstring, repr, state_dict,
+    copies (what is particular to a layer is in its op's file)."""
+
     @pytest.mark.parametrize("ext_cls,torch_cls", PAIRS)
     def test_signature_and_constants(self, ext_cls, torch_cls):
         ext_sig = inspect.signature(ext_cls.__init__)
@@ -55,8 +58,9 @@ class TestModules:
         doc = ext_cls.__doc__ or ""
         for section in ("Shape:", "Examples::"):
             assert section in doc, section
-        if "Args:" in (torch_cls.__doc__ or ""):
-            assert "Args:" in doc
+        for section in ("Args:", "Returns:", "Attributes:"):  # those torch's has
+            if section in (torch_cls.__doc__ or ""):
+                assert section in doc, section
         assert ".. math::" in doc
 
     @pytest.mark.parametrize("ext_cls,torch_cls,args,kwargs", INSTANCES)
@@ -65,10 +69,17 @@ class TestModules:
         # Same class name, so the whole repr (and extra_repr) must be identical.
         assert repr(ext) == repr(ref)
         assert ext.extra_repr() == ref.extra_repr()
+        assert ext_cls.__constants__ == torch_cls.__constants__
         for name in torch_cls.__constants__:
             assert getattr(ext, name) == getattr(ref, name), name
-        assert ext.state_dict().keys() == ref.state_dict().keys() == set()
-        assert list(ext.parameters()) == [] and list(ext.buffers()) == []
+        # The same parameters (names, shapes, initial values: PReLU's weight) and no buffers, as torch.nn's.
+        assert list(ext.state_dict()) == list(ref.state_dict())
+        params, ref_params = dict(ext.named_parameters()), dict(ref.named_parameters())
+        assert params.keys() == ref_params.keys()
+        for name, p in params.items():
+            assert isinstance(p, nn.Parameter)
+            assert_bitwise_equal(p.detach(), ref_params[name].detach(), name)
+        assert list(ext.buffers()) == [] == list(ref.buffers())
         assert ext.training and not ext.eval().training
         # A torch.nn state_dict loads into the drop-in (strictly) and vice versa.
         ext.load_state_dict(ref.state_dict(), strict=True)
@@ -80,7 +91,7 @@ class TestModules:
         for clone in (copy.deepcopy(ext), pickle.loads(pickle.dumps(ext))):
             assert type(clone) is ext_cls and repr(clone) == repr(ext)
 
-    @pytest.mark.parametrize("ext_cls,torch_cls,args,kwargs", INSTANCES)
+    @pytest.mark.parametrize("ext_cls,torch_cls,args,kwargs", ELU_INSTANCES)
     @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
     @pytest.mark.parametrize("device", DEVICES)
     def test_forward_backward_parity(self, device, dtype, ext_cls, torch_cls, args, kwargs):
@@ -109,7 +120,7 @@ class TestModules:
         assert_close(y, y_ref)
         assert_close(gx, gx_ref)
 
-    @pytest.mark.parametrize("ext_cls,torch_cls,args,kwargs", INSTANCES)
+    @pytest.mark.parametrize("ext_cls,torch_cls,args,kwargs", ELU_INSTANCES)
     @pytest.mark.parametrize("device", DEVICES)
     def test_moved_module_and_input_mutation(self, device, ext_cls, torch_cls, args, kwargs):
         # Modules without parameters move freely; in-place works on a plain tensor.

@@ -9,8 +9,9 @@ import torch
 
 import torch_ext.functional as TF
 import torch_ext.nn as TN
-from torch_ext.testing import op_db
-from common_utils import DEVICES, assert_bitwise_equal, assert_close, grad_output, requires_cuda, same_layout_copy
+from torch_ext.testing import OptOut, op_db
+from common_utils import (DEVICES, FLOAT_DTYPES, assert_bitwise_equal, assert_close, grad_output, requires_cuda,
+                          same_layout_copy)
 
 
 def _row_params(rows=op_db):
@@ -18,7 +19,15 @@ def _row_params(rows=op_db):
 
 
 def _sample_params(attr: str):
-    return [pytest.param(row, name, id=f"{row.name}-{name}") for row in op_db for name in getattr(row, attr)]
+    """(row, sample name) of every row's samples in the field attr; a row that opts out is one skipped case."""
+    params = []
+    for row in op_db:
+        samples = getattr(row, attr)
+        if isinstance(samples, OptOut):
+            params.append(pytest.param(row, None, id=row.name, marks=pytest.mark.skip(reason=samples.reason)))
+        else:
+            params += [pytest.param(row, name, id=f"{row.name}-{name}") for name in samples]
+    return params
 
 
 def _tensors(out) -> list:
@@ -88,6 +97,75 @@ def test_grad_mode(row, device):
     assert backward, row.backward_op
     for call in backward:
         assert _tensors(call())[0].requires_grad, row.backward_op
+
+
+# --------------------------------------------------------------------------------------------
+# torch.library.opcheck: schema, autograd registration, fake tensors, AOT dispatch
+# --------------------------------------------------------------------------------------------
+
+def _opcheck_params():
+    params = []
+    for row in op_db:
+        if isinstance(row.opcheck, OptOut):
+            params.append(pytest.param(row, None, None, None, False, id=row.name,
+                                       marks=pytest.mark.skip(reason=row.opcheck.reason)))
+            continue
+        for sample, dtype in row.opcheck.samples:
+            for call, make in row.opcheck.calls.items():
+                made = make(row.samples[sample](dtype, "meta"))
+                if made is None:
+                    continue  # not made on this sample
+                inplace = made[2]
+                for requires_grad in (False,) if inplace else (False, True):
+                    params.append(pytest.param(
+                        row, sample, dtype, call, requires_grad,
+                        id=f"{row.name}-{sample}-{str(dtype)[6:]}-{call}-{'requires_grad' if requires_grad else 'no_grad'}"))
+    return params
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("row,sample,dtype,call,requires_grad", _opcheck_params())
+def test_opcheck(row, sample, dtype, call, requires_grad, device):
+    op, args, inplace = row.opcheck.calls[call](row.samples[sample](dtype, device))
+    if inplace:
+        args = (same_layout_copy(args[0])[0],) + args[1:]  # a fresh input with the sample's layout
+    else:
+        args = tuple(a.detach().requires_grad_(requires_grad) if isinstance(a, torch.Tensor) else a for a in args)
+    assert isinstance(op, torch._ops.OpOverload) and op.namespace == "torch_ext", op
+    torch.library.opcheck(op, args)
+
+
+# --------------------------------------------------------------------------------------------
+# Determinism: every op of a row gives the same bits with 1, 2 and 3 intra-op threads
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("row,sample", _sample_params("thread_samples"))
+def test_thread_count_independent(row, sample, dtype):
+    s = row.thread_samples[sample](dtype, "cpu")
+    g = grad_output(s.input)
+
+    def run():
+        outs = []
+        for name, call in row.op_calls(s, g, lambda t: same_layout_copy(t)[0]):
+            torch.manual_seed(5)  # the random ops draw the same numbers each run
+            outs += [(name, t) for t in _tensors(call())]
+        # And through autograd: the forward and the gradient of each tensor input.
+        torch.manual_seed(7)
+        leafs = s.replace_tensors(lambda t: t.detach().requires_grad_())
+        y = row.op(leafs.input, *leafs.args, **leafs.kwargs)
+        grads = torch.autograd.grad(y, leafs.tensors, grad_output(y, seed=3))
+        return outs + [("autograd forward", y.detach())] + [(f"autograd grad {i}", t) for i, t in enumerate(grads)]
+
+    results = {}
+    for threads in (1, 2, 3):
+        torch.set_num_threads(threads)
+        results[threads] = run()
+    assert len(results[1]) >= 3, [name for name, _ in results[1]]
+    for threads in (2, 3):
+        assert [n for n, _ in results[threads]] == [n for n, _ in results[1]]
+        for (name, a), (_, b) in zip(results[1], results[threads]):
+            assert_bitwise_equal(b, a, f"{row.name} {name} with {threads} threads vs 1")
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,3 +258,33 @@ def test_every_layer_and_function_has_a_row():
         ours, theirs = row.module.cls(**row.module.ctor_kwargs), row.module.torch_cls(**row.module.ctor_kwargs)
         for name in row.module.constants:
             assert getattr(ours, name) == getattr(theirs, name), (row.name, name)
+
+
+# The row fields the table-driven test families need (the family: where it runs). A row fills each, or opts out
+# with an OptOut and its reason: a new op does not pass without answering each.
+TABLE_FIELDS = {
+    "autocast": "tests/test_autocast.py::test_autocast_kernels_mirror_aten",
+    "bench_args": "torch_ext/bench/cases.py (the benchmark's call)",
+    "error_calls": "tests/test_errors.py (the bad-dtype cases of every op, and docs/errors.md)",
+    "thread_samples": "tests/test_ops.py::test_thread_count_independent",
+    "opcheck": "tests/test_ops.py::test_opcheck",
+    "module.ctor_args": "tests/test_nn.py::TestModules (repr, state_dict, copy and pickle against torch.nn's)",
+}
+
+
+def _field(row, path: str):
+    value = row
+    for part in path.split("."):
+        value = getattr(value, part)
+    return value
+
+
+@pytest.mark.parametrize("field", list(TABLE_FIELDS))
+@pytest.mark.parametrize("row", _row_params())
+def test_every_row_fills_the_table_fields(row, field):
+    value = _field(row, field)
+    if isinstance(value, OptOut):
+        assert value.reason.strip(), f"{row.name}.{field}: an OptOut needs a reason"
+        return
+    assert value is not None and (not isinstance(value, (tuple, list, dict)) or value or field == "bench_args"), (
+        f"{row.name}.{field} is missing: {TABLE_FIELDS[field]} needs it (or an OptOut with a reason)")

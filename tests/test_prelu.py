@@ -4,14 +4,11 @@ import copy
 import inspect
 import pickle
 import textwrap
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given, strategies as st
-from torch._dynamo.backends.common import aot_autograd
-from torch._functorch.aot_autograd import make_boxed_func
 
 import torch_ext
 import torch_ext.functional as TF
@@ -34,11 +31,11 @@ from common_utils import (
     run_with_cpu_isa,
     requires_cuda,
     special_values,
+    draw_strided_layout,
 )
+from stack_utils import GraphRecorder
 
 ops = torch.ops.torch_ext
-TESTS_DIR = Path(__file__).resolve().parent
-ROOT = TESTS_DIR.parent
 
 # Inputs: the op table's PReLU cases (each names its channel count, the size of dim 1) and weights.
 CASES = PRELU_CASES
@@ -437,18 +434,7 @@ class TestPrelu:
     # torch.library.opcheck: schema, autograd registration, fake tensors, AOT dispatch
     # ------------------------------------------------------------------------------------------
 
-    @pytest.mark.parametrize("requires_grad", [False, True], ids=["no_grad", "requires_grad"])
-    @pytest.mark.parametrize("weights", WEIGHTS)
-    @pytest.mark.parametrize("case", ["NCL", "NCHW_channels_last", "transposed", "1d", "0d"])
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_opcheck(self, device, case, weights, requires_grad):
-        _weights_apply(case, weights)
-        x, w = make_case(case, torch.float32, device, weights)
-        x = x.detach().requires_grad_(requires_grad)
-        w = w.detach().requires_grad_(requires_grad)
-        torch.library.opcheck(ops.prelu.default, (x, w))
-        g = grad_output(x).requires_grad_(requires_grad)
-        torch.library.opcheck(ops.prelu_backward.default, (g, x, w))
+    # (tests/test_ops.py::test_opcheck runs opcheck over the prelu row's OpcheckInfo.)
 
     # ------------------------------------------------------------------------------------------
     # torch.compile
@@ -458,16 +444,7 @@ class TestPrelu:
     @pytest.mark.parametrize("device", DEVICES)
     def test_compile_fullgraph(self, device, weights):
         torch._dynamo.reset()
-        graphs = {"forward": [], "backward": []}
-
-        def recorder(store):
-            def compiler(gm, example_inputs):
-                store.append(gm.code)
-                return make_boxed_func(gm.forward)
-
-            return compiler
-
-        recording = aot_autograd(fw_compiler=recorder(graphs["forward"]), bw_compiler=recorder(graphs["backward"]))
+        rec = GraphRecorder()
 
         def make_fn(prelu):
             def fn(x, w):
@@ -480,7 +457,7 @@ class TestPrelu:
         ref_x, ref_w = x0.clone().requires_grad_(), w0.clone().requires_grad_()
         ref = make_fn(F.prelu)(ref_x, ref_w)
         ref_grads = torch.autograd.grad(ref, (ref_x, ref_w), g)
-        for backend in ("aot_eager", recording):
+        for backend in ("aot_eager", rec.backend):
             torch._dynamo.reset()
             compiled = torch.compile(make_fn(TF.prelu), backend=backend, fullgraph=True)
             x, w = x0.clone().requires_grad_(), w0.clone().requires_grad_()
@@ -490,8 +467,8 @@ class TestPrelu:
             assert_close(grads[0], ref_grads[0])
             assert_close(grads[1], ref_grads[1], atol=1e-4)
         # The ops stay torch_ext's own in the traced graphs, forward and backward.
-        assert len(graphs["forward"]) == 1 and len(graphs["backward"]) == 1
-        fw, bw = graphs["forward"][0], graphs["backward"][0]
+        assert len(rec.forward) == 1 and len(rec.backward) == 1
+        fw, bw = rec.forward[0], rec.backward[0]
         assert "torch_ext.prelu.default" in fw, fw
         assert "torch_ext.prelu_backward.default" in bw, bw
         assert "aten._prelu_kernel" not in fw + bw and "aten.sum" not in bw
@@ -607,19 +584,13 @@ class TestPrelu:
     @pytest.mark.parametrize("device", DEVICES)
     @given(data=st.data())
     def test_property_random_layouts(self, device, data):
-        ndim = data.draw(st.integers(0, 4), label="ndim")
-        shape = data.draw(st.lists(st.integers(0, 6), min_size=ndim, max_size=ndim), label="shape")
-        steps = data.draw(st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim), label="steps")
-        perm = data.draw(st.permutations(range(ndim)), label="perm")
+        layout = draw_strided_layout(data, max_size=6, offsets=False)
+        ndim, shape = len(layout.shape), layout.shape
         dtype = data.draw(st.sampled_from(list(DTYPE_NAMES)), label="dtype")
         single = ndim < 2 or data.draw(st.booleans(), label="single")
         seed = data.draw(st.integers(0, 2**16), label="seed")
 
-        full = [max(s, 1) * st_ for s, st_ in zip(shape, steps)]
-        base = normal_values([full[p] for p in perm], seed=seed).to(device=device, dtype=dtype)
-        x = base.permute([perm.index(i) for i in range(ndim)])
-        x = x[tuple(slice(0, s * st_, st_) for s, st_ in zip(shape, steps))]
-        assert list(x.shape) == shape
+        x = layout.view(normal_values(layout.base_shape, seed=seed).to(device=device, dtype=dtype))
         w = weight_values(1 if single else shape[1], seed).to(device=device, dtype=dtype)
 
         out = TF.prelu(x, w)
@@ -715,14 +686,8 @@ class TestPreluModule:
         ref.load_state_dict(TN.PReLU(*args).state_dict())
         assert TN.PReLU.__constants__ == torch.nn.PReLU.__constants__
 
-    def test_signature_and_docstring(self):
-        ext_sig = inspect.signature(TN.PReLU.__init__)
-        torch_sig = inspect.signature(torch.nn.PReLU.__init__)
-        assert [(p.name, p.default, p.kind) for p in ext_sig.parameters.values()] == [
-            (p.name, p.default, p.kind) for p in torch_sig.parameters.values()
-        ]
-        for section in ("Args:", "Shape:", "Examples::", "Attributes:"):
-            assert section in TN.PReLU.__doc__, section
+    def test_functional_signature(self):
+        # (The layer's signature and docstring: tests/test_nn.py::TestModules, as every layer's.)
         # F.prelu is a builtin without a signature; its documented one is prelu(input, weight).
         assert list(inspect.signature(TF.prelu).parameters) == ["input", "weight"]
 

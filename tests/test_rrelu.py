@@ -3,7 +3,6 @@ formula, the uniform law and a NumPy Philox4x32-10 reference of the in-kernel ra
 
 import textwrap
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +11,6 @@ import torch._dynamo
 import torch.nn as nn
 import torch.nn.functional as F
 from hypothesis import given, strategies as st
-from torch._dynamo.backends.common import aot_autograd
-from torch._functorch.aot_autograd import make_boxed_func
 
 import torch_ext
 import torch_ext.functional as TF
@@ -45,11 +42,12 @@ from common_utils import (
     same_layout_copy,
     special_values,
     values_with_specials,
+    draw_strided_layout,
+    with_specials_every,
 )
+from stack_utils import GraphRecorder
 
 ops = torch.ops.torch_ext
-TESTS_DIR = Path(__file__).resolve().parent
-ROOT = TESTS_DIR.parent
 
 DEFAULT_LOWER, DEFAULT_UPPER = 1.0 / 8, 1.0 / 3
 # (lower, upper): the defaults, a wide range, equal bounds, a negative range and one that straddles 0.
@@ -200,22 +198,6 @@ def _generator(device, seed):
 
 def _rng_state(device):
     return torch.get_rng_state() if device == "cpu" else torch.cuda.get_rng_state()
-
-
-class GraphRecorder:
-    """An aot_autograd backend that keeps the forward and backward graphs' code and runs them eagerly."""
-
-    def __init__(self):
-        self.forward, self.backward = [], []
-        self.backend = aot_autograd(fw_compiler=self._record(self.forward), bw_compiler=self._record(self.backward))
-
-    @staticmethod
-    def _record(store):
-        def compiler(gm, example_inputs):
-            store.append(gm.code)
-            return make_boxed_func(gm.forward)
-
-        return compiler
 
 
 class TestRRelu:
@@ -1186,23 +1168,6 @@ class TestRRelu:
     # Modules: torch_ext.nn.RReLU against torch.nn.RReLU
     # ------------------------------------------------------------------------------------------
 
-    @pytest.mark.parametrize("args,kwargs", [((), {}), ((0.1, 0.3), {}), ((), {"inplace": True}),
-                                             ((0.2,), {"upper": 0.5, "inplace": False})],
-                             ids=["defaults", "0.1_0.3", "inplace", "mixed"])
-    def test_module_mirrors_torch(self, args, kwargs):
-        import inspect
-
-        ext, ref = TN.RReLU(*args, **kwargs), nn.RReLU(*args, **kwargs)
-        assert repr(ext) == repr(ref) and ext.extra_repr() == ref.extra_repr()
-        assert TN.RReLU.__constants__ == nn.RReLU.__constants__
-        for name in nn.RReLU.__constants__:
-            assert getattr(ext, name) == getattr(ref, name), name
-        ext_sig = inspect.signature(TN.RReLU.__init__).parameters.values()
-        ref_sig = inspect.signature(nn.RReLU.__init__).parameters.values()
-        assert [(p.name, p.default) for p in ext_sig] == [(p.name, p.default) for p in ref_sig]
-        assert ext.state_dict().keys() == ref.state_dict().keys() == set()
-        assert ext.training and not ext.eval().training
-
     @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
     @pytest.mark.parametrize("device", DEVICES)
     def test_module_train_eval_switch(self, device, dtype):
@@ -1258,27 +1223,15 @@ class TestRRelu:
     @pytest.mark.parametrize("device", DEVICES)
     @given(data=st.data())
     def test_property_random_layouts(self, device, data):
-        ndim = data.draw(st.integers(0, 4), label="ndim")
-        shape = data.draw(st.lists(st.integers(0, 6), min_size=ndim, max_size=ndim), label="shape")
-        steps = data.draw(st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim), label="steps")
-        offsets = data.draw(st.lists(st.integers(0, 1), min_size=ndim, max_size=ndim), label="offsets")
-        perm = data.draw(st.permutations(range(ndim)), label="perm")
+        layout = draw_strided_layout(data, max_size=6)
         dtype = data.draw(st.sampled_from(list(DTYPE_NAMES)), label="dtype")
         lower = data.draw(st.sampled_from([0.0, 0.125, -0.5, 0.3]), label="lower")
         width = data.draw(st.sampled_from([0.0, 0.2, 1.0]), label="width")
         seed = data.draw(st.integers(0, 2**16), label="seed")
         upper = lower + width
 
-        full = [o + max(s, 1) * st_ for s, st_, o in zip(shape, steps, offsets)]
-        base = normal_values([full[p] for p in perm], seed=seed)
-        flat = base.view(-1)
-        n = flat[::5].numel()
-        sp = special_values(dtype).double()
-        flat[::5] = sp.repeat(n // sp.numel() + 1)[:n]
-        base = base.to(device=device, dtype=dtype)
-        x = base.permute([perm.index(i) for i in range(ndim)])
-        x = x[tuple(slice(o, o + s * st_, st_) for s, st_, o in zip(shape, steps, offsets))]
-        assert list(x.shape) == shape
+        base = with_specials_every(normal_values(layout.base_shape, seed=seed), dtype, 5)
+        x = layout.view(base.to(device=device, dtype=dtype))
 
         out, noise = ops.rrelu_with_noise(x, lower, upper, True, _generator(device, seed))
         assert out.stride() == torch.empty_like(x).stride() == noise.stride()

@@ -22,8 +22,6 @@ import torch._dynamo.testing
 import torch.nn as nn
 import torch.nn.functional as F
 from hypothesis import given, strategies as st
-from torch._dynamo.backends.common import aot_autograd
-from torch._functorch.aot_autograd import make_boxed_func
 
 import torch_ext
 import torch_ext.functional as TF
@@ -43,11 +41,11 @@ from common_utils import (
     requires_cuda,
     run_with_cpu_isa,
     tol,
+    draw_strided_layout,
 )
+from stack_utils import GraphRecorder
 
 ops = torch.ops.torch_ext
-TESTS_DIR = Path(__file__).resolve().parent
-ROOT = TESTS_DIR.parent
 
 
 @dataclass(frozen=True)
@@ -544,21 +542,15 @@ class TestSoftmax:
     @pytest.mark.parametrize("device", DEVICES)
     @given(data=st.data())
     def test_property_random_layouts(self, device, data):
-        ndim = data.draw(st.integers(0, 4), label="ndim")
-        shape = data.draw(st.lists(st.integers(1, 9), min_size=ndim, max_size=ndim), label="shape")
-        steps = data.draw(st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim), label="steps")
-        perm = data.draw(st.permutations(range(ndim)), label="perm")
+        layout = draw_strided_layout(data, min_size=1, max_size=9, offsets=False)
+        ndim = len(layout.shape)
         dtype = data.draw(st.sampled_from(list(DTYPE_NAMES)), label="dtype")
         op = data.draw(st.sampled_from([SOFTMAX, LOG_SOFTMAX]), label="op")
         dim = data.draw(st.integers(-max(ndim, 1), max(ndim, 1) - 1), label="dim")
         magnitude = data.draw(st.sampled_from([1e-3, 1.0, 10.0, 100.0]), label="magnitude")
         seed = data.draw(st.integers(0, 2**16), label="seed")
 
-        full = [s * st_ for s, st_ in zip(shape, steps)]
-        base = (normal_values([full[p] for p in perm], seed=seed) * magnitude).to(device=device, dtype=dtype)
-        x = base.permute([perm.index(i) for i in range(ndim)])
-        x = x[tuple(slice(None, None, st_) for st_ in steps)]
-        assert list(x.shape) == shape
+        x = layout.view((normal_values(layout.base_shape, seed=seed) * magnitude).to(device=device, dtype=dtype))
         check_forward_backward(op, x, dim, seed=seed + 1)
 
     # ------------------------------------------------------------------------------------------
@@ -633,27 +625,7 @@ class TestSoftmax:
     # torch.library.opcheck, Meta kernels
     # ------------------------------------------------------------------------------------------
 
-    @pytest.mark.parametrize("requires_grad", [False, True], ids=["no_grad", "requires_grad"])
-    @pytest.mark.parametrize("op", OPS)
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_opcheck_forward(self, device, op, requires_grad):
-        for layout, dim in (("contiguous", -1), ("contiguous", 1), ("channels_last", 1), ("transposed", 0)):
-            x = make_input(layout, torch.float32, device).detach().requires_grad_(requires_grad)
-            torch.library.opcheck(op.ext_op.default, (x, dim))
-            torch.library.opcheck(op.ext_op.default, (x, dim, torch.float64))
-        xh = make_input("contiguous", torch.float16, device).detach().requires_grad_(requires_grad)
-        torch.library.opcheck(op.ext_op.default, (xh, 2, torch.float32))
-
-    @pytest.mark.parametrize("requires_grad", [False, True], ids=["no_grad", "requires_grad"])
-    @pytest.mark.parametrize("op", OPS)
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_opcheck_backward(self, device, op, requires_grad):
-        x = make_input("contiguous", torch.float32, device)
-        for dim in (-1, 0):
-            y = op.ext_fn(x, dim).detach().requires_grad_(requires_grad)
-            g = grad_output(y).requires_grad_(requires_grad)
-            torch.library.opcheck(op.ext_backward.default, (g, y, dim, torch.float32))
-            torch.library.opcheck(op.ext_backward.default, (g, y, dim, torch.float16))
+    # (tests/test_ops.py::test_opcheck runs opcheck over the softmax rows' OpcheckInfo.)
 
     # ------------------------------------------------------------------------------------------
     # torch.compile (fullgraph) and torch.export
@@ -663,16 +635,7 @@ class TestSoftmax:
     @pytest.mark.parametrize("device", DEVICES)
     def test_compile_fullgraph(self, device, op):
         torch._dynamo.reset()
-        graphs = {"forward": [], "backward": []}
-
-        def recorder(store):
-            def compiler(gm, example_inputs):
-                store.append(gm.code)
-                return make_boxed_func(gm.forward)
-
-            return compiler
-
-        backend = aot_autograd(fw_compiler=recorder(graphs["forward"]), bw_compiler=recorder(graphs["backward"]))
+        rec = GraphRecorder()
 
         def make_fn(fn):
             def f(x):
@@ -680,7 +643,7 @@ class TestSoftmax:
 
             return f
 
-        compiled = torch.compile(make_fn(op.ext_fn), backend=backend, fullgraph=True)
+        compiled = torch.compile(make_fn(op.ext_fn), backend=rec.backend, fullgraph=True)
         leaf = make_input("channels_last", torch.float32, device).requires_grad_()
         g = make_input("channels_last", torch.float32, device, seed=5)
         out = compiled(leaf)
@@ -690,8 +653,8 @@ class TestSoftmax:
         (ref_grad,) = torch.autograd.grad(ref, ref_leaf, g)
         assert_close(out, ref)
         assert_close(grad, ref_grad)
-        assert len(graphs["forward"]) == 1 and len(graphs["backward"]) == 1
-        fw, bw = graphs["forward"][0], graphs["backward"][0]
+        assert len(rec.forward) == 1 and len(rec.backward) == 1
+        fw, bw = rec.forward[0], rec.backward[0]
         assert f"torch_ext.{op.name}.default" in fw, fw
         assert f"torch_ext.{op.name}_backward.default" in bw, bw
         assert "aten._softmax" not in fw + bw and "aten._log_softmax" not in fw + bw
@@ -729,23 +692,7 @@ class TestSoftmax:
         assert_close(grad, ref_grad)
         torch._dynamo.reset()
 
-    @pytest.mark.parametrize("op", OPS)
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_export_keeps_custom_op(self, device, op):
-        torch.manual_seed(0)
-        model = nn.Sequential(nn.Linear(6, 8), op.ext_module(dim=1)).to(device)
-        ref = nn.Sequential(nn.Linear(6, 8), op.torch_module(dim=1)).to(device)
-        ref.load_state_dict(model.state_dict())
-        x = make_input(lambda v: v((4, 6)), torch.float32, device)
-        batch = torch.export.Dim("batch", min=2, max=64)
-        ep = torch.export.export(model, (x,), dynamic_shapes=({0: batch},))
-        for graph in (ep.graph, ep.run_decompositions().graph):
-            targets = [n.target for n in graph.nodes if n.op == "call_function"]
-            assert targets.count(op.ext_op.default) == 1, targets
-            assert not any("softmax" in str(t) and "torch_ext" not in str(t) for t in targets), targets
-        for n in (4, 17):
-            xi = make_input(lambda v: v((n, 6)), torch.float32, device, seed=n)
-            torch.testing.assert_close(ep.module()(xi), ref(xi))
+    # (torch.export of the layers: tests/test_export.py::test_layer_op_kept, over every layer of the table.)
 
     # ------------------------------------------------------------------------------------------
     # Autocast: ATen's policy (fp32_set_opt_dtype under CUDA autocast; nothing under CPU autocast)
@@ -772,16 +719,6 @@ class TestSoftmax:
             (gx_ref,) = torch.autograd.grad(expected, ref_leaf, g)
             assert gx.dtype == gx_ref.dtype == in_dtype
             assert_backward_close(op, gx, gx_ref, g, out, 1, y_differs=True)
-
-    def test_autocast_registration_mirrors_aten(self):
-        for name in ("softmax", "log_softmax"):
-            for key in ("AutocastCUDA", "AutocastCPU"):
-                ours = torch._C._dispatch_has_kernel_for_dispatch_key(f"torch_ext::{name}", key)
-                aten = torch._C._dispatch_has_kernel_for_dispatch_key(f"aten::{name}.int", key)
-                assert ours == aten, (name, key, ours, aten)
-            assert torch._C._dispatch_has_kernel_for_dispatch_key(f"torch_ext::{name}", "AutocastCUDA")
-            for key in ("AutocastCUDA", "AutocastCPU"):
-                assert not torch._C._dispatch_has_kernel_for_dispatch_key(f"torch_ext::{name}_backward", key)
 
     def test_kernels_registered(self):
         cuda = torch_ext.build_info()["cuda"] == "ON"
@@ -1051,40 +988,7 @@ class TestSoftmax:
 # nn.Softmax / nn.LogSoftmax: drop-ins for torch.nn's
 # ------------------------------------------------------------------------------------------------
 
-CTOR_ARGS = [((), {}), ((1,), {}), ((), {"dim": -1}), ((0,), {}), ((), {"dim": None})]
-
-
-def _ctor_id(args, kwargs):
-    return "(" + ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]) + ")"
-
-
-CTOR_PARAMS = [pytest.param(a, k, id=_ctor_id(a, k)) for a, k in CTOR_ARGS]
-
-
 class TestSoftmaxModules:
-    @pytest.mark.parametrize("op", OPS)
-    def test_signature_constants_docstring(self, op):
-        ext_sig = inspect.signature(op.ext_module.__init__)
-        torch_sig = inspect.signature(op.torch_module.__init__)
-        assert [(p.name, p.default, p.kind) for p in ext_sig.parameters.values()] == [
-            (p.name, p.default, p.kind) for p in torch_sig.parameters.values()
-        ]
-        assert op.ext_module.__constants__ == op.torch_module.__constants__
-        assert op.ext_module.__name__ == op.torch_module.__name__ and issubclass(op.ext_module, nn.Module)
-        for section in (".. math::", "Args:", "Shape:", "Returns:", "Examples::"):
-            assert section in op.ext_module.__doc__, section
-
-    @pytest.mark.parametrize("args,kwargs", CTOR_PARAMS)
-    @pytest.mark.parametrize("op", OPS)
-    def test_repr_attributes_state_dict(self, op, args, kwargs):
-        ext, ref = op.ext_module(*args, **kwargs), op.torch_module(*args, **kwargs)
-        assert repr(ext) == repr(ref) and ext.extra_repr() == ref.extra_repr()
-        assert ext.dim == ref.dim
-        assert ext.state_dict().keys() == ref.state_dict().keys() == set()
-        assert list(ext.parameters()) == [] and list(ext.buffers()) == []
-        ext.load_state_dict(ref.state_dict(), strict=True)
-        ref.load_state_dict(ext.state_dict(), strict=True)
-
     @pytest.mark.parametrize("op", OPS)
     def test_copy_pickle_and_setstate(self, op):
         ext = op.ext_module(dim=2)

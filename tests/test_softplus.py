@@ -10,7 +10,6 @@ import inspect
 import math
 import re
 import textwrap
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,8 +17,6 @@ import torch._dynamo.testing
 import torch.nn as nn
 import torch.nn.functional as F
 from hypothesis import given, strategies as st
-from torch._dynamo.backends.common import aot_autograd
-from torch._functorch.aot_autograd import make_boxed_func
 
 import torch_ext
 import torch_ext.functional as TF
@@ -32,7 +29,6 @@ from common_utils import (
     DEVICES,
     DTYPE_NAMES,
     FLOAT_DTYPES,
-    LARGE_LAYOUTS,
     REDUCED_DTYPES,
     assert_bitwise_equal,
     assert_close,
@@ -45,11 +41,15 @@ from common_utils import (
     tol,
     ulp_tol,
     values_with_specials,
+    draw_strided_layout,
+    with_specials_every,
+    MIXED_LAYOUT_PAIRS,
+    mixed_layout_pair,
 )
+from stack_utils import GraphRecorder
+from torch_ext.testing import op_db_by_name
 
 ops = torch.ops.torch_ext
-TESTS_DIR = Path(__file__).resolve().parent
-ROOT = TESTS_DIR.parent
 
 # --------------------------------------------------------------------------------------------
 # float64 references. The branch (beta * x > threshold) is decided as the kernels decide it: the
@@ -267,36 +267,12 @@ class TestSoftplus:
         assert_close(out, expected)
         assert_close(out, softplus_backward_reference(g, x, beta, threshold))
 
-    @pytest.mark.parametrize(
-        "g_layout,x_layout",
-        [
-            ("contiguous", "transposed"),
-            ("transposed", "contiguous"),
-            ("channels_last", "contiguous"),
-            ("contiguous", "channels_last"),
-            ("sliced_step2", "transposed"),
-            ("expanded", "contiguous"),
-            ("contiguous", "expanded"),
-        ],
-    )
+    @pytest.mark.parametrize("g_layout,x_layout", MIXED_LAYOUT_PAIRS)
     @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
     @pytest.mark.parametrize("device", DEVICES)
     def test_backward_mixed_layouts(self, device, dtype, g_layout, x_layout):
         # grad_output and self of the same shape but different strides.
-        if "channels_last" in (g_layout, x_layout):
-            mk = {
-                "channels_last": lambda v: v((2, 5, 4, 3)).contiguous(memory_format=torch.channels_last),
-                "contiguous": lambda v: v((2, 5, 4, 3)),
-            }
-        else:
-            mk = {
-                "contiguous": lambda v: v((6, 17)),
-                "transposed": lambda v: v((17, 6)).t(),
-                "sliced_step2": lambda v: v((6, 34))[:, ::2],
-                "expanded": lambda v: v((1, 17)).expand(6, 17),
-            }
-        g = make_input(mk[g_layout], dtype, device, seed=1)
-        x = make_input(mk[x_layout], dtype, device, seed=2)
+        g, x = mixed_layout_pair(g_layout, x_layout, dtype, device)
         for beta, threshold in ((1.0, 20.0), (2.0, 1.0), (0.5, -1.0)):
             out = ops.softplus_backward(g, x, beta, threshold)
             assert out.stride() == torch.empty_like(g).stride()
@@ -557,26 +533,7 @@ class TestSoftplus:
     # torch.library.opcheck: schema, autograd registration, fake tensors, AOT dispatch
     # ------------------------------------------------------------------------------------------
 
-    @pytest.mark.parametrize("requires_grad", [False, True], ids=["no_grad", "requires_grad"])
-    @pytest.mark.parametrize("layout", ["contiguous", "channels_last", "transposed"])
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_opcheck_softplus(self, device, layout, requires_grad):
-        x = make_input(layout, torch.float32, device).detach().requires_grad_(requires_grad)
-        torch.library.opcheck(ops.softplus.default, (x, 2.0, 1.0))
-        torch.library.opcheck(ops.softplus.default, (x,))
-
-    @pytest.mark.parametrize("requires_grad", [False, True], ids=["no_grad", "requires_grad"])
-    @pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_opcheck_softplus_backward(self, device, layout, requires_grad):
-        x = make_input(layout, torch.float32, device)
-        g = grad_output(x)
-        if layout == "channels_last":
-            g = g.contiguous(memory_format=torch.channels_last)
-        g = g.detach().requires_grad_(requires_grad)
-        x = x.detach().requires_grad_(requires_grad)
-        torch.library.opcheck(ops.softplus_backward.default, (g, x, 2.0, 1.0))
-        torch.library.opcheck(ops.softplus_backward.default, (g, x, 1.0, 20.0))
+    # (tests/test_ops.py::test_opcheck runs opcheck over the softplus row's OpcheckInfo.)
 
     # ------------------------------------------------------------------------------------------
     # torch.compile (fullgraph) and torch.export
@@ -587,16 +544,7 @@ class TestSoftplus:
     def test_compile_fullgraph(self, device, params):
         beta, threshold = params
         torch._dynamo.reset()
-        graphs = {"forward": [], "backward": []}
-
-        def recorder(store):
-            def compiler(gm, example_inputs):
-                store.append(gm.code)
-                return make_boxed_func(gm.forward)
-
-            return compiler
-
-        backend = aot_autograd(fw_compiler=recorder(graphs["forward"]), bw_compiler=recorder(graphs["backward"]))
+        rec = GraphRecorder()
 
         def make_fn(act):
             def fn(x):
@@ -604,7 +552,7 @@ class TestSoftplus:
 
             return fn
 
-        compiled = torch.compile(make_fn(TF.softplus), backend=backend, fullgraph=True)
+        compiled = torch.compile(make_fn(TF.softplus), backend=rec.backend, fullgraph=True)
         leaf = make_input("channels_last", torch.float32, device, values=_spread_values(beta, threshold))
         leaf = leaf.requires_grad_()
         g = make_input("channels_last", torch.float32, device, seed=5)
@@ -617,8 +565,8 @@ class TestSoftplus:
         assert_close(out, ref)
         assert_close(grad, ref_grad)
         # The ops stay torch_ext's own in the traced graphs, forward and backward.
-        assert len(graphs["forward"]) == 1 and len(graphs["backward"]) == 1
-        fw, bw = graphs["forward"][0], graphs["backward"][0]
+        assert len(rec.forward) == 1 and len(rec.backward) == 1
+        fw, bw = rec.forward[0], rec.backward[0]
         assert "torch_ext.softplus" in fw, fw
         assert "torch_ext.softplus_backward" in bw, bw
         assert "aten.softplus" not in fw + bw
@@ -686,23 +634,7 @@ class TestSoftplus:
         torch.testing.assert_close(grad, ref_grad)
         torch._dynamo.reset()
 
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_export_keeps_custom_op(self, device):
-        torch.manual_seed(0)
-        model = nn.Sequential(nn.Linear(6, 8), TN.Softplus(2.0, 1.0), nn.Linear(8, 2)).to(device)
-        ref = nn.Sequential(nn.Linear(6, 8), nn.Softplus(2.0, 1.0), nn.Linear(8, 2)).to(device)
-        ref.load_state_dict(model.state_dict())
-        x = make_input(lambda v: v((4, 6)), torch.float32, device)
-        batch = torch.export.Dim("batch", min=2, max=64)
-        ep = torch.export.export(model, (x,), dynamic_shapes=({0: batch},))
-        decomposed = ep.run_decompositions()
-        for graph in (ep.graph, decomposed.graph):
-            targets = [n.target for n in graph.nodes if n.op == "call_function"]
-            assert targets.count(ops.softplus.default) == 1, targets
-            assert not any("aten.softplus" in str(t) for t in targets), targets
-        for n in (4, 17):
-            xi = make_input(lambda v: v((n, 6)), torch.float32, device, seed=n)
-            torch.testing.assert_close(ep.module()(xi), ref(xi))
+    # (torch.export of the layer: tests/test_export.py::test_layer_op_kept, over every layer of the table.)
 
     # ------------------------------------------------------------------------------------------
     # Autocast: float32 under CUDA autocast (ATen's CUDA float32 list); input dtype under CPU autocast
@@ -737,14 +669,6 @@ class TestSoftplus:
             for key in ("CPU", "Meta", "Autograd"):
                 assert torch._C._dispatch_has_kernel_for_dispatch_key(op, key), (op, key)
             assert torch._C._dispatch_has_kernel_for_dispatch_key(op, "CUDA") == cuda, op
-
-    def test_autocast_registration_mirrors_aten(self):
-        # The autocast keys with a softplus kernel are exactly ATen's softplus's (CUDA: yes; CPU: no).
-        for key in ("AutocastCUDA", "AutocastCPU"):
-            ours = torch._C._dispatch_has_kernel_for_dispatch_key("torch_ext::softplus", key)
-            aten = torch._C._dispatch_has_kernel_for_dispatch_key("aten::softplus", key)
-            assert ours == aten, (key, ours, aten)
-        assert torch._C._dispatch_has_kernel_for_dispatch_key("torch_ext::softplus", "AutocastCUDA")
 
     # ------------------------------------------------------------------------------------------
     # Errors
@@ -829,11 +753,7 @@ class TestSoftplus:
     @pytest.mark.parametrize("device", DEVICES)
     @given(data=st.data())
     def test_property_random_layouts(self, device, data):
-        ndim = data.draw(st.integers(0, 4), label="ndim")
-        shape = data.draw(st.lists(st.integers(0, 5), min_size=ndim, max_size=ndim), label="shape")
-        steps = data.draw(st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim), label="steps")
-        offsets = data.draw(st.lists(st.integers(0, 1), min_size=ndim, max_size=ndim), label="offsets")
-        perm = data.draw(st.permutations(range(ndim)), label="perm")
+        layout = draw_strided_layout(data, max_size=5)
         dtype = data.draw(st.sampled_from(list(DTYPE_NAMES)), label="dtype")
         betas = st.sampled_from([1.0, 0.5, 2.0, 10.0, 100.0, -1.0]) | st.floats(0.0625, 50, width=32)
         beta = data.draw(betas, label="beta")
@@ -843,20 +763,8 @@ class TestSoftplus:
         special_every = data.draw(st.sampled_from([0, 2, 5]), label="special_every")
         seed = data.draw(st.integers(0, 2**16), label="seed")
 
-        # Base in a permuted order, then sliced with steps and offsets: any strides, any offset.
-        full = [o + max(s, 1) * st_ for s, st_, o in zip(shape, steps, offsets)]
-        base_shape = [full[p] for p in perm]
-        base = normal_values(base_shape, seed=seed) * magnitude
-        if special_every:
-            flat = base.view(-1)
-            n = flat[::special_every].numel()
-            sp = special_values(dtype).double()
-            flat[::special_every] = sp.repeat(n // sp.numel() + 1)[:n]
-        base = base.to(device=device, dtype=dtype)
-        inv = [perm.index(i) for i in range(ndim)]
-        x = base.permute(inv)
-        x = x[tuple(slice(o, o + s * st_, st_) for s, st_, o in zip(shape, steps, offsets))]
-        assert list(x.shape) == shape
+        base = with_specials_every(normal_values(layout.base_shape, seed=seed) * magnitude, dtype, special_every)
+        x = layout.view(base.to(device=device, dtype=dtype))
 
         out = TF.softplus(x, beta, threshold)
         assert out.shape == x.shape and out.dtype == dtype
@@ -874,24 +782,7 @@ class TestSoftplus:
     # Determinism across thread counts, and the CPU kernels of each compiled ISA
     # ------------------------------------------------------------------------------------------
 
-    @pytest.mark.parametrize("layout", list(LARGE_LAYOUTS))
-    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-    def test_thread_count_independent(self, dtype, layout):
-        x = make_input(layout, dtype, "cpu", values=values_with_specials(dtype))
-        g = grad_output(x)
-        results = []
-        for threads in (1, 2, 3):
-            torch.set_num_threads(threads)
-            outs = []
-            for beta, threshold in ((1.0, 20.0), (2.0, -1.0), (0.5, 1e4)):
-                xi = x.detach().requires_grad_()
-                y = TF.softplus(xi, beta, threshold)
-                (gx,) = torch.autograd.grad(y, xi, g)
-                outs += [y.detach(), gx]
-            results.append(outs)
-        for other in results[1:]:
-            for i, (a, b) in enumerate(zip(results[0], other)):
-                assert_bitwise_equal(b, a, f"output {i}")
+    # (Thread counts: tests/test_ops.py::test_thread_count_independent, over the softplus row's thread_samples.)
 
     @pytest.mark.parametrize("isa", ["default", "avx2", "avx512"])
     def test_cpu_isa_kernels(self, isa):
@@ -932,8 +823,9 @@ class TestSoftplus:
 # nn.Softplus: a drop-in torch.nn.Softplus
 # ------------------------------------------------------------------------------------------------
 
-SOFTPLUS_CTOR_ARGS = [((), {}), ((2.0,), {}), ((), {"beta": 0.5}), ((), {"threshold": 1.0}), ((10, 0), {}),
-                      ((), {"beta": 2, "threshold": -1.0})]
+# The module tests every layer shares (signature, repr, state_dict, copies) are tests/test_nn.py's, over the row's
+# constructor calls; the parity here runs over the same calls.
+SOFTPLUS_CTOR_ARGS = op_db_by_name["softplus"].module.ctor_args
 
 
 def _ctor_id(args, kwargs):
@@ -944,28 +836,6 @@ CTOR_PARAMS = [pytest.param(a, k, id=_ctor_id(a, k)) for a, k in SOFTPLUS_CTOR_A
 
 
 class TestSoftplusModule:
-    def test_signature_constants_docstring(self):
-        ext_sig = inspect.signature(TN.Softplus.__init__)
-        torch_sig = inspect.signature(nn.Softplus.__init__)
-        assert [(p.name, p.default, p.kind) for p in ext_sig.parameters.values()] == [
-            (p.name, p.default, p.kind) for p in torch_sig.parameters.values()
-        ]
-        assert TN.Softplus.__constants__ == nn.Softplus.__constants__
-        assert TN.Softplus.__name__ == "Softplus" and issubclass(TN.Softplus, nn.Module)
-        for section in (".. math::", "Args:", "Shape:", "Examples::"):
-            assert section in TN.Softplus.__doc__, section
-
-    @pytest.mark.parametrize("args,kwargs", CTOR_PARAMS)
-    def test_repr_attributes_state_dict(self, args, kwargs):
-        ext, ref = TN.Softplus(*args, **kwargs), nn.Softplus(*args, **kwargs)
-        assert repr(ext) == repr(ref)
-        assert ext.extra_repr() == ref.extra_repr()
-        assert ext.beta == ref.beta and ext.threshold == ref.threshold
-        assert ext.state_dict().keys() == ref.state_dict().keys() == set()
-        assert list(ext.parameters()) == [] and list(ext.buffers()) == []
-        ext.load_state_dict(ref.state_dict(), strict=True)
-        ref.load_state_dict(ext.state_dict(), strict=True)
-
     @pytest.mark.parametrize("args,kwargs", CTOR_PARAMS)
     @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
     @pytest.mark.parametrize("device", DEVICES)

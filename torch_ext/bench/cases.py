@@ -24,15 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from torch_ext.testing import op_db, op_db_by_name
-
-ELU_OPS = {
-    # name: (alpha, scale, input_scale), ATen's elu_backward arguments for the functional's defaults
-    "elu": (1.0, 1.0, 1.0),
-    "celu": (1.0, 1.0, 1.0),  # celu(alpha=1) = elu(alpha=1, scale=1, input_scale=1/alpha)
-    "selu": (1.6732632423543772848170429916717, 1.0507009873554804934193349852946, 1.0),
-}
-RRELU_LOWER, RRELU_UPPER = 1.0 / 8, 1.0 / 3
-SOFTPLUS_BETA, SOFTPLUS_THRESHOLD = 1.0, 20.0
+from torch_ext.testing.op_db import ELU_PARAMS
 
 # One benchmark op per row of the op table, in its order.
 ALL_OPS = [row.name for row in op_db]
@@ -138,17 +130,13 @@ def _compare(ours: Callable, theirs: Callable, dtype: torch.dtype, **tol) -> Cal
 
 def _build_elu(case: Case) -> Built:
     ext = torch.ops.torch_ext
-    import torch_ext.functional as TF
-
     x = _input(case)
-    alpha, scale, input_scale = ELU_OPS[case.op]
-    fwd = {
-        "elu": (lambda: TF.elu(x), lambda: F.elu(x)),
-        "celu": (lambda: TF.celu(x), lambda: F.celu(x)),
-        "selu": (lambda: TF.selu(x), lambda: F.selu(x)),
-    }[case.op]
+    row = op_db_by_name[case.op]
+    # The row's arguments (the functional's defaults); elu_backward's (alpha, scale, input_scale) follow from them.
+    alpha, scale, input_scale = ELU_PARAMS[case.op](*row.bench_args)
     if case.pass_ == "fwd":
-        ours, theirs = fwd
+        ours = lambda: row.op(x, *row.bench_args)  # noqa: E731
+        theirs = lambda: row.ref(x, *row.bench_args)  # noqa: E731
     else:
         g = _input(case, seed=1)
         ours = lambda: ext.elu_backward(g, alpha, scale, input_scale, False, x)  # noqa: E731
@@ -199,14 +187,15 @@ def _build_rrelu(case: Case) -> Built:
 
     x = _input(case)
     training = case.op == "rrelu_train"
-    slope = (RRELU_LOWER + RRELU_UPPER) / 2
+    lower, upper = op_db_by_name[case.op].bench_args
+    slope = (lower + upper) / 2
     if case.pass_ == "fwd":
         if not training:
-            ours = lambda: TF.rrelu(x, RRELU_LOWER, RRELU_UPPER, False)  # noqa: E731
-            theirs = lambda: F.rrelu(x, RRELU_LOWER, RRELU_UPPER, False)  # noqa: E731
+            ours = lambda: TF.rrelu(x, lower, upper, False)  # noqa: E731
+            theirs = lambda: F.rrelu(x, lower, upper, False)  # noqa: E731
             return Built(ours, theirs, _compare(ours, theirs, case.dtype), _copy_src(case))
-        ours = lambda: ext.rrelu_with_noise(x, RRELU_LOWER, RRELU_UPPER, True)  # noqa: E731
-        theirs = lambda: F.rrelu(x, RRELU_LOWER, RRELU_UPPER, True)  # noqa: E731
+        ours = lambda: ext.rrelu_with_noise(x, lower, upper, True)  # noqa: E731
+        theirs = lambda: F.rrelu(x, lower, upper, True)  # noqa: E731
 
         def check():
             # Random slopes: the positive side is x, the negative side x * r with r in [lower, upper].
@@ -215,29 +204,28 @@ def _build_rrelu(case: Case) -> Built:
             pos = x > 0
             assert torch.equal(out[pos], x[pos]) and torch.equal(ref[pos], x[pos]), "positive side"
             r = noise[~pos].float()
-            assert bool(((r >= RRELU_LOWER - 1e-2) & (r <= RRELU_UPPER + 1e-2)).all()), "slopes out of range"
+            assert bool(((r >= lower - 1e-2) & (r <= upper + 1e-2)).all()), "slopes out of range"
 
         return Built(ours, theirs, check, _copy_src(case))
     g = _input(case, seed=1)
     if training:
-        _, noise = ext.rrelu_with_noise(x, RRELU_LOWER, RRELU_UPPER, True)
-        ours = lambda: ext.rrelu_backward(g, None, noise, RRELU_LOWER, RRELU_UPPER, True, False)  # noqa: E731
+        _, noise = ext.rrelu_with_noise(x, lower, upper, True)
+        ours = lambda: ext.rrelu_backward(g, None, noise, lower, upper, True, False)  # noqa: E731
         theirs = lambda: torch.ops.aten.rrelu_with_noise_backward(  # noqa: E731
-            g, x, noise, RRELU_LOWER, RRELU_UPPER, True, False)
+            g, x, noise, lower, upper, True, False)
     else:
-        ours = lambda: ext.rrelu_backward(g, x, None, RRELU_LOWER, RRELU_UPPER, False, False)  # noqa: E731
+        ours = lambda: ext.rrelu_backward(g, x, None, lower, upper, False, False)  # noqa: E731
         theirs = lambda: torch.ops.aten.leaky_relu_backward(g, x, slope, False)  # noqa: E731
     return Built(ours, theirs, _compare(ours, theirs, case.dtype), _copy_src(case))
 
 
 def _build_softplus(case: Case) -> Built:
-    import torch_ext.functional as TF
-
     x = _input(case, scale=4.0)  # spans both sides of 0 well past the curve's bend
-    b, t = SOFTPLUS_BETA, SOFTPLUS_THRESHOLD
+    row = op_db_by_name[case.op]
+    b, t = row.bench_args
     if case.pass_ == "fwd":
-        ours = lambda: TF.softplus(x, b, t)  # noqa: E731
-        theirs = lambda: F.softplus(x, b, t)  # noqa: E731
+        ours = lambda: row.op(x, b, t)  # noqa: E731
+        theirs = lambda: row.ref(x, b, t)  # noqa: E731
     else:
         g = _input(case, seed=1)
         ours = lambda: torch.ops.torch_ext.softplus_backward(g, x, b, t)  # noqa: E731

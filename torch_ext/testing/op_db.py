@@ -24,12 +24,14 @@ import torch_ext.nn as TN
 from torch_ext.testing.inputs import (
     ALL_LAYOUTS,
     FLOAT_DTYPES,
+    LARGE_LAYOUTS,
     PRELU_CASES,
     PRELU_WEIGHTS,
     TOLERANCES,
     grad_output,
     make_input,
     make_prelu_case,
+    values_with_specials,
 )
 
 ops = torch.ops.torch_ext
@@ -67,12 +69,23 @@ OpCalls = Callable[[SampleInput, torch.Tensor, Callable], List[Tuple[str, Callab
 
 
 @dataclasses.dataclass(frozen=True)
+class OptOut:
+    """A row's answer for a field a family of table-driven tests needs, where the family does not apply to the row:
+    the tests skip the row with this reason (tests/test_ops.py::test_every_row_fills_the_table_fields)."""
+
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
 class ModuleInfo:
     """The torch_ext.nn layer of a row, its torch.nn twin (same name) and the constructor arguments that matter."""
 
     name: str  # the class name in torch_ext.nn and in torch.nn
-    ctor_kwargs: dict  # non-default arguments, so that a lost constant shows
+    ctor_kwargs: dict  # non-default arguments, so that a lost constant shows (convert, autocast, the bench's model)
     constants: Tuple[str, ...]  # the constructor arguments a converted layer must keep
+    # Constructor calls (args, kwargs) the module tests make (repr, state_dict, copy, pickle against torch.nn's):
+    # defaults, positional and keyword forms.
+    ctor_args: Tuple[Tuple[tuple, dict], ...] = ()
 
     @property
     def cls(self) -> type:
@@ -81,6 +94,48 @@ class ModuleInfo:
     @property
     def torch_cls(self) -> type:
         return getattr(nn, self.name)
+
+
+@dataclasses.dataclass(frozen=True)
+class ErrorCalls:
+    """The calls of a row's ops that tests/test_errors.py makes with a tensor of a bad dtype, each a Python statement
+    (the doc, docs/errors.md, shows it) with ``torch``, ``torch_ext`` and ``ops`` in scope: ``x`` the bad tensor,
+    ``g`` a good float tensor, ``y`` = x * 1 of a complex x that requires grad. Each entry: (id, call, the op the
+    message names), and for ``backward`` also the argument x is."""
+
+    forward: Tuple[Tuple[str, str, str], ...]  # the raw forward and in-place ops on x (integer, bool, complex)
+    wrappers: Tuple[Tuple[str, str, str], ...] = ()  # torch_ext.functional and torch_ext.nn on x (integer)
+    autograd: Tuple[Tuple[str, str, str], ...] = ()  # the raw op on y, through its Autograd kernel
+    backward: Tuple[Tuple[str, str, str, str], ...] = ()  # the backward op with x in one tensor argument
+
+
+# An opcheck call: sample -> (the registered op's overload, its arguments, whether it writes its first argument), or
+# None where the call is not made on that sample.
+OpcheckCall = Callable[[SampleInput], Optional[Tuple[object, tuple, bool]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class OpcheckInfo:
+    """What tests/test_ops.py::test_opcheck runs torch.library.opcheck on (schema, autograd registration, fake
+    tensors, AOT dispatch): each named call on each (sample name, dtype), with and without requires_grad (in-place
+    calls without)."""
+
+    samples: Tuple[Tuple[str, torch.dtype], ...]
+    calls: Dict[str, OpcheckCall]
+
+
+def _strided_grad(x: torch.Tensor) -> torch.Tensor:
+    """A grad_output with x's strides (channels_last for a channels_last x)."""
+    return torch.empty_like(x).copy_(grad_output(x))
+
+
+@dataclasses.dataclass(frozen=True)
+class AutocastPolicy:
+    """The autocast policy of a row's forward op: the ATen op whose policy it follows (its kernels' keys must be that
+    op's) and the autocast keys it has a kernel for (ATen's lists, written out so that a lost kernel shows)."""
+
+    twin: str  # e.g. "softmax.int"
+    keys: frozenset  # of "AutocastCPU", "AutocastCUDA"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,6 +174,18 @@ class OpInfo:
     dtypes: Tuple[torch.dtype, ...] = FLOAT_DTYPES
     tolerances: Dict[torch.dtype, dict] = dataclasses.field(default_factory=lambda: dict(TOLERANCES))
     validation: Tuple[ValidationCase, ...] = ()
+    autocast: Optional[AutocastPolicy] = None  # None: missing (the completeness test fails)
+    # The benchmark's call: op(x, *bench_args) against ref(x, *bench_args) (the functional's defaults, where it has
+    # arguments); None: missing.
+    bench_args: Optional[object] = None  # a tuple, or an OptOut
+    error_calls: Optional[object] = None  # ErrorCalls, or an OptOut; None: missing
+    # Inputs of tests/test_ops.py::test_thread_count_independent (every op of the row, 1, 2 and 3 threads, bit for
+    # bit): the parallel paths, special values mixed in where the op is element-wise. None: missing.
+    thread_samples: Optional[object] = None
+    # The torch_ext op the layer's exported graph calls after torch.export's default decompositions (None: the
+    # forward op; celu and selu are composites over elu).
+    decomposed_op: Optional[str] = None
+    opcheck: Optional[object] = None  # OpcheckInfo, or an OptOut; None: missing
 
 
 # --------------------------------------------------------------------------------------------
@@ -131,6 +198,18 @@ def _layout_samples(layouts, *args, **kwargs) -> Dict[str, SampleBuilder]:
             for layout in layouts}
 
 
+def _special_layout_samples(layouts, *args_grid) -> Dict[str, SampleBuilder]:
+    """Each layout with special values mixed in, under each argument tuple of args_grid (named by it when there
+    are several)."""
+    out = {}
+    for layout in layouts:
+        for args in args_grid:
+            name = layout if len(args_grid) == 1 else f"{layout}-{args}"
+            out[name] = lambda dtype, device, layout=layout, args=args: SampleInput(
+                make_input(layout, dtype, device, values=values_with_specials(dtype)), tuple(args))
+    return out
+
+
 def _prelu_samples(cases) -> Dict[str, SampleBuilder]:
     out = {}
     for case in cases:
@@ -140,6 +219,9 @@ def _prelu_samples(cases) -> Dict[str, SampleBuilder]:
             out[f"{case}-{weights}"] = lambda dtype, device, case=case, weights=weights: SampleInput(
                 *_input_and_args(make_prelu_case(case, dtype, device, weights)))
     return out
+
+
+_PRELU_SAMPLE_NAMES = frozenset(_prelu_samples(PRELU_CASES))
 
 
 def _input_and_args(tensors):
@@ -168,14 +250,42 @@ def _shape_samples(shapes_and_args) -> Dict[str, SampleBuilder]:
 # Rows
 # --------------------------------------------------------------------------------------------
 
+# (alpha, scale, input_scale) of the elu an ELU-family call is, from the call's arguments (elu's and celu's alpha).
+ELU_PARAMS: Dict[str, Callable[..., Tuple[float, float, float]]] = {
+    "elu": lambda alpha=1.0: (alpha, 1.0, 1.0),
+    "celu": lambda alpha=1.0: (alpha, 1.0, 1.0 / alpha),
+    "selu": lambda: (SELU_ALPHA, SELU_SCALE, 1.0),
+}
+
+# elu with scale and input_scale (the raw op), its backward of the input and of the result, and the in-place ops.
+_ELU_RAW = (0.5, 1.25, 0.75)
+_ELU_OPCHECK = {
+    "elu": OpcheckInfo(
+        tuple((layout, torch.float32) for layout in ("contiguous", "channels_last", "transposed")),
+        {"elu": lambda s: (ops.elu.default, (s.input, *_ELU_RAW), False),
+         "elu(defaults)": lambda s: (ops.elu.default, (s.input,), False),
+         "elu_backward(is_result=False)": lambda s: (
+             ops.elu_backward.default, (_strided_grad(s.input), *_ELU_RAW, False, s.input), False),
+         "elu_backward(is_result=True)": lambda s: (
+             ops.elu_backward.default, (_strided_grad(s.input), *_ELU_RAW, True, aten.elu(s.input, *_ELU_RAW)), False),
+         "elu_": lambda s: (ops.elu_.default, (s.input, *_ELU_RAW), True)}),
+    "celu": OpcheckInfo((("contiguous", torch.float32),),
+                        {"celu": lambda s: (ops.celu.default, (s.input, 0.5), False),
+                         "celu_": lambda s: (ops.celu_.default, (s.input, 0.5), True)}),
+    "selu": OpcheckInfo((("contiguous", torch.float32),),
+                        {"selu": lambda s: (ops.selu.default, (s.input,), False),
+                         "selu_": lambda s: (ops.selu_.default, (s.input,), True)}),
+}
+
 _ELU_FORBIDDEN = frozenset({"aten::elu", "aten::elu_", "aten::elu_backward", "aten::celu", "aten::selu",
                             "aten::expm1", "aten::exp"})
 
 
-def _elu_row(name, alpha, params, fn, ref, inplace, module, validation) -> OpInfo:
+def _elu_row(name, alpha, fn, ref, inplace, module, validation, bench_args, error_calls) -> OpInfo:
     """elu, celu or selu: an elu(alpha, scale, input_scale) (params) with its own forward ops, elu_backward's
     backward."""
     args = () if alpha is None else (alpha,)
+    params = ELU_PARAMS[name](*args)
 
     def op_calls(s, g, writable_copy):
         x = s.input
@@ -191,7 +301,10 @@ def _elu_row(name, alpha, params, fn, ref, inplace, module, validation) -> OpInf
         ops=(name, name + "_") + (("elu_backward",) if name == "elu" else ()), op_calls=op_calls,
         samples=_layout_samples(ALL_LAYOUTS, *args), large_samples=_layout_samples(["large"], *args),
         autograd_function="AutogradKernels<torch_ext::ops::EluOp,", forbidden_aten=_ELU_FORBIDDEN, module=module,
-        inplace=inplace, inplace_op=name + "_", validation=validation)
+        inplace=inplace, inplace_op=name + "_", validation=validation,
+        thread_samples=_special_layout_samples(LARGE_LAYOUTS, args),
+        autocast=AutocastPolicy(name, frozenset()), bench_args=bench_args, error_calls=error_calls,
+        decomposed_op=None if name == "elu" else "elu", opcheck=_ELU_OPCHECK[name])
 
 
 def _softplus_calls(s, g, writable_copy):
@@ -251,6 +364,11 @@ _SOFTMAX_FORBIDDEN = frozenset({
 # (shape, (dim, dtype)): a long last dim, a short one, and a middle dim.
 _SOFTMAX_LARGE = [((3, 40009), (1, None)), ((2, 9000), (1, None)), ((40, 30, 20), (1, None))]
 RRELU_LOWER, RRELU_UPPER = 0.1, 0.3
+RRELU_BENCH_LOWER, RRELU_BENCH_UPPER = 1.0 / 8, 1.0 / 3  # the functional's defaults
+_RRELU_OPCHECK = OptOut("the generator argument, train and eval: tests/test_rrelu.py's opcheck tests")
+_RRELU_MODULE = ModuleInfo("RReLU", dict(lower=0.1, upper=0.2), ("lower", "upper", "inplace"),
+                           (((), {}), ((0.1, 0.3), {}), ((), {"inplace": True}),
+                            ((0.2,), {"upper": 0.5, "inplace": False})))
 
 
 def _prelu_weight(x: torch.Tensor, channels: int) -> torch.Tensor:
@@ -264,6 +382,45 @@ def _rows_of_8(x: torch.Tensor) -> torch.Tensor:
     return x.view(-1, 8) if x.numel() % 8 == 0 else x.view(1, -1)
 
 
+def _error_calls(name: str, args: str, functional: str, layer: str, backward_args: str, saved: str) -> ErrorCalls:
+    """The ErrorCalls of an op with one forward op, ``ops.<name>(x, <args>)``, its faces
+    ``torch_ext.functional.<functional>`` and ``torch_ext.nn.<layer>``, and a backward op
+    ``ops.<name>_backward(grad_output, <saved>, <backward_args>)``."""
+    return ErrorCalls(
+        forward=((name, f"ops.{name}(x, {args})", name),),
+        wrappers=((f"{name}/functional", f"torch_ext.functional.{functional}", name),
+                  (f"{name}/nn", f"torch_ext.nn.{layer}", name)),
+        autograd=((f"{name}/autograd", f"ops.{name}(y, {args})", name),),
+        backward=tuple((f"{name}_backward", f"ops.{name}_backward({a}, {b}, {backward_args})", f"{name}_backward", arg)
+                       for a, b, arg in (("x", "g", "grad_output"), ("g", "x", saved))))
+
+
+def _softmax_opcheck(name: str) -> OpcheckInfo:
+    """The forward over dims of a few layouts with and without a dtype argument (and a float16 input computed in
+    float32); the backward of the output over the last dim and dim 0 of a contiguous input, for a float32 and a
+    float16 input dtype."""
+    forward, backward = getattr(ops, name), getattr(ops, name + "_backward")
+
+    def backward_call(input_dtype):
+        def call(s):
+            if not (s.input.is_contiguous() and s.input.dim() == 3 and s.args[0] in (-1, 0) and s.args[1] is None):
+                return None
+            y = forward(s.input, *s.args)
+            return backward.default, (grad_output(y), y, s.args[0], input_dtype), False
+
+        return call
+
+    samples = [(f"{layout}-dim{dim}-{dtype}", torch.float32)
+               for layout, dim in (("contiguous", -1), ("contiguous", 1), ("channels_last", 1), ("transposed", 0),
+                                   ("contiguous", 0))
+               for dtype in ("None", "float64")]
+    return OpcheckInfo(tuple(samples) + (("contiguous-dim2-float32", torch.float16),),
+                       # (no dtype argument: the schema's default)
+                       {name: lambda s: (forward.default, (s.input, *[a for a in s.args if a is not None]), False),
+                        f"{name}_backward(float32)": backward_call(torch.float32),
+                        f"{name}_backward(float16)": backward_call(torch.float16)})
+
+
 def _softmax_validation(name: str, ours: Callable, theirs: Callable) -> Tuple[ValidationCase, ...]:
     # Over rows of 8 (the last dim) and over columns (dim 0).
     return tuple(ValidationCase(f"{name}(dim={dim})", lambda x, dim=dim: ours(_rows_of_8(x), dim).view_as(x),
@@ -272,27 +429,58 @@ def _softmax_validation(name: str, ours: Callable, theirs: Callable) -> Tuple[Va
 
 
 op_db: List[OpInfo] = [
-    _elu_row("elu", 0.5, (0.5, 1.0, 1.0), TF.elu, F.elu, lambda x, *a: TF.elu(x, *a, inplace=True),
-             ModuleInfo("ELU", dict(alpha=0.7), ("alpha", "inplace")),
+    _elu_row("elu", 0.5, TF.elu, F.elu, lambda x, *a: TF.elu(x, *a, inplace=True),
+             ModuleInfo("ELU", dict(alpha=0.7), ("alpha", "inplace"),
+                        (((), {}), ((0.5,), {}), ((), {"alpha": 2.0}), ((), {"inplace": True}), ((1.5, True), {}),
+                         ((-0.5,), {}))),
              (ValidationCase("elu(alpha=1)", lambda x: TF.elu(x), lambda x: F.elu(x)),
               ValidationCase("elu(alpha=0.5)", lambda x: TF.elu(x, 0.5), lambda x: F.elu(x, 0.5)),
               ValidationCase("elu_(inplace)", lambda x: TF.elu(x.clone(), 1.0, inplace=True),
-                             lambda x: F.elu(x.clone(), 1.0, inplace=True), "elementwise_saves_output"))),
-    _elu_row("celu", 2.0, (2.0, 1.0, 0.5), TF.celu, F.celu, lambda x, *a: TF.celu(x, *a, inplace=True),
-             ModuleInfo("CELU", dict(alpha=1.3), ("alpha", "inplace")),
-             (ValidationCase("celu(alpha=2)", lambda x: TF.celu(x, 2.0), lambda x: F.celu(x, 2.0)),)),
-    _elu_row("selu", None, (SELU_ALPHA, SELU_SCALE, 1.0), TF.selu, F.selu, lambda x: TF.selu(x, inplace=True),
-             ModuleInfo("SELU", {}, ("inplace",)),
-             (ValidationCase("selu", lambda x: TF.selu(x), lambda x: F.selu(x)),)),
+                             lambda x: F.elu(x.clone(), 1.0, inplace=True), "elementwise_saves_output")),
+             (1.0,),
+             ErrorCalls(
+                 forward=(("elu", "ops.elu(x, 1.0)", "elu"), ("elu_", "ops.elu_(x, 1.0)", "elu_")),
+                 wrappers=(("elu/functional", "torch_ext.functional.elu(x)", "elu"),
+                           ("elu/nn", "torch_ext.nn.ELU()(x)", "elu"),
+                           ("elu_/functional", "torch_ext.functional.elu(x, inplace=True)", "elu_"),
+                           ("elu_/nn", "torch_ext.nn.ELU(inplace=True)(x)", "elu_")),
+                 autograd=(("elu/autograd", "ops.elu(y, 1.0)", "elu"), ("elu_/autograd", "ops.elu_(y, 1.0)", "elu_")),
+                 backward=(("elu_backward", "ops.elu_backward(x, 1.0, 1.0, 1.0, False, g)", "elu_backward",
+                            "grad_output"),
+                           ("elu_backward", "ops.elu_backward(g, 1.0, 1.0, 1.0, False, x)", "elu_backward",
+                            "self_or_result")))),
+    _elu_row("celu", 2.0, TF.celu, F.celu, lambda x, *a: TF.celu(x, *a, inplace=True),
+             ModuleInfo("CELU", dict(alpha=1.3), ("alpha", "inplace"),
+                        (((), {}), ((0.5,), {}), ((), {"alpha": 2.0}), ((), {"inplace": True}), ((1.5, True), {}))),
+             (ValidationCase("celu(alpha=2)", lambda x: TF.celu(x, 2.0), lambda x: F.celu(x, 2.0)),), (1.0,),
+             OptOut("a composite over elu: its bad-dtype messages are test_errors.THROUGH_OTHER_OPS's")),
+    _elu_row("selu", None, TF.selu, F.selu, lambda x: TF.selu(x, inplace=True),
+             ModuleInfo("SELU", {}, ("inplace",), (((), {}), ((True,), {}), ((), {"inplace": True}),
+                                                   ((), {"inplace": False}))),
+             (ValidationCase("selu", lambda x: TF.selu(x), lambda x: F.selu(x)),), (),
+             OptOut("a composite over elu: its bad-dtype messages are test_errors.THROUGH_OTHER_OPS's")),
     OpInfo(
         name="prelu", family="prelu", functional="prelu", op=TF.prelu, ref=F.prelu,
         forward_op="prelu", backward_op="prelu_backward", ops=("prelu", "prelu_backward"), op_calls=_prelu_calls,
         samples=_prelu_samples(PRELU_CASES), large_samples=_prelu_samples(["large_channels_last"]),
+        # (the reduction's own determinism grid is tests/test_prelu.py's)
+        thread_samples=_prelu_samples(["large_channels_last"]),
         autograd_function="PreluFunction", small_sample="NCL-per_channel",
         # The weight gradient is reduced inside prelu_backward's kernel (no aten::sum).
         forbidden_aten=frozenset({"aten::prelu", "aten::_prelu_kernel", "aten::_prelu_kernel_backward", "aten::sum",
                                   "aten::mul", "aten::where"}),
-        module=ModuleInfo("PReLU", dict(num_parameters=16, init=0.1), ("num_parameters", "init")),
+        module=ModuleInfo("PReLU", dict(num_parameters=16, init=0.1), ("num_parameters", "init"),
+                          (((), {}), ((3,), {}), ((5, 0.1), {}))),
+        autocast=AutocastPolicy("prelu", frozenset({"AutocastCPU", "AutocastCUDA"})),
+        bench_args=OptOut("the bench draws a weight per case (torch_ext.bench.cases._build_prelu)"),
+        error_calls=_error_calls("prelu", "torch.tensor([0.25])", "prelu(x, torch.tensor([0.25]))", "PReLU()(x)",
+                                 "torch.tensor([0.25])", "self"),
+        opcheck=OpcheckInfo(
+            tuple((f"{case}-{weights}", torch.float32) for case in ("NCL", "NCHW_channels_last", "transposed", "1d", "0d")
+                  for weights in PRELU_WEIGHTS if f"{case}-{weights}" in _PRELU_SAMPLE_NAMES),
+            {"prelu": lambda s: (ops.prelu.default, (s.input, *s.args), False),
+             "prelu_backward": lambda s: (ops.prelu_backward.default, (grad_output(s.input), s.input, *s.args),
+                                          False)}),
         validation=(
             ValidationCase("prelu(C=1)", lambda x: TF.prelu(x, _prelu_weight(x, 1)),
                            lambda x: F.prelu(x, _prelu_weight(x, 1))),
@@ -306,10 +494,23 @@ op_db: List[OpInfo] = [
         ops=("rrelu_with_noise", "rrelu_with_noise_", "rrelu_backward"), op_calls=_rrelu_calls(True),
         samples=_layout_samples(ALL_LAYOUTS, RRELU_LOWER, RRELU_UPPER),
         large_samples=_layout_samples(["large"], RRELU_LOWER, RRELU_UPPER),
+        thread_samples=_special_layout_samples(LARGE_LAYOUTS, (RRELU_LOWER, RRELU_UPPER)),
         autograd_function="RReluWithNoiseFunction", forbidden_aten=_RRELU_FORBIDDEN,
-        module=ModuleInfo("RReLU", dict(lower=0.1, upper=0.2), ("lower", "upper", "inplace")),
+        module=_RRELU_MODULE,
         inplace=lambda x, lower, upper: TF.rrelu(x, lower, upper, training=True, inplace=True),
-        inplace_op="rrelu_", random=True,
+        inplace_op="rrelu_", random=True, autocast=AutocastPolicy("rrelu_with_noise", frozenset()),
+        opcheck=_RRELU_OPCHECK,
+        bench_args=(RRELU_BENCH_LOWER, RRELU_BENCH_UPPER),
+        error_calls=ErrorCalls(
+            forward=(("rrelu/train", "ops.rrelu(x, 0.125, 0.25, True)", "rrelu"),
+                     ("rrelu_/train", "ops.rrelu_(x, 0.125, 0.25, True)", "rrelu_"),
+                     ("rrelu_with_noise", "ops.rrelu_with_noise(x, 0.125, 0.25, True)", "rrelu_with_noise"),
+                     ("rrelu_with_noise_", "ops.rrelu_with_noise_(x, 0.125, 0.25, True)", "rrelu_with_noise_")),
+            wrappers=(("rrelu/nn-train", "torch_ext.nn.RReLU()(x)", "rrelu"),
+                      ("rrelu_/functional-train", "torch_ext.functional.rrelu(x, training=True, inplace=True)",
+                       "rrelu_")),
+            backward=(("rrelu_backward", "ops.rrelu_backward(g, None, x, 0.125, 0.25, True, False)", "rrelu_backward",
+                       "noise"),)),
         # lower == upper: every slope is 0.2, which is leaky_relu (ATen's rrelu has no CPU float16 kernel).
         validation=(ValidationCase("rrelu(train, l=u)", lambda x: TF.rrelu(x, 0.2, 0.2, training=True),
                                    lambda x: F.leaky_relu(x, 0.2)),)),
@@ -320,18 +521,45 @@ op_db: List[OpInfo] = [
         forward_op="rrelu", backward_op="rrelu_backward", ops=("rrelu", "rrelu_", "rrelu_backward"),
         op_calls=_rrelu_calls(False), samples=_layout_samples(ALL_LAYOUTS, RRELU_LOWER, RRELU_UPPER),
         large_samples=_layout_samples(["large"], RRELU_LOWER, RRELU_UPPER),
+        thread_samples=_special_layout_samples(LARGE_LAYOUTS, (RRELU_LOWER, RRELU_UPPER)),
         autograd_function="RReluEvalFunction", forbidden_aten=_RRELU_FORBIDDEN,
-        module=ModuleInfo("RReLU", dict(lower=0.1, upper=0.2), ("lower", "upper", "inplace")),
+        module=_RRELU_MODULE,
         inplace=lambda x, lower, upper: TF.rrelu(x, lower, upper, training=False, inplace=True), inplace_op="rrelu_",
+        autocast=AutocastPolicy("rrelu", frozenset()), bench_args=(RRELU_BENCH_LOWER, RRELU_BENCH_UPPER),
+        opcheck=_RRELU_OPCHECK,
+        error_calls=ErrorCalls(
+            forward=(("rrelu/eval", "ops.rrelu(x, 0.125, 0.25, False)", "rrelu"),
+                     ("rrelu_/eval", "ops.rrelu_(x, 0.125, 0.25, False)", "rrelu_")),
+            wrappers=(("rrelu/functional-eval", "torch_ext.functional.rrelu(x)", "rrelu"),),
+            autograd=(("rrelu/autograd-eval", "ops.rrelu(y, 0.125, 0.25, False)", "rrelu"),),
+            backward=(("rrelu_backward", "ops.rrelu_backward(x, g, None, 0.125, 0.25, False, False)", "rrelu_backward",
+                       "grad_output"),
+                      ("rrelu_backward", "ops.rrelu_backward(g, x, None, 0.125, 0.25, False, False)", "rrelu_backward",
+                       "self_or_result"))),
         validation=(ValidationCase("rrelu(eval)", lambda x: TF.rrelu(x, 0.1, 0.3), lambda x: F.rrelu(x, 0.1, 0.3)),)),
     OpInfo(
         name="softplus", family="softplus", functional="softplus", op=TF.softplus, ref=F.softplus,
         forward_op="softplus", backward_op="softplus_backward", ops=("softplus", "softplus_backward"),
         op_calls=_softplus_calls, samples=_layout_samples(ALL_LAYOUTS, 0.5, 1.0),
-        large_samples=_layout_samples(["large"], 2.0, 1.0), autograd_function="AutogradKernels<torch_ext::ops::SoftplusOp,",
+        large_samples=_layout_samples(["large"], 2.0, 1.0),
+        autograd_function="AutogradKernels<torch_ext::ops::SoftplusOp,",
+        # (beta, threshold): the defaults, a negative threshold (all log1p(exp)), one past every input (no linear part)
+        thread_samples=_special_layout_samples(LARGE_LAYOUTS, (1.0, 20.0), (2.0, -1.0), (0.5, 1e4)),
         forbidden_aten=frozenset({"aten::softplus", "aten::softplus_backward", "aten::exp", "aten::log1p",
                                   "aten::sigmoid"}),
-        module=ModuleInfo("Softplus", dict(beta=2.0, threshold=5.0), ("beta", "threshold")),
+        module=ModuleInfo("Softplus", dict(beta=2.0, threshold=5.0), ("beta", "threshold"),
+                          (((), {}), ((2.0,), {}), ((), {"beta": 0.5}), ((), {"threshold": 1.0}), ((10, 0), {}),
+                           ((), {"beta": 2, "threshold": -1.0}))),
+        autocast=AutocastPolicy("softplus", frozenset({"AutocastCUDA"})), bench_args=(1.0, 20.0),
+        error_calls=_error_calls("softplus", "1.0, 20.0", "softplus(x)", "Softplus()(x)", "1.0, 20.0", "self"),
+        opcheck=OpcheckInfo(
+            tuple((layout, torch.float32) for layout in ("contiguous", "channels_last", "transposed")),
+            {"softplus": lambda s: (ops.softplus.default, (s.input, 2.0, 1.0), False),
+             "softplus(defaults)": lambda s: (ops.softplus.default, (s.input,), False),
+             "softplus_backward": lambda s: (ops.softplus_backward.default, (_strided_grad(s.input), s.input, 2.0, 1.0),
+                                             False),
+             "softplus_backward(defaults)": lambda s: (
+                 ops.softplus_backward.default, (_strided_grad(s.input), s.input, 1.0, 20.0), False)}),
         validation=(ValidationCase("softplus", lambda x: TF.softplus(x), lambda x: F.softplus(x)),
                     ValidationCase("softplus(b=2,t=5)", lambda x: TF.softplus(x, 2.0, 5.0),
                                    lambda x: F.softplus(x, 2.0, 5.0)))),
@@ -340,9 +568,16 @@ op_db: List[OpInfo] = [
         name=name, family="softmax", functional=name, op=getattr(TF, name), ref=getattr(F, name),
         forward_op=name, backward_op=name + "_backward", ops=(name, name + "_backward"),
         op_calls=_softmax_calls(name), samples=_softmax_samples(), large_samples=_shape_samples(_SOFTMAX_LARGE),
+        thread_samples=_shape_samples(_SOFTMAX_LARGE),
         autograd_function="LogSoftmaxFunction" if name == "log_softmax" else "SoftmaxFunction",
         forbidden_aten=_SOFTMAX_FORBIDDEN, small_sample="contiguous-dim1-None",
-        module=ModuleInfo(cls_name, dict(dim=1), ("dim",)),
+        module=ModuleInfo(cls_name, dict(dim=1), ("dim",),
+                          (((), {}), ((1,), {}), ((), {"dim": -1}), ((0,), {}), ((), {"dim": None}))),
+        autocast=AutocastPolicy(name + ".int", frozenset({"AutocastCUDA"})),
+        bench_args=OptOut("the bench's cases carry their dim (torch_ext.bench.cases.Case.dim)"),
+        error_calls=_error_calls(name, "0, None", f"{name}(x, dim=0)", f"{cls_name}(dim=0)(x)", "0, torch.float32",
+                                 "output"),
+        opcheck=_softmax_opcheck(name),
         validation=_softmax_validation(name, getattr(TF, name), getattr(F, name)))
     for name, cls_name in (("softmax", "Softmax"), ("log_softmax", "LogSoftmax"))
 ]
