@@ -35,9 +35,12 @@ export LSAN_OPTIONS="suppressions=$supp:print_suppressions=0${LSAN_OPTIONS:+:$LS
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 # The suite passing means something only if the sanitizers are there and report: the binaries must
 # load their runtimes, and a canary with a heap overflow must be caught.
+# ldd's output is kept whole first: `ldd | grep -q` under pipefail fails at random when grep exits on
+# its first match and ldd, still writing, dies of SIGPIPE.
 for bin in "$build/torch_ext_cpp_tests" "$build/libtorch_ext_ops.so"; do
+  libs="$(ldd "$bin")"
   for rt in libasan libubsan; do
-    ldd "$bin" | grep -q "$rt" || { echo "sanitize: $bin does not load $rt" >&2; exit 1; }
+    grep -q "$rt" <<<"$libs" || { echo "sanitize: $bin does not load $rt" >&2; exit 1; }
   done
 done
 canary="$build/sanitizer_canary"
