@@ -49,7 +49,7 @@ class TestModules:
         assert [(p.name, p.default, p.kind) for p in ext_sig.parameters.values()] == [
             (p.name, p.default, p.kind) for p in torch_sig.parameters.values()
         ]
-        assert ext_cls.__constants__ == torch_cls.__constants__
+        assert getattr(ext_cls, "__constants__", None) == getattr(torch_cls, "__constants__", None)
         assert issubclass(ext_cls, nn.Module)
         assert ext_cls.__name__ == torch_cls.__name__
 
@@ -69,8 +69,8 @@ class TestModules:
         # Same class name, so the whole repr (and extra_repr) must be identical.
         assert repr(ext) == repr(ref)
         assert ext.extra_repr() == ref.extra_repr()
-        assert ext_cls.__constants__ == torch_cls.__constants__
-        for name in torch_cls.__constants__:
+        assert getattr(ext_cls, "__constants__", None) == getattr(torch_cls, "__constants__", None)
+        for name in getattr(torch_cls, "__constants__", ()):
             assert getattr(ext, name) == getattr(ref, name), name
         # The same parameters (names, shapes, initial values: PReLU's weight) and no buffers, as torch.nn's.
         assert list(ext.state_dict()) == list(ref.state_dict())

@@ -6,7 +6,10 @@ from typing import Optional
 from torch import Tensor
 import torch
 
-__all__ = ["elu", "celu", "selu", "prelu", "rrelu", "softplus", "softmax", "log_softmax"]
+__all__ = [
+    "elu", "celu", "selu", "prelu", "rrelu", "softplus", "softmax", "log_softmax", "sigmoid", "tanh", "relu",
+    "leaky_relu",
+]
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -87,3 +90,33 @@ def log_softmax(
     if dim is None:
         dim = _get_softmax_dim("log_softmax", input.dim(), _stacklevel)
     return torch.ops.torch_ext.log_softmax(input, dim, dtype)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    r"""Applies :math:`\sigma(x) = 1 / (1 + \exp(-x))` element-wise; an integer or bool input gives a result of the
+    default float dtype, as :func:`torch.sigmoid`. See :class:`torch_ext.nn.Sigmoid`."""
+    return torch.ops.torch_ext.sigmoid(input)
+
+
+def tanh(input: Tensor) -> Tensor:
+    r"""Applies :math:`\tanh(x)` element-wise; an integer or bool input gives a result of the default float dtype,
+    as :func:`torch.tanh`. See :class:`torch_ext.nn.Tanh`."""
+    return torch.ops.torch_ext.tanh(input)
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    r"""Applies :math:`\max(x, 0)` element-wise (NaN kept); an integer input keeps its dtype, as
+    :func:`torch.relu`. See :class:`torch_ext.nn.ReLU`."""
+    if inplace:
+        torch.ops.torch_ext.relu_(input)
+        return input
+    return torch.ops.torch_ext.relu(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    r"""Applies :math:`x` where :math:`x > 0`, else :math:`\text{negative\_slope} \cdot x`, element-wise.
+    See :class:`torch_ext.nn.LeakyReLU`."""
+    if inplace:
+        torch.ops.torch_ext.leaky_relu_(input, negative_slope)
+        return input
+    return torch.ops.torch_ext.leaky_relu(input, negative_slope)

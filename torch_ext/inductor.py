@@ -71,6 +71,63 @@ def _softplus_backward(grad_output, self, beta, threshold):
     return torch.where(bx > threshold, g, soft).to(grad_output.dtype)
 
 
+def _sigmoid(self):
+    # sigmoid_math.h: e = exp(-|x|), 1 / (1 + e), times e for x < 0 (exp never overflows).
+    x = _opmath(self)
+    e = torch.exp(-x.abs())
+    r = 1 / (1 + e)
+    return torch.where(x < 0, e * r, r).to(self.dtype)
+
+
+def _sigmoid_backward(grad_output, output):
+    g, y = _opmath(grad_output), _opmath(output)
+    return (g * (1 - y) * y).to(grad_output.dtype)
+
+
+def _tanh(self):
+    # tanh_math.h: for |x| < 0.625 an odd polynomial (float) or rational function (double) in x^2, beyond
+    # 1 - 2 / (exp(2|x|) + 1); the sign of x (x itself at +-0).
+    x = _opmath(self)
+    a = x.abs()
+    z = a * a
+    if x.dtype == torch.float64:
+        p = (-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z - 1.61468768441708447952e3
+        q = ((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z + 4.84406305325125486048e3
+        small = a + a * (z * p / q)
+    else:
+        p = (((-5.70498872745e-3 * z + 2.06390887954e-2) * z - 5.37397155531e-2) * z + 1.33314422036e-1) * z \
+            - 3.33332819422e-1
+        small = p * z * a + a
+    large = 1 - 2 / (torch.exp(a + a) + 1)
+    r = torch.where(a < 0.625, small, large)
+    return torch.where(x < 0, -r, torch.where(x == 0, x, r)).to(self.dtype)
+
+
+def _tanh_backward(grad_output, output):
+    g, y = _opmath(grad_output), _opmath(output)
+    return (g * (1 - y * y)).to(grad_output.dtype)
+
+
+def _relu(self):
+    return torch.where(self < 0, torch.zeros_like(self), self)
+
+
+def _relu_backward(grad_output, output):
+    return torch.where(output <= 0, torch.zeros_like(grad_output), grad_output)
+
+
+def _leaky_relu(self, negative_slope=0.01):
+    x = _opmath(self)
+    return torch.where(x > 0, x, x * negative_slope).to(self.dtype)
+
+
+def _leaky_relu_backward(grad_output, self, negative_slope, self_is_result):
+    if self_is_result and negative_slope <= 0:
+        return NotImplemented  # the kernel's error
+    g, b = _opmath(grad_output), _opmath(self)
+    return torch.where(b > 0, g, g * negative_slope).to(grad_output.dtype)
+
+
 def _channel_weight(weight: torch.Tensor, ndim: int) -> torch.Tensor:
     # One weight, or one per channel (dim 1), broadcast over the input.
     if weight.numel() == 1 or ndim < 2:
@@ -166,6 +223,10 @@ _DECOMPOSITIONS: Dict[str, Dict[str, Callable]] = {
     "rrelu": {"rrelu": _rrelu, "rrelu_backward": _rrelu_backward},
     "softmax": {"softmax": _softmax, "softmax_backward": _softmax_backward},
     "log_softmax": {"log_softmax": _log_softmax, "log_softmax_backward": _log_softmax_backward},
+    "sigmoid": {"sigmoid": _sigmoid, "sigmoid_backward": _sigmoid_backward},
+    "tanh": {"tanh": _tanh, "tanh_backward": _tanh_backward},
+    "relu": {"relu": _relu, "relu_backward": _relu_backward},
+    "leaky_relu": {"leaky_relu": _leaky_relu, "leaky_relu_backward": _leaky_relu_backward},
 }
 
 #: The ops that have a decomposition (celu and selu are elu with other constants).

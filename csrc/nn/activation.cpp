@@ -114,4 +114,49 @@ void LogSoftmaxImpl::pretty_print(std::ostream& stream) const {
   stream << "torch_ext::nn::LogSoftmax(dim=" << options.dim() << ")";
 }
 
+at::Tensor SigmoidImpl::forward(const at::Tensor& input) {
+  return torch_ext::sigmoid(input);
+}
+
+void SigmoidImpl::pretty_print(std::ostream& stream) const {
+  stream << "torch_ext::nn::Sigmoid()";
+}
+
+at::Tensor TanhImpl::forward(const at::Tensor& input) {
+  return torch_ext::tanh(input);
+}
+
+void TanhImpl::pretty_print(std::ostream& stream) const {
+  stream << "torch_ext::nn::Tanh()";
+}
+
+ReLUImpl::ReLUImpl(const ReLUOptions& options_) : options(options_) {}
+
+at::Tensor ReLUImpl::forward(at::Tensor input) {
+  return options.inplace() ? torch_ext::relu_(input) : torch_ext::relu(input);
+}
+
+void ReLUImpl::pretty_print(std::ostream& stream) const {
+  stream << "torch_ext::nn::ReLU(";
+  if (options.inplace()) {
+    stream << std::boolalpha << "inplace=" << options.inplace();
+  }
+  stream << ")";
+}
+
+LeakyReLUImpl::LeakyReLUImpl(const LeakyReLUOptions& options_) : options(options_) {}
+
+at::Tensor LeakyReLUImpl::forward(at::Tensor input) {
+  return options.inplace() ? torch_ext::leaky_relu_(input, options.negative_slope())
+                           : torch_ext::leaky_relu(input, options.negative_slope());
+}
+
+void LeakyReLUImpl::pretty_print(std::ostream& stream) const {
+  stream << "torch_ext::nn::LeakyReLU(negative_slope=" << options.negative_slope();
+  if (options.inplace()) {
+    stream << std::boolalpha << ", inplace=" << options.inplace();
+  }
+  stream << ")";
+}
+
 }  // namespace torch_ext::nn

@@ -141,4 +141,50 @@ class LogSoftmaxImpl : public torch::nn::Cloneable<LogSoftmaxImpl> {
 };
 TORCH_MODULE(LogSoftmax);
 
+class SigmoidImpl : public torch::nn::Cloneable<SigmoidImpl> {
+ public:
+  at::Tensor forward(const at::Tensor& input);
+  void reset() override {}
+  void pretty_print(std::ostream& stream) const override;
+};
+TORCH_MODULE(Sigmoid);
+
+class TanhImpl : public torch::nn::Cloneable<TanhImpl> {
+ public:
+  at::Tensor forward(const at::Tensor& input);
+  void reset() override {}
+  void pretty_print(std::ostream& stream) const override;
+};
+TORCH_MODULE(Tanh);
+
+struct ReLUOptions {
+  /* implicit */ ReLUOptions(bool inplace = false) : inplace_(inplace) {}
+  TORCH_ARG(bool, inplace);
+};
+
+class ReLUImpl : public torch::nn::Cloneable<ReLUImpl> {
+ public:
+  explicit ReLUImpl(const ReLUOptions& options_ = {});
+  at::Tensor forward(at::Tensor input);
+  void reset() override {}
+  void pretty_print(std::ostream& stream) const override;
+  ReLUOptions options;
+};
+TORCH_MODULE(ReLU);
+
+struct LeakyReLUOptions {
+  TORCH_ARG(double, negative_slope) = 1e-2;
+  TORCH_ARG(bool, inplace) = false;
+};
+
+class LeakyReLUImpl : public torch::nn::Cloneable<LeakyReLUImpl> {
+ public:
+  explicit LeakyReLUImpl(const LeakyReLUOptions& options_ = {});
+  at::Tensor forward(at::Tensor input);
+  void reset() override {}
+  void pretty_print(std::ostream& stream) const override;
+  LeakyReLUOptions options;
+};
+TORCH_MODULE(LeakyReLU);
+
 }  // namespace torch_ext::nn

@@ -32,8 +32,8 @@ struct MetaKernels;
 template <typename Op, typename... P>
 struct MetaKernels<Op, std::tuple<P...>> {
   static at::Tensor forward(const at::Tensor& self, P...) {
-    check_elementwise_input(Op::name, self);
-    return at::empty_like(self);
+    check_input<Op>(Op::name, self, /*inplace=*/false);
+    return at::empty_like(self, self.options().dtype(result_dtype<Op>(self.scalar_type())));
   }
 
   static void inplace(at::Tensor& self, P...) { check_inplace<Op>(self); }

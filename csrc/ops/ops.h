@@ -3,7 +3,11 @@
 // autocast and the device kernels apply as for the Python ops.
 
 #include "elu.h"
+#include "leaky_relu.h"
 #include "prelu.h"
+#include "relu.h"
 #include "rrelu.h"
+#include "sigmoid.h"
 #include "softmax.h"
 #include "softplus.h"
+#include "tanh.h"

@@ -24,7 +24,6 @@ import torch
 import torch.nn.functional as F
 
 from torch_ext.testing import op_db, op_db_by_name
-from torch_ext.testing.op_db import ELU_PARAMS
 
 # One benchmark op per row of the op table, in its order.
 ALL_OPS = [row.name for row in op_db]
@@ -74,7 +73,10 @@ class Case:
         return self.op + (f"[{self.variant}]" if self.variant else "")
 
     def build(self) -> Built:
-        return _BUILDERS[op_db_by_name[self.op].family](self)
+        row = op_db_by_name[self.op]
+        if isinstance(row.bench_backward, tuple):
+            return _build_elementwise(self)
+        return _BUILDERS[row.family](self)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,19 +130,20 @@ def _compare(ours: Callable, theirs: Callable, dtype: torch.dtype, **tol) -> Cal
 # Builders, one per op
 
 
-def _build_elu(case: Case) -> Built:
-    ext = torch.ops.torch_ext
-    x = _input(case)
+def _build_elementwise(case: Case) -> Built:
+    """A row with bench_backward: its op against its torch reference, and its raw backward op against ATen's."""
+    x = _input(case, scale=op_db_by_name[case.op].bench_input_scale)
     row = op_db_by_name[case.op]
-    # The row's arguments (the functional's defaults); elu_backward's (alpha, scale, input_scale) follow from them.
-    alpha, scale, input_scale = ELU_PARAMS[case.op](*row.bench_args)
+    args = row.bench_args
     if case.pass_ == "fwd":
-        ours = lambda: row.op(x, *row.bench_args)  # noqa: E731
-        theirs = lambda: row.ref(x, *row.bench_args)  # noqa: E731
+        ours = lambda: row.op(x, *args)  # noqa: E731
+        theirs = lambda: row.ref(x, *args)  # noqa: E731
     else:
         g = _input(case, seed=1)
-        ours = lambda: ext.elu_backward(g, alpha, scale, input_scale, False, x)  # noqa: E731
-        theirs = lambda: torch.ops.aten.elu_backward(g, alpha, scale, input_scale, False, x)  # noqa: E731
+        y = row.ref(x, *args)
+        ours_backward, aten_backward = row.bench_backward
+        ours = lambda: ours_backward(g, x, y, *args)  # noqa: E731
+        theirs = lambda: aten_backward(g, x, y, *args)  # noqa: E731
     return Built(ours, theirs, _compare(ours, theirs, case.dtype), _copy_src(case))
 
 
@@ -219,20 +222,6 @@ def _build_rrelu(case: Case) -> Built:
     return Built(ours, theirs, _compare(ours, theirs, case.dtype), _copy_src(case))
 
 
-def _build_softplus(case: Case) -> Built:
-    x = _input(case, scale=4.0)  # spans both sides of 0 well past the curve's bend
-    row = op_db_by_name[case.op]
-    b, t = row.bench_args
-    if case.pass_ == "fwd":
-        ours = lambda: row.op(x, b, t)  # noqa: E731
-        theirs = lambda: row.ref(x, b, t)  # noqa: E731
-    else:
-        g = _input(case, seed=1)
-        ours = lambda: torch.ops.torch_ext.softplus_backward(g, x, b, t)  # noqa: E731
-        theirs = lambda: torch.ops.aten.softplus_backward(g, x, b, t)  # noqa: E731
-    return Built(ours, theirs, _compare(ours, theirs, case.dtype), _copy_src(case))
-
-
 def _build_softmax(case: Case) -> Built:
     ext = torch.ops.torch_ext
     log = case.op == "log_softmax"
@@ -260,12 +249,10 @@ def _build_softmax(case: Case) -> Built:
     return Built(ours, theirs, _compare(ours, theirs, case.dtype, **tol), _copy_src(case))
 
 
-# One builder per op family (a row's family).
+# The builders of the families whose rows opt out of bench_backward (the elementwise rows share _build_elementwise).
 _BUILDERS = {
-    "elu": _build_elu,
     "prelu": _build_prelu,
     "rrelu": _build_rrelu,
-    "softplus": _build_softplus,
     "softmax": _build_softmax,
 }
 

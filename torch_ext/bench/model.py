@@ -37,6 +37,10 @@ ACTS: Dict[str, tuple] = {
     "RReLU": ({}, "rrelu"),
     "Softmax": ({"dim": 1}, "softmax"),
     "LogSoftmax": ({"dim": 1}, "log_softmax"),
+    "Sigmoid": ({}, "sigmoid"),
+    "Tanh": ({}, "tanh"),
+    "ReLU": ({}, "relu"),
+    "LeakyReLU": ({}, "leaky_relu"),
 }
 # The demo's classifier (every torch_ext layer, width-wide), infer and train only; its decomposed side uses
 # torch_ext.inductor.DEFAULT_DECOMPOSED, what a user's compiled model gets.

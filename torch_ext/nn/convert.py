@@ -28,12 +28,16 @@ def _converters() -> Dict[Type[Module], Callable[[Module], Module]]:
         torch.nn.Softplus: lambda m: A.Softplus(m.beta, m.threshold),
         torch.nn.Softmax: lambda m: A.Softmax(m.dim),
         torch.nn.LogSoftmax: lambda m: A.LogSoftmax(m.dim),
+        torch.nn.Sigmoid: lambda m: A.Sigmoid(),
+        torch.nn.Tanh: lambda m: A.Tanh(),
+        torch.nn.ReLU: lambda m: A.ReLU(m.inplace),
+        torch.nn.LeakyReLU: lambda m: A.LeakyReLU(m.negative_slope, m.inplace),
     }
 
 
 def convert(module: Module) -> Module:
-    r"""Replace every ``torch.nn`` PReLU, RReLU, ELU, CELU, SELU, Softplus, Softmax and LogSoftmax in
-    :attr:`module` with the ``torch_ext.nn`` layer of the same arguments.
+    r"""Replace every ``torch.nn`` PReLU, RReLU, ELU, CELU, SELU, Softplus, Softmax, LogSoftmax, Sigmoid, Tanh, ReLU
+    and LeakyReLU in :attr:`module` with the ``torch_ext.nn`` layer of the same arguments.
 
     Parameters are kept (the same :class:`~torch.nn.Parameter` objects, so an optimizer built before the
     call still updates them), as are the layers' flags and training mode; the state_dict keys do not
@@ -72,7 +76,7 @@ def _to_torch(m: Module) -> Module:
         new = torch.nn.PReLU(m.num_parameters, m.init, device="meta", dtype=m.weight.dtype)
         new.weight = m.weight
         return new
-    return cls(**{name: getattr(m, name) for name in cls.__constants__})
+    return cls(**{name: getattr(m, name) for name in getattr(cls, "__constants__", ())})
 
 
 def revert(module: Module) -> Module:

@@ -103,9 +103,13 @@ class ErrorCalls:
     ``g`` a good float tensor, ``y`` = x * 1 of a complex x that requires grad. Each entry: (id, call, the op the
     message names), and for ``backward`` also the argument x is."""
 
-    forward: Tuple[Tuple[str, str, str], ...]  # the raw forward and in-place ops on x (integer, bool, complex)
+    # The raw forward and in-place ops on x (integer, bool, complex). An entry may end with a dict
+    # {bad dtype id: what the message says self is expected to be (a regex)} where the op takes some of those dtypes
+    # (sigmoid takes integers and bools, relu integers): only those dtypes are tried. Default: every bad dtype, and
+    # "a floating-point tensor (float32, ...)".
+    forward: Tuple[tuple, ...]
     wrappers: Tuple[Tuple[str, str, str], ...] = ()  # torch_ext.functional and torch_ext.nn on x (integer)
-    autograd: Tuple[Tuple[str, str, str], ...] = ()  # the raw op on y, through its Autograd kernel
+    autograd: Tuple[tuple, ...] = ()  # the raw op on y (complex), through its Autograd kernel; as forward's entries
     backward: Tuple[Tuple[str, str, str, str], ...] = ()  # the backward op with x in one tensor argument
 
 
@@ -186,6 +190,11 @@ class OpInfo:
     # forward op; celu and selu are composites over elu).
     decomposed_op: Optional[str] = None
     opcheck: Optional[object] = None  # OpcheckInfo, or an OptOut; None: missing
+    # The raw backward ops the benchmark times for an elementwise row, (ours, ATen's), each called as
+    # f(grad_output, x, y, *bench_args) with y = ref(x, *bench_args); or an OptOut (a family's own builder in
+    # torch_ext.bench.cases). None: missing.
+    bench_backward: Optional[object] = None
+    bench_input_scale: float = 1.0  # the benchmark draws x as randn * this (softplus: both sides of its bend)
 
 
 # --------------------------------------------------------------------------------------------
@@ -304,7 +313,9 @@ def _elu_row(name, alpha, fn, ref, inplace, module, validation, bench_args, erro
         inplace=inplace, inplace_op=name + "_", validation=validation,
         thread_samples=_special_layout_samples(LARGE_LAYOUTS, args),
         autocast=AutocastPolicy(name, frozenset()), bench_args=bench_args, error_calls=error_calls,
-        decomposed_op=None if name == "elu" else "elu", opcheck=_ELU_OPCHECK[name])
+        decomposed_op=None if name == "elu" else "elu", opcheck=_ELU_OPCHECK[name],
+        bench_backward=(lambda g, x, y, *a: ops.elu_backward(g, *ELU_PARAMS[name](*a), False, x),
+                        lambda g, x, y, *a: aten.elu_backward(g, *ELU_PARAMS[name](*a), False, x)))
 
 
 def _softplus_calls(s, g, writable_copy):
@@ -365,6 +376,7 @@ _SOFTMAX_FORBIDDEN = frozenset({
 _SOFTMAX_LARGE = [((3, 40009), (1, None)), ((2, 9000), (1, None)), ((40, 30, 20), (1, None))]
 RRELU_LOWER, RRELU_UPPER = 0.1, 0.3
 RRELU_BENCH_LOWER, RRELU_BENCH_UPPER = 1.0 / 8, 1.0 / 3  # the functional's defaults
+_RRELU_BENCH = OptOut("random slopes and the noise tensor: torch_ext.bench.cases._build_rrelu")
 _RRELU_OPCHECK = OptOut("the generator argument, train and eval: tests/test_rrelu.py's opcheck tests")
 _RRELU_MODULE = ModuleInfo("RReLU", dict(lower=0.1, upper=0.2), ("lower", "upper", "inplace"),
                            (((), {}), ((0.1, 0.3), {}), ((), {"inplace": True}),
@@ -428,6 +440,81 @@ def _softmax_validation(name: str, ours: Callable, theirs: Callable) -> Tuple[Va
                  for dim in (-1, 0))
 
 
+# The floating, integer and bool dtypes' messages of the ops that take more than floating inputs.
+_FLOATING_INTEGER_OR_BOOL_RE = r"a floating-point \(float32, float64, float16 or bfloat16\), integer or bool tensor"
+_FLOATING_OR_INTEGER_RE = r"a floating-point \(float32, float64, float16 or bfloat16\) or integer tensor"
+
+
+def _unary_row(name: str, cls_name: str, backward_from_result: bool, ref: Callable, forbidden, validation_bounds: str,
+               error_calls: ErrorCalls, params: tuple = (), param_names: Tuple[str, ...] = (),
+               ctor_args: Tuple[Tuple[tuple, dict], ...] = ((), {}), ctor_kwargs: Optional[dict] = None,
+               family: str = "", inplace_kwarg: bool = True, aten_backward: Optional[Callable] = None,
+               bench_input_scale: float = 4.0) -> OpInfo:
+    """A row of a generic elementwise op (csrc/ops/elementwise/<name>.h) with an in-place form: sigmoid, tanh, relu
+    (their backward reads the result: backward_from_result) and leaky_relu (the input, or the result in place).
+    params: the forward's parameters after the input in the samples (the functional's defaults or not);
+    aten_backward(g, x, y, *params): ATen's backward, for the benchmark."""
+    forward, inplace_op, backward = getattr(ops, name), getattr(ops, name + "_"), getattr(ops, name + "_backward")
+    fn = getattr(TF, name)
+
+    def raw_backward(g, x, y, *p):
+        return backward(g, y) if backward_from_result else backward(g, x, *p, False)
+
+    def op_calls(s, g, writable_copy):
+        x = s.input
+        calls = [(name, lambda: forward(x, *s.args)),
+                 (name + "_backward", lambda: raw_backward(g, x, forward(x, *s.args), *s.args))]
+        if not backward_from_result:  # and from the result of the in-place op (positive slopes)
+            calls.append((name + "_backward", lambda: backward(g, forward(x, *s.args), *s.args, True)))
+        if torch._debug_has_internal_overlap(x) != 1:  # in place needs distinct elements
+            calls.append((name + "_", lambda: inplace_op(writable_copy(x), *s.args)))
+        return calls
+
+    def opcheck_calls():
+        calls = {name: lambda s: (forward.default, (s.input, *params), False),
+                 name + "_backward": lambda s: (backward.default, (_strided_grad(s.input), s.input) + (
+                     () if backward_from_result else (*params, False)), False),
+                 name + "_": lambda s: (inplace_op.default, (s.input, *params), True)}
+        if params:
+            calls[name + "(defaults)"] = lambda s: (forward.default, (s.input,), False)
+        return calls
+
+    inplace_call = ((lambda x, *a: fn(x, *a, inplace=True)) if inplace_kwarg else None)
+    return OpInfo(
+        name=name, family=family or name, functional=name, op=fn, ref=ref, forward_op=name,
+        backward_op=name + "_backward", ops=(name, name + "_", name + "_backward"), op_calls=op_calls,
+        samples=_layout_samples(ALL_LAYOUTS, *params), large_samples=_layout_samples(["large"], *params),
+        thread_samples=_special_layout_samples(LARGE_LAYOUTS, params),
+        autograd_function=f"AutogradKernels<torch_ext::ops::{cls_name.replace('ReLU', 'Relu')}Op,",
+        forbidden_aten=frozenset(forbidden),
+        module=ModuleInfo(cls_name, dict(ctor_kwargs or {}), param_names, ctor_args),
+        inplace=inplace_call, inplace_op=name + "_" if inplace_call else None,
+        validation=(ValidationCase(name + (f"({', '.join(map(str, params))})" if params else ""), lambda x: fn(x, *params),
+                                   lambda x: ref(x, *params), validation_bounds),),
+        autocast=AutocastPolicy(name, frozenset()), bench_args=params, error_calls=error_calls,
+        opcheck=OpcheckInfo(tuple((layout, torch.float32) for layout in ("contiguous", "channels_last", "transposed")),
+                            opcheck_calls()),
+        bench_backward=(raw_backward, aten_backward), bench_input_scale=bench_input_scale)
+
+
+def _saturating_row(name: str, cls_name: str) -> OpInfo:
+    """sigmoid or tanh: no parameters, no inplace argument in torch.nn.functional, an integer or bool input gives a
+    float result."""
+    return _unary_row(
+        name, cls_name, True, getattr(torch, name),
+        {f"aten::{name}", f"aten::{name}_", f"aten::{name}_backward", "aten::exp", "aten::expm1", "aten::reciprocal",
+         "aten::mul", "aten::div", "aten::add", "aten::rsub"},
+        "elementwise_saves_output",
+        ErrorCalls(
+            forward=((name, f"ops.{name}(x)", name, {"complex": _FLOATING_INTEGER_OR_BOOL_RE}),
+                     (f"{name}_", f"ops.{name}_(x)", f"{name}_")),  # in place: floating only
+            autograd=((f"{name}/autograd", f"ops.{name}(y)", name, {"complex": _FLOATING_INTEGER_OR_BOOL_RE}),),
+            backward=tuple((f"{name}_backward", f"ops.{name}_backward({a}, {b})", f"{name}_backward", arg)
+                           for a, b, arg in (("x", "g", "grad_output"), ("g", "x", "output")))),
+        family="sigmoid_tanh", inplace_kwarg=False, ctor_args=(((), {}),),
+        aten_backward=lambda g, x, y: getattr(aten, f"{name}_backward")(g, y))
+
+
 op_db: List[OpInfo] = [
     _elu_row("elu", 0.5, TF.elu, F.elu, lambda x, *a: TF.elu(x, *a, inplace=True),
              ModuleInfo("ELU", dict(alpha=0.7), ("alpha", "inplace"),
@@ -473,6 +560,7 @@ op_db: List[OpInfo] = [
                           (((), {}), ((3,), {}), ((5, 0.1), {}))),
         autocast=AutocastPolicy("prelu", frozenset({"AutocastCPU", "AutocastCUDA"})),
         bench_args=OptOut("the bench draws a weight per case (torch_ext.bench.cases._build_prelu)"),
+        bench_backward=OptOut("a weight gradient too: torch_ext.bench.cases._build_prelu"),
         error_calls=_error_calls("prelu", "torch.tensor([0.25])", "prelu(x, torch.tensor([0.25]))", "PReLU()(x)",
                                  "torch.tensor([0.25])", "self"),
         opcheck=OpcheckInfo(
@@ -500,7 +588,7 @@ op_db: List[OpInfo] = [
         inplace=lambda x, lower, upper: TF.rrelu(x, lower, upper, training=True, inplace=True),
         inplace_op="rrelu_", random=True, autocast=AutocastPolicy("rrelu_with_noise", frozenset()),
         opcheck=_RRELU_OPCHECK,
-        bench_args=(RRELU_BENCH_LOWER, RRELU_BENCH_UPPER),
+        bench_args=(RRELU_BENCH_LOWER, RRELU_BENCH_UPPER), bench_backward=_RRELU_BENCH,
         error_calls=ErrorCalls(
             forward=(("rrelu/train", "ops.rrelu(x, 0.125, 0.25, True)", "rrelu"),
                      ("rrelu_/train", "ops.rrelu_(x, 0.125, 0.25, True)", "rrelu_"),
@@ -526,6 +614,7 @@ op_db: List[OpInfo] = [
         module=_RRELU_MODULE,
         inplace=lambda x, lower, upper: TF.rrelu(x, lower, upper, training=False, inplace=True), inplace_op="rrelu_",
         autocast=AutocastPolicy("rrelu", frozenset()), bench_args=(RRELU_BENCH_LOWER, RRELU_BENCH_UPPER),
+        bench_backward=_RRELU_BENCH,
         opcheck=_RRELU_OPCHECK,
         error_calls=ErrorCalls(
             forward=(("rrelu/eval", "ops.rrelu(x, 0.125, 0.25, False)", "rrelu"),
@@ -551,6 +640,9 @@ op_db: List[OpInfo] = [
                           (((), {}), ((2.0,), {}), ((), {"beta": 0.5}), ((), {"threshold": 1.0}), ((10, 0), {}),
                            ((), {"beta": 2, "threshold": -1.0}))),
         autocast=AutocastPolicy("softplus", frozenset({"AutocastCUDA"})), bench_args=(1.0, 20.0),
+        bench_backward=(lambda g, x, y, b, t: ops.softplus_backward(g, x, b, t),
+                        lambda g, x, y, b, t: aten.softplus_backward(g, x, b, t)),
+        bench_input_scale=4.0,
         error_calls=_error_calls("softplus", "1.0, 20.0", "softplus(x)", "Softplus()(x)", "1.0, 20.0", "self"),
         opcheck=OpcheckInfo(
             tuple((layout, torch.float32) for layout in ("contiguous", "channels_last", "transposed")),
@@ -575,11 +667,50 @@ op_db: List[OpInfo] = [
                           (((), {}), ((1,), {}), ((), {"dim": -1}), ((0,), {}), ((), {"dim": None}))),
         autocast=AutocastPolicy(name + ".int", frozenset({"AutocastCUDA"})),
         bench_args=OptOut("the bench's cases carry their dim (torch_ext.bench.cases.Case.dim)"),
+        bench_backward=OptOut("a reduction over a dim: torch_ext.bench.cases._build_softmax"),
         error_calls=_error_calls(name, "0, None", f"{name}(x, dim=0)", f"{cls_name}(dim=0)(x)", "0, torch.float32",
                                  "output"),
         opcheck=_softmax_opcheck(name),
         validation=_softmax_validation(name, getattr(TF, name), getattr(F, name)))
     for name, cls_name in (("softmax", "Softmax"), ("log_softmax", "LogSoftmax"))
+] + [
+    _saturating_row("sigmoid", "Sigmoid"),
+    _saturating_row("tanh", "Tanh"),
+    _unary_row(
+        "relu", "ReLU", True, F.relu,
+        {"aten::relu", "aten::relu_", "aten::threshold_backward", "aten::threshold", "aten::clamp_min",
+         "aten::clamp", "aten::maximum", "aten::where", "aten::mul"},
+        "elementwise",
+        ErrorCalls(
+            forward=(("relu", "ops.relu(x)", "relu", {d: _FLOATING_OR_INTEGER_RE for d in ("bool", "complex")}),
+                     ("relu_", "ops.relu_(x)", "relu_", {d: _FLOATING_OR_INTEGER_RE for d in ("bool", "complex")})),
+            wrappers=(),
+            autograd=(("relu/autograd", "ops.relu(y)", "relu", {"complex": _FLOATING_OR_INTEGER_RE}),
+                      ("relu_/autograd", "ops.relu_(y)", "relu_", {"complex": _FLOATING_OR_INTEGER_RE})),
+            backward=tuple(("relu_backward", f"ops.relu_backward({a}, {b})", "relu_backward", arg)
+                           for a, b, arg in (("x", "g", "grad_output"), ("g", "x", "output")))),
+        param_names=("inplace",), family="relu",
+        ctor_args=(((), {}), ((True,), {}), ((), {"inplace": True}), ((), {"inplace": False})),
+        aten_backward=lambda g, x, y: aten.threshold_backward(g, y, 0)),
+    _unary_row(
+        "leaky_relu", "LeakyReLU", False, F.leaky_relu,
+        {"aten::leaky_relu", "aten::leaky_relu_", "aten::leaky_relu_backward", "aten::where", "aten::mul"},
+        "elementwise",
+        ErrorCalls(
+            forward=(("leaky_relu", "ops.leaky_relu(x, 0.2)", "leaky_relu"),
+                     ("leaky_relu_", "ops.leaky_relu_(x, 0.2)", "leaky_relu_")),
+            wrappers=(("leaky_relu/functional", "torch_ext.functional.leaky_relu(x)", "leaky_relu"),
+                      ("leaky_relu/nn", "torch_ext.nn.LeakyReLU()(x)", "leaky_relu"),
+                      ("leaky_relu_/functional", "torch_ext.functional.leaky_relu(x, inplace=True)", "leaky_relu_"),
+                      ("leaky_relu_/nn", "torch_ext.nn.LeakyReLU(inplace=True)(x)", "leaky_relu_")),
+            autograd=(("leaky_relu/autograd", "ops.leaky_relu(y, 0.2)", "leaky_relu"),
+                      ("leaky_relu_/autograd", "ops.leaky_relu_(y, 0.2)", "leaky_relu_")),
+            backward=tuple(("leaky_relu_backward", f"ops.leaky_relu_backward({a}, {b}, 0.2, False)",
+                            "leaky_relu_backward", arg) for a, b, arg in (("x", "g", "grad_output"), ("g", "x", "self")))),
+        params=(0.2,), param_names=("inplace", "negative_slope"), family="relu", ctor_kwargs=dict(negative_slope=0.2),
+        ctor_args=(((), {}), ((0.2,), {}), ((), {"negative_slope": 0.5}), ((0.1, True), {}), ((), {"inplace": True}),
+                   ((-0.5,), {})),
+        aten_backward=lambda g, x, y, slope: aten.leaky_relu_backward(g, x, slope, False)),
 ]
 
 op_db_by_name: Dict[str, OpInfo] = {row.name: row for row in op_db}

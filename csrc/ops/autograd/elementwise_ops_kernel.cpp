@@ -11,7 +11,7 @@
 #include <torch/autograd.h>
 #include <torch/library.h>
 
-#include <string>
+#include <iterator>
 #include <tuple>
 #include <utility>
 
@@ -37,14 +37,20 @@ struct AutogradKernels<Op, std::tuple<P...>> {
   using Api = ElementwiseApi<Op>;
   static constexpr bool kSavesResult = Op::backward_from == BackwardFrom::kResult;
 
-  static void save_params(AutogradContext* ctx, P... p) {
-    size_t i = 0;
-    ((ctx->saved_data["p" + std::to_string(i++)] = c10::IValue(p)), ...);
+  // The saved_data keys of the parameters, by position.
+  static constexpr const char* kParamKeys[] = {"p0", "p1", "p2", "p3"};
+  static_assert(sizeof...(P) <= std::size(kParamKeys), "more parameters than kParamKeys names");
+
+  template <size_t... I>
+  static void save_params(AutogradContext* ctx, std::index_sequence<I...>, P... p) {
+    ((ctx->saved_data[kParamKeys[I]] = c10::IValue(p)), ...);
   }
+
+  static void save_params(AutogradContext* ctx, P... p) { save_params(ctx, std::index_sequence_for<P...>{}, p...); }
 
   template <size_t... I>
   static typename Op::Params load_params(AutogradContext* ctx, std::index_sequence<I...>) {
-    return {ctx->saved_data["p" + std::to_string(I)].template to<P>()...};
+    return {ctx->saved_data[kParamKeys[I]].template to<P>()...};
   }
 
   static typename Op::Params load_params(AutogradContext* ctx) {

@@ -21,6 +21,8 @@
 //   backward_from          what the backward reads: the input, the result, or either (an is_result argument)
 //   backward_layout        where the saved tensor and is_result sit in the backward schema
 //   autocast               the CUDA autocast policy of ATen's op
+//   integer_inputs         what the forward does with an integer (or bool) input, as ATen's op: refuse it, compute
+//                          in the default float dtype (sigmoid), or keep its dtype (relu)
 //   coefs<T>(params...)    the op-math coefficients (T: float for half/bfloat16, double for double)
 //   forward<M>(x, c), backward<IsResult, M>(g, b, c)
 //                          the formulas of math/<op>_math.h, for a math policy M (CUDA: ScalarMath; CPU: the
@@ -33,9 +35,11 @@
 //                          the double backward: the gradient of <gg, backward(grad_output, b)> with respect to b,
 //                          in ATen ops (it is also the tangent of the backward with respect to b)
 
+#include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/core/CompileTimeFunctionPointer.h>
+#include <c10/core/DefaultDtype.h>
 
 #include <string>
 #include <tuple>
@@ -61,6 +65,15 @@ enum class AutocastPolicy {
   kNone,          // runs in the input's dtype under autocast (no kernel: the key falls through)
   kCudaFloat32,   // on CUDA autocast's float32 list, as ATen's softplus
 };
+
+enum class IntegerInputs {
+  kReject,   // floating inputs only (elu, softplus, leaky_relu)
+  kToFloat,  // integer and bool inputs give a result of the default float dtype, as ATen's sigmoid and tanh
+  kKeep,     // integer inputs (not bool) give a result of their own dtype, as ATen's relu; the backward is float
+};
+
+// The coefficients of a row without parameters.
+struct NoCoefs {};
 
 // The op's names, built once from the row's name.
 template <typename Op>
@@ -158,10 +171,68 @@ void check_backward(const at::Tensor& grad_output, const at::Tensor& saved, bool
   }
 }
 
+inline bool is_integer_dtype(at::ScalarType t) {
+  return t == at::kByte || t == at::kChar || t == at::kShort || t == at::kInt || t == at::kLong;
+}
+
+// The checks of the forward's self (op: the forward or the in-place op's name), shared by its kernels (Meta, CPU,
+// CUDA). An in-place op takes the dtypes whose result keeps the input's dtype (a kToFloat row's: floating only).
+template <typename Op>
+void check_input(const char* op, const at::Tensor& self, bool inplace) {
+  TORCH_CHECK(self.defined(), op, ": expected self to be a tensor, got an undefined tensor");
+  const at::ScalarType t = self.scalar_type();
+  if (Op::integer_inputs == IntegerInputs::kKeep && is_integer_dtype(t)) {
+    return;
+  }
+  if (Op::integer_inputs == IntegerInputs::kToFloat && !inplace && (is_integer_dtype(t) || t == at::kBool)) {
+    return;
+  }
+  if (Op::integer_inputs == IntegerInputs::kKeep) {
+    TORCH_CHECK(is_supported_floating(t), op,
+                ": expected self to be a floating-point (float32, float64, float16 or bfloat16) or integer tensor, "
+                "got ", t);
+  } else if (Op::integer_inputs == IntegerInputs::kToFloat && !inplace) {
+    TORCH_CHECK(is_supported_floating(t), op,
+                ": expected self to be a floating-point (float32, float64, float16 or bfloat16), integer or bool "
+                "tensor, got ", t);
+  } else {
+    check_floating(op, "self", self);
+  }
+}
+
+// The forward's result dtype for an input of dtype t: the default float dtype for an integer or bool input of a
+// kToFloat row, else t.
+template <typename Op>
+at::ScalarType result_dtype(at::ScalarType t) {
+  if (Op::integer_inputs == IntegerInputs::kToFloat && !at::isFloatingType(t)) {
+    return c10::typeMetaToScalarType(c10::get_default_dtype());
+  }
+  return t;
+}
+
+// The tensor the forward's kernels compute on: self, or self in the result dtype (its layout kept).
+template <typename Op>
+at::Tensor forward_input(const at::Tensor& self) {
+  const at::ScalarType t = result_dtype<Op>(self.scalar_type());
+  return t == self.scalar_type() ? self : self.to(t);
+}
+
+// f.template operator()<scalar_t>() for the dtype t of a forward kernel's input: the floating dtypes, and the
+// integer ones for a kKeep row.
+template <typename Op, typename F>
+void dispatch_forward_dtypes(at::ScalarType t, F&& f) {
+  if constexpr (Op::integer_inputs == IntegerInputs::kKeep) {
+    AT_DISPATCH_ALL_TYPES_AND2(at::kHalf, at::kBFloat16, t, Op::name, [&] { f.template operator()<scalar_t>(); });
+  } else {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, t, Op::name,
+                                    [&] { f.template operator()<scalar_t>(); });
+  }
+}
+
 // The checks of the in-place op's self, shared by its kernels (Meta, CPU, CUDA).
 template <typename Op>
 void check_inplace(const at::Tensor& self) {
-  check_elementwise_input(Names<Op>::inplace(), self);
+  check_input<Op>(Names<Op>::inplace(), self, /*inplace=*/true);
   check_no_internal_overlap(Names<Op>::inplace(), "self", self);
 }
 

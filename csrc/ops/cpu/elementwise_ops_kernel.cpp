@@ -41,7 +41,7 @@ constexpr bool has_linear_branch() {
 
 template <typename Op>
 void forward_loop(const at::Tensor& out, const at::Tensor& self, const typename Op::Params& params) {
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, self.scalar_type(), Op::name, [&] {
+  elementwise::dispatch_forward_dtypes<Op>(self.scalar_type(), [&]<typename scalar_t>() {
     using opmath_t = at::opmath_type<scalar_t>;
     const auto c = elementwise::make_coefs<Op, opmath_t>(params);
     elementwise_kernel<scalar_t>(
@@ -84,9 +84,14 @@ void backward_loop_as(const at::Tensor& grad_input, const at::Tensor& grad_outpu
 template <typename Op>
 void backward_loop(const at::Tensor& grad_input, const at::Tensor& grad_output, const at::Tensor& saved,
                    bool is_result, const typename Op::Params& params) {
-  if (is_result) {
-    backward_loop_as<Op, true>(grad_input, grad_output, saved, params);
-  } else {
+  // Only the instantiations a row's backward can take (is_result is true for a kResult row).
+  if constexpr (Op::backward_from != elementwise::BackwardFrom::kInput) {
+    if (is_result) {
+      backward_loop_as<Op, true>(grad_input, grad_output, saved, params);
+      return;
+    }
+  }
+  if constexpr (Op::backward_from != elementwise::BackwardFrom::kResult) {
     backward_loop_as<Op, false>(grad_input, grad_output, saved, params);
   }
 }
@@ -117,9 +122,10 @@ struct CpuKernels;
 template <typename Op, typename... P>
 struct CpuKernels<Op, std::tuple<P...>> {
   static at::Tensor forward(const at::Tensor& self, P... p) {
-    check_elementwise_input(Op::name, self);
-    at::Tensor out = at::empty_like(self);
-    cpu_kernel<ForwardLoop<Op>>()(out, self, typename Op::Params{p...});
+    elementwise::check_input<Op>(Op::name, self, /*inplace=*/false);
+    const at::Tensor x = elementwise::forward_input<Op>(self);
+    at::Tensor out = at::empty_like(x);
+    cpu_kernel<ForwardLoop<Op>>()(out, x, typename Op::Params{p...});
     return out;
   }
 

@@ -40,7 +40,7 @@ struct BackwardFunctor {
 // goes through a temporary and copy_, launch_elementwise's slow path).
 template <typename Op>
 void forward_launch(const at::Tensor& out, const at::Tensor& self, const typename Op::Params& params) {
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::ScalarType::Half, at::ScalarType::BFloat16, self.scalar_type(), Op::name, [&] {
+  elementwise::dispatch_forward_dtypes<Op>(self.scalar_type(), [&]<typename scalar_t>() {
     using opmath_t = at::opmath_type<scalar_t>;
     cuda::launch_elementwise<scalar_t>(out, {self},
                                        ForwardFunctor<Op, opmath_t>{elementwise::make_coefs<Op, opmath_t>(params)});
@@ -73,11 +73,12 @@ struct CudaKernels;
 template <typename Op, typename... P>
 struct CudaKernels<Op, std::tuple<P...>> {
   static at::Tensor forward(const at::Tensor& self, P... p) {
-    check_elementwise_input(Op::name, self);
+    elementwise::check_input<Op>(Op::name, self, /*inplace=*/false);
     const c10::cuda::CUDAGuard device_guard(self.device());
+    const at::Tensor x = elementwise::forward_input<Op>(self);
     // NB: empty_like keeps a dense input's strides, as the Meta kernel does.
-    at::Tensor out = at::empty_like(self);
-    forward_launch<Op>(out, self, typename Op::Params{p...});
+    at::Tensor out = at::empty_like(x);
+    forward_launch<Op>(out, x, typename Op::Params{p...});
     return out;
   }
 

@@ -4,7 +4,11 @@
 #include <torch/library.h>
 
 #include "ops/elementwise/elu.h"
+#include "ops/elementwise/leaky_relu.h"
+#include "ops/elementwise/relu.h"
+#include "ops/elementwise/sigmoid.h"
 #include "ops/elementwise/softplus.h"
+#include "ops/elementwise/tanh.h"
 
 namespace torch_ext::ops::elementwise {
 
@@ -17,7 +21,7 @@ struct OpList {
   }
 };
 
-using ElementwiseOps = OpList<EluOp, SoftplusOp>;
+using ElementwiseOps = OpList<EluOp, SoftplusOp, SigmoidOp, TanhOp, ReluOp, LeakyReluOp>;
 
 // Registers Kernels<Op>'s forward, inplace (where the row has an in-place op) and backward for every row, in a
 // TORCH_LIBRARY_IMPL block of one dispatch key.

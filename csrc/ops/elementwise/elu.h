@@ -31,6 +31,7 @@ struct EluOp {
   static constexpr auto backward_from = elementwise::BackwardFrom::kInputOrResult;
   static constexpr auto backward_layout = elementwise::BackwardLayout::kSavedLast;
   static constexpr auto autocast = elementwise::AutocastPolicy::kNone;
+  static constexpr auto integer_inputs = elementwise::IntegerInputs::kReject;
 
   template <typename T>
   static math::EluCoefs<T> coefs(double alpha, double scale, double input_scale) {

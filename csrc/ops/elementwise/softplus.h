@@ -26,6 +26,7 @@ struct SoftplusOp {
   static constexpr auto backward_from = elementwise::BackwardFrom::kInput;
   static constexpr auto backward_layout = elementwise::BackwardLayout::kSavedFirst;
   static constexpr auto autocast = elementwise::AutocastPolicy::kCudaFloat32;
+  static constexpr auto integer_inputs = elementwise::IntegerInputs::kReject;
 
   template <typename T>
   static math::SoftplusCoefs<T> coefs(double beta, double threshold) {

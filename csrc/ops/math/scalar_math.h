@@ -7,8 +7,21 @@
 #include <c10/macros/Macros.h>
 
 #include <cmath>
+#include <type_traits>
 
 namespace torch_ext::math {
+
+// The scalar type of a formula's value type T: T itself, or a vector's value_type (at::vec::Vectorized<float>).
+template <typename T, typename = void>
+struct scalar_of {
+  using type = T;
+};
+template <typename T>
+struct scalar_of<T, std::void_t<typename T::value_type>> {
+  using type = typename T::value_type;
+};
+template <typename T>
+using scalar_of_t = typename scalar_of<T>::type;
 
 struct ScalarMath {
   template <typename T>
