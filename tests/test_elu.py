@@ -1,6 +1,7 @@
-"""ELU family (elu, celu, selu and their in-place and backward ops) against PyTorch and float64 formulas."""
-
-import textwrap
+"""ELU family (elu, celu, selu and their in-place and backward ops): what is particular to it (the raw op with scale
+and input_scale, expm1 precision, celu's reciprocal, the negative-alpha in-place error, ...). The checks every op
+shares (parity, special values, in place, gradcheck, compile, ISA kernels, CUDA graphs) run over the elu, celu and selu
+rows of torch_ext.testing.op_db in tests/test_op_db.py and tests/test_ops.py."""
 
 import pytest
 import torch
@@ -11,10 +12,8 @@ import torch_ext
 import torch_ext.functional as TF
 from common_utils import (
     grad_output,
-    GRADCHECK_LAYOUT_PARAMS,
     nonleaf_input,
     dtype_id,
-    ALL_LAYOUTS,
     CUDA_AVAILABLE,
     DEVICES,
     DTYPE_NAMES,
@@ -22,7 +21,6 @@ from common_utils import (
     FLOAT_DTYPES,
     INPLACE_VARIANTS,
     NEGATIVE_ALPHA_VARIANTS,
-    WRITABLE_LAYOUTS,
     EluVariant,
     assert_bitwise_equal,
     assert_close,
@@ -33,10 +31,7 @@ from common_utils import (
     elu_reference,
     make_input,
     normal_values,
-    run_with_cpu_isa,
     requires_cuda,
-    same_layout_copy,
-    special_values,
     tol,
     ulp_tol,
     values_with_specials,
@@ -86,45 +81,9 @@ class TestElu:
     # Forward and backward parity with torch.nn.functional, over device x dtype x op x layout
     # ------------------------------------------------------------------------------------------
 
-    @pytest.mark.parametrize("layout", ALL_LAYOUTS)
-    @pytest.mark.parametrize("variant", VARIANTS)
-    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_forward_parity(self, device, dtype, variant, layout):
-        x = make_input(layout, dtype, device)
-        x_before = x.clone()
-        out = variant.ext_fn(x)
-        expected = variant.torch_fn(x)
-
-        assert out.dtype == dtype and out.device == x.device and out.shape == x.shape
-        assert_close(out, expected)
-        assert_close(out, variant.reference(x))
-        if variant.inplace_ok:
-            assert_same_zero_signs(out, expected)
-        # The output is allocated like the input (empty_like): dense layouts keep their strides,
-        # which is also what PyTorch's TensorIterator gives for them.
-        assert out.stride() == torch.empty_like(x).stride()
-        if layout != "permuted_sliced":  # not dense: TensorIterator permutes, empty_like goes contiguous
-            assert out.stride() == expected.stride()
-        if layout.startswith("channels_last"):
-            fmt = torch.channels_last if layout == "channels_last" else torch.channels_last_3d
-            assert out.is_contiguous(memory_format=fmt)
-        assert_bitwise_equal(x, x_before)  # out-of-place leaves its input alone
-
-    @pytest.mark.parametrize("layout", ALL_LAYOUTS)
-    @pytest.mark.parametrize("variant", VARIANTS)
-    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_backward_parity(self, device, dtype, variant, layout):
-        x = make_input(layout, dtype, device, requires_grad=True)
-        g = grad_output(x)
-        out = variant.ext_fn(x)
-        assert out.requires_grad and out.grad_fn is not None
-        (gx,) = torch.autograd.grad(out, x, g)
-        (expected,) = torch.autograd.grad(variant.torch_fn(x), x, g)
-        assert gx.dtype == dtype and gx.shape == x.shape
-        assert_close(gx, expected)
-        assert_close(gx, variant.backward_reference(g, x))
+    # (tests/test_op_db.py::test_forward_parity, test_backward_parity and test_double_backward_matches_torch, over
+    # the elu, celu and selu rows' parity_samples: every layout, alphas of op_db.ELU_ARGS_GRID, special values
+    # mixed in, against torch and the float64 truth.)
 
     @pytest.mark.parametrize("variant", VARIANTS)
     @pytest.mark.parametrize("device", DEVICES)
@@ -195,45 +154,8 @@ class TestElu:
     # Exact values: zeros (and their sign), NaN, infinities, tiny and huge magnitudes
     # ------------------------------------------------------------------------------------------
 
-    @pytest.mark.parametrize("variant", VARIANTS)
-    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_special_values_forward(self, device, dtype, variant):
-        x = special_values(dtype).to(device)
-        out = variant.ext_fn(x)
-        expected = variant.reference(x)
-        torch.testing.assert_close(out, expected, equal_nan=True, **ulp_tol(dtype))
-        assert_close(out, variant.torch_fn(x))
-        if variant.inplace_ok:
-            # alpha >= 0: 0 -> +0 and -0 -> -0, as in PyTorch on every device.
-            assert_same_zero_signs(out, expected)
-            assert_same_zero_signs(out, variant.torch_fn(x))
-        alpha, scale, _ = variant.params
-        assert torch.isnan(out[2]) and out[3].item() == float("inf")
-        if variant.params[2] > 0:
-            # -inf saturates to -alpha * scale exactly (in the dtype).
-            torch.testing.assert_close(
-                out[4].cpu(), torch.tensor(-alpha * scale, dtype=torch.float64).to(dtype), **ulp_tol(dtype)
-            )
-
-    @pytest.mark.parametrize("variant", VARIANTS)
-    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_special_values_backward(self, device, dtype, variant):
-        x = special_values(dtype).to(device).requires_grad_()
-        g = torch.full_like(x, 0.75)
-        (gx,) = torch.autograd.grad(variant.ext_fn(x), x, g)
-        expected = variant.backward_reference(g, x)
-        opts = ulp_tol(dtype)
-        opts["atol"] *= 4  # exp() lands in the subnormal range for x near -88 (float32)
-        torch.testing.assert_close(gx, expected, equal_nan=True, **opts)
-        (gx_torch,) = torch.autograd.grad(variant.torch_fn(x), x, g)
-        assert_close_off_nan(gx, gx_torch, x)
-        alpha, scale, input_scale = variant.params
-        # x == +-0 takes the negative-side slope alpha * scale * input_scale (ATen's `<= 0`); NaN gives NaN.
-        slope_at_zero = torch.tensor(0.75 * alpha * scale * input_scale, dtype=torch.float64).to(dtype)
-        for i in (0, 1):
-            torch.testing.assert_close(gx[i].cpu().double(), slope_at_zero.double(), **ulp_tol(dtype))
+    # (Special values forward and backward: tests/test_op_db.py::test_special_values_*, over the rows'
+    # special_samples.)
 
     @pytest.mark.parametrize(
         "variant", variant_params([EluVariant("elu", 1.0), EluVariant("celu", 0.5), EluVariant("selu")])
@@ -281,26 +203,8 @@ class TestElu:
     # In-place: functional inplace=True and module inplace=True
     # ------------------------------------------------------------------------------------------
 
-    @pytest.mark.parametrize("api", APIS)
-    @pytest.mark.parametrize("layout", WRITABLE_LAYOUTS)
-    @pytest.mark.parametrize("variant", VARIANTS)
-    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_inplace_matches_out_of_place(self, device, dtype, variant, layout, api):
-        x = make_input(layout, dtype, device, values=values_with_specials(dtype))
-        out_of_place = variant.ext_fn(x)
-        torch_x, torch_storage = same_layout_copy(x)
-        _torch_inplace(variant, api, torch_x)
-        base = x._base if x._base is not None else x
-
-        version, ptr, stride = x._version, x.data_ptr(), x.stride()
-        ret = _run_inplace(variant, api, x)
-        assert ret is x, "in-place must return its input"
-        assert x._version > version, "in-place must bump the version counter"
-        assert x.data_ptr() == ptr and x.stride() == stride
-        assert_bitwise_equal(x, out_of_place)
-        # The whole storage, including elements outside a view, equals PyTorch's in-place result.
-        assert_close(base, torch_storage if x._base is not None else torch_x)
+    # (In place against out of place, bit for bit, storage around views included:
+    # tests/test_op_db.py::test_inplace_matches_out_of_place.)
 
     @pytest.mark.parametrize("api", APIS)
     @pytest.mark.parametrize("variant", POSITIVE_VARIANTS)
@@ -379,21 +283,8 @@ class TestElu:
     # gradcheck / gradgradcheck in float64, off the kink at 0
     # ------------------------------------------------------------------------------------------
 
-    @pytest.mark.parametrize("inplace", [False, True], ids=["out_of_place", "inplace"])
-    @pytest.mark.parametrize("layout", GRADCHECK_LAYOUT_PARAMS)
-    @pytest.mark.parametrize("variant", VARIANTS)
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_gradcheck(self, device, variant, layout, inplace):
-        if inplace and not variant.inplace_ok:
-            pytest.skip("in-place backward refuses alpha < 0 (test_inplace_negative_alpha_backward_errors)")
-        x = make_input(layout, torch.float64, device, values=away_from_zero_values, requires_grad=True)
-        x = x.detach().requires_grad_()  # a leaf with the layout's strides
-
-        def fn(t):
-            return variant.ext_fn(t.clone(), inplace=True) if inplace else variant.ext_fn(t)
-
-        assert torch.autograd.gradcheck(fn, (x,))
-        assert torch.autograd.gradgradcheck(fn, (x,))
+    # (Of the functional and in-place calls, with forward-mode AD: tests/test_op_db.py::test_gradcheck. Here: the raw
+    # ops with scale and input_scale, and elu_backward's own autograd.)
 
     @pytest.mark.parametrize("is_result", [False, True], ids=["is_result=False", "is_result=True"])
     @pytest.mark.parametrize(
@@ -555,46 +446,14 @@ class TestElu:
     # Determinism across thread counts, and the CPU kernels of each compiled ISA
     # ------------------------------------------------------------------------------------------
 
-    # (Thread counts: tests/test_ops.py::test_thread_count_independent, over the elu, celu and selu rows.)
-
-    @pytest.mark.parametrize("isa", ["default", "avx2", "avx512"])
-    def test_cpu_isa_kernels(self, isa):
-        """Each compiled CPU kernel (the ISA picked by ATEN_CPU_CAPABILITY) against PyTorch's, in a subprocess."""
-        run_with_cpu_isa(isa, _ISA_SCRIPT)
+    # (Thread counts: tests/test_ops.py::test_thread_count_independent, over the elu, celu and selu rows; each CPU ISA:
+    # tests/test_op_db.py::test_cpu_isa_kernels, over their parity samples.)
 
     # ------------------------------------------------------------------------------------------
     # CUDA specifics: streams, graphs, 64-bit indexing, device guard
     # ------------------------------------------------------------------------------------------
 
-    @requires_cuda
-    def test_cuda_graph_capture(self):
-        # Kernels must run on the current stream; a launch on the legacy default stream fails under capture.
-        static_x = make_input("large", torch.float32, "cuda", requires_grad=True).detach().requires_grad_()
-        static_g = torch.ones_like(static_x)
-        s = torch.cuda.Stream()
-        s.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(s):
-            for _ in range(2):  # warm up
-                y = TF.elu(static_x, 0.5)
-                (gx,) = torch.autograd.grad(y, static_x, static_g)
-        torch.cuda.current_stream().wait_stream(s)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            static_y = TF.elu(static_x, 0.5)
-            (static_gx,) = torch.autograd.grad(static_y, static_x, static_g)
-            static_z = static_x.detach().clone()
-            TF.celu(static_z, 2.0, inplace=True)
-        for seed in (11, 12):
-            new = make_input("large", torch.float32, "cuda", seed=seed)
-            with torch.no_grad():
-                static_x.copy_(new)
-            graph.replay()
-            torch.cuda.synchronize()
-            assert_close(static_y, F.elu(new, 0.5))
-            assert_close(static_z, F.celu(new, 2.0))
-            xr = new.clone().requires_grad_()
-            (ref_g,) = torch.autograd.grad(F.elu(xr, 0.5), xr, static_g)
-            assert_close(static_gx, ref_g)
+    # (Graph capture: tests/test_op_db.py::test_cuda_graph_capture.)
 
     @requires_cuda
     def test_cuda_64bit_indexing(self):
@@ -634,57 +493,3 @@ class TestElu:
         (ref,) = torch.autograd.grad(F.elu(x, 0.5), x, torch.ones_like(out))
         assert_close(out, F.elu(x, 0.5))
         assert_close(gx, ref)
-
-
-# Run in a subprocess with ATEN_CPU_CAPABILITY set: checks that torch_ext picked that ISA's kernel and that
-# it agrees with PyTorch's kernel for the same ISA (and with float64), forward, backward and in-place.
-_ISA_SCRIPT = textwrap.dedent(
-    """
-    import sys
-    import torch
-    import torch_ext
-    import torch_ext.functional as TF
-    from common_utils import (DTYPE_NAMES, ELU_VARIANTS, assert_bitwise_equal, assert_close,
-                              assert_close_off_nan, same_layout_copy,
-                              assert_same_zero_signs, make_input, normal_values, values_with_specials)
-
-    want = sys.argv[1]
-    assert torch.backends.cpu.get_cpu_capability() == want, torch.backends.cpu.get_cpu_capability()
-    info = torch_ext.build_info()
-    assert info["cpu_capability"] == want, (info["cpu_capability"], want)
-    # Small enough for PyTorch's scalar DEFAULT kernels, large enough for vector bodies and tails.
-    layouts = {
-        "contiguous": lambda v: v((3, 1031)),
-        "transposed": lambda v: v((1031, 3)).t(),
-        "sliced": lambda v: v((6, 1031))[::2, 1:],
-        "channels_last": lambda v: v((2, 19, 6, 7)).contiguous(memory_format=torch.channels_last),
-        "expanded": lambda v: v((1, 1031)).expand(2, 1031),
-    }
-    checked = 0
-    for dtype in DTYPE_NAMES:
-        for name, layout in layouts.items():
-            x = make_input(layout, dtype, "cpu", values=values_with_specials(dtype))
-            g = normal_values(x.shape, seed=1).to(dtype)
-            for v in ELU_VARIANTS:
-                where = f"{want} {dtype} {name} {v.id}"
-                xr = x.detach().requires_grad_()
-                out = v.ext_fn(xr)
-                expected = v.torch_fn(x)
-                assert_close(out, expected, msg=lambda m: where + ": " + m)
-                assert_close(out, v.reference(x), msg=lambda m: where + " (float64): " + m)
-                if v.inplace_ok:
-                    assert_same_zero_signs(out, expected)
-                (gx,) = torch.autograd.grad(out, xr, g)
-                xt = x.detach().requires_grad_()
-                (gt,) = torch.autograd.grad(v.torch_fn(xt), xt, g)
-                assert_close_off_nan(gx, gt, x, msg=lambda m: where + " backward: " + m)
-                assert_close(gx, v.backward_reference(g, x), msg=lambda m: where + " backward (float64): " + m)
-                if name != "expanded":
-                    y, _ = same_layout_copy(x)
-                    v.ext_fn(y, inplace=True)
-                    assert_bitwise_equal(y, out, where + " in-place vs out-of-place")
-                checked += 1
-    print(f"checked {checked} cases")
-    print("OK")
-    """
-)

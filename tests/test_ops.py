@@ -269,6 +269,11 @@ TABLE_FIELDS = {
     "thread_samples": "tests/test_ops.py::test_thread_count_independent",
     "opcheck": "tests/test_ops.py::test_opcheck",
     "module.ctor_args": "tests/test_nn.py::TestModules (repr, state_dict, copy and pickle against torch.nn's)",
+    "parity_samples": "tests/test_op_db.py (forward, backward, double backward and in-place parity; each CPU ISA)",
+    "special_samples": "tests/test_op_db.py::test_special_values_*",
+    "gradcheck_samples": "tests/test_op_db.py::test_gradcheck (forward and reverse mode, gradgradcheck)",
+    "inplace_backward_allowed": "tests/test_op_db.py::test_gradcheck and test_compile_fullgraph (the in-place forms)",
+    "zero_signs_like_ref": "tests/test_op_db.py::test_forward_parity and test_special_values_forward",
 }
 
 

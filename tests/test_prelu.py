@@ -33,7 +33,6 @@ from common_utils import (
     special_values,
     draw_strided_layout,
 )
-from stack_utils import GraphRecorder
 
 ops = torch.ops.torch_ext
 
@@ -440,58 +439,7 @@ class TestPrelu:
     # torch.compile
     # ------------------------------------------------------------------------------------------
 
-    @pytest.mark.parametrize("weights", WEIGHTS)
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_compile_fullgraph(self, device, weights):
-        torch._dynamo.reset()
-        rec = GraphRecorder()
-
-        def make_fn(prelu):
-            def fn(x, w):
-                return prelu(x * 1.5 - 0.25, w) * 2.0 + 1.0
-
-            return fn
-
-        x0, w0 = make_case("NCHW_channels_last", torch.float32, device, weights)
-        g = grad_output(x0, seed=5)
-        ref_x, ref_w = x0.clone().requires_grad_(), w0.clone().requires_grad_()
-        ref = make_fn(F.prelu)(ref_x, ref_w)
-        ref_grads = torch.autograd.grad(ref, (ref_x, ref_w), g)
-        for backend in ("aot_eager", rec.backend):
-            torch._dynamo.reset()
-            compiled = torch.compile(make_fn(TF.prelu), backend=backend, fullgraph=True)
-            x, w = x0.clone().requires_grad_(), w0.clone().requires_grad_()
-            out = compiled(x, w)
-            grads = torch.autograd.grad(out, (x, w), g)
-            assert_close(out, ref)
-            assert_close(grads[0], ref_grads[0])
-            assert_close(grads[1], ref_grads[1], atol=1e-4)
-        # The ops stay torch_ext's own in the traced graphs, forward and backward.
-        assert len(rec.forward) == 1 and len(rec.backward) == 1
-        fw, bw = rec.forward[0], rec.backward[0]
-        assert "torch_ext.prelu.default" in fw, fw
-        assert "torch_ext.prelu_backward.default" in bw, bw
-        assert "aten._prelu_kernel" not in fw + bw and "aten.sum" not in bw
-        torch._dynamo.reset()
-
-    @pytest.mark.parametrize("device", DEVICES)
-    def test_compile_module(self, device):
-        torch._dynamo.reset()
-        torch.manual_seed(0)
-        model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), TN.PReLU(4), torch.nn.Conv2d(4, 2, 1), TN.PReLU())
-        model = model.to(device)
-        ref_model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.PReLU(4), torch.nn.Conv2d(4, 2, 1),
-                                        torch.nn.PReLU()).to(device)
-        ref_model.load_state_dict(model.state_dict())
-        x = normal_values((2, 3, 8, 8)).float().to(device)
-        out = torch.compile(model, backend="aot_eager", fullgraph=True)(x)
-        out.square().sum().backward()
-        ref = ref_model(x)
-        ref.square().sum().backward()
-        assert_close(out, ref)
-        for (name, p), (_, q) in zip(model.named_parameters(), ref_model.named_parameters()):
-            assert_close(p.grad, q.grad, atol=1e-4, msg=lambda m: f"{name}: {m}")
-        torch._dynamo.reset()
+    # (Fullgraph of the op and of the layer, dynamic shapes: tests/test_op_db.py::test_compile_*, over the prelu row.)
 
     # ------------------------------------------------------------------------------------------
     # Errors

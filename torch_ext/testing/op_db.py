@@ -4,10 +4,11 @@ in the spirit of torch's OpInfo (torch/testing/_internal/opinfo/core.py), kept s
 A row says what the op is (its torch_ext call, its torch reference, the registered ops it covers, its layer and the
 torch.nn twin), how to call every registered op it covers on a sample (``op_calls``), which samples to call it on
 (``samples``: shapes, strides, memory formats and parameters; ``large_samples``: inputs big enough to take the
-parallel and vectorized paths), its dtypes and tolerances, what a kernel of it must never call (``forbidden_aten``)
-and its rows of the validation report. tests/test_ops.py runs the checks every op shares over it; the
-validation report (torch_ext.validate) and the benchmark (torch_ext.bench.cases) read it too. What is particular to an
-op stays in its own test file (tests/test_<family>.py).
+parallel and vectorized paths; ``parity_samples``, ``special_samples`` and ``gradcheck_samples``: the reference
+checks' inputs over the op's argument grid), its dtypes and tolerances, what a kernel of it must never call
+(``forbidden_aten``) and its rows of the validation report. tests/test_ops.py and tests/test_op_db.py run the checks
+every op shares over it; the validation report (torch_ext.validate) and the benchmark (torch_ext.bench.cases) read it
+too. What is particular to an op stays in its own test file (tests/test_<family>.py).
 
 Adding an op: one row here. tests/test_ops.py::test_every_op_has_a_row fails until there is one.
 """
@@ -28,10 +29,14 @@ from torch_ext.testing.inputs import (
     PRELU_CASES,
     PRELU_WEIGHTS,
     TOLERANCES,
+    away_from_zero_values,
     grad_output,
     make_input,
     make_prelu_case,
+    normal_values,
+    special_values,
     values_with_specials,
+    weight_values,
 )
 
 ops = torch.ops.torch_ext
@@ -195,6 +200,24 @@ class OpInfo:
     # torch_ext.bench.cases). None: missing.
     bench_backward: Optional[object] = None
     bench_input_scale: float = 1.0  # the benchmark draws x as randn * this (softplus: both sides of its bend)
+    # The reference families of tests/test_op_db.py (each a Dict[str, SampleBuilder], or an OptOut; None: missing).
+    # parity_samples: every layout under each point of the row's argument grid, special values mixed in: forward,
+    # backward and double backward against ref and against ref in float64, in place against out of place, and the
+    # kernels of each CPU ISA.
+    parity_samples: Optional[object] = None
+    # special_samples: special_values(dtype) alone under each point of the argument grid: forward and backward
+    # against ref in float64 to a few ulps.
+    special_samples: Optional[object] = None
+    # gradcheck_samples: a few small inputs off the op's kinks (float64 is asked for): gradcheck with forward and
+    # backward AD, and gradgradcheck, of `op` and of `inplace`.
+    gradcheck_samples: Optional[object] = None
+    # inplace_backward_allowed(args): whether autograd through `inplace` with these arguments is allowed (the ELU
+    # family with alpha < 0 and RReLU's eval with a negative slope refuse it: the backward recovers the input from
+    # the output); an OptOut where the row has no in-place op; None: missing.
+    inplace_backward_allowed: Optional[object] = None
+    # zero_signs_like_ref(args): whether a zero output has the sign of ref's (ELU with alpha < 0 maps +0 to
+    # alpha * expm1(+0) = -0, where ATen gives +0); an OptOut where the row has no parity samples; None: missing.
+    zero_signs_like_ref: Optional[object] = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -255,6 +278,39 @@ def _shape_samples(shapes_and_args) -> Dict[str, SampleBuilder]:
         make_input(lambda v: v(shape), dtype, device), args)) for shape, args in shapes_and_args}
 
 
+def _grid_samples(layouts, args_grid, values=None) -> Dict[str, SampleBuilder]:
+    """Each layout under each argument tuple of args_grid (named by it when there are several); values(args,
+    dtype): the value generator (default: normal values with special values mixed in)."""
+    values = values or (lambda args, dtype: values_with_specials(dtype))
+    out = {}
+    for layout in layouts:
+        for args in args_grid:
+            name = layout if len(args_grid) == 1 else f"{layout}-{args}"
+            out[name] = lambda dtype, device, layout=layout, args=args: SampleInput(
+                make_input(layout, dtype, device, values=values(args, dtype)), tuple(args))
+    return out
+
+
+def _special_samples(args_grid) -> Dict[str, SampleBuilder]:
+    """special_values(dtype) under each argument tuple of args_grid."""
+    return {f"specials-{args}": (lambda dtype, device, args=args: SampleInput(special_values(dtype).to(device),
+                                                                           tuple(args)))
+            for args in args_grid}
+
+
+# Small layouts for gradcheck (its cost grows with the element count): a dense one and a strided view.
+GRADCHECK_LAYOUTS = {
+    "contiguous": lambda values: values((3, 4)),
+    "sliced_step2": lambda values: values((3, 8))[:, ::2],
+}
+
+
+def _gradcheck_samples(args_grid, values=None) -> Dict[str, SampleBuilder]:
+    """GRADCHECK_LAYOUTS under each argument tuple; values(args): the value generator (default: away from 0)."""
+    values = values or (lambda args: away_from_zero_values)
+    return _grid_samples(GRADCHECK_LAYOUTS, args_grid, lambda args, dtype: values(args))
+
+
 # --------------------------------------------------------------------------------------------
 # Rows
 # --------------------------------------------------------------------------------------------
@@ -290,6 +346,11 @@ _ELU_FORBIDDEN = frozenset({"aten::elu", "aten::elu_", "aten::elu_backward", "at
                             "aten::expm1", "aten::exp"})
 
 
+# The alphas of the reference families: the default, others with 1/alpha exact in float (torch's celu backward rounds
+# 1/alpha to float, ours need not), and a negative one (no in-place backward).
+ELU_ARGS_GRID = {"elu": ((1.0,), (0.5,), (2.0,), (-0.5,)), "celu": ((1.0,), (0.5,), (2.0,), (-2.0,)), "selu": ((),)}
+
+
 def _elu_row(name, alpha, fn, ref, inplace, module, validation, bench_args, error_calls) -> OpInfo:
     """elu, celu or selu: an elu(alpha, scale, input_scale) (params) with its own forward ops, elu_backward's
     backward."""
@@ -315,7 +376,12 @@ def _elu_row(name, alpha, fn, ref, inplace, module, validation, bench_args, erro
         autocast=AutocastPolicy(name, frozenset()), bench_args=bench_args, error_calls=error_calls,
         decomposed_op=None if name == "elu" else "elu", opcheck=_ELU_OPCHECK[name],
         bench_backward=(lambda g, x, y, *a: ops.elu_backward(g, *ELU_PARAMS[name](*a), False, x),
-                        lambda g, x, y, *a: aten.elu_backward(g, *ELU_PARAMS[name](*a), False, x)))
+                        lambda g, x, y, *a: aten.elu_backward(g, *ELU_PARAMS[name](*a), False, x)),
+        parity_samples=_grid_samples(ALL_LAYOUTS, ELU_ARGS_GRID[name]),
+        special_samples=_special_samples(ELU_ARGS_GRID[name]),
+        gradcheck_samples=_gradcheck_samples(ELU_ARGS_GRID[name]),
+        inplace_backward_allowed=lambda *args: ELU_PARAMS[name](*args)[0] >= 0,
+        zero_signs_like_ref=lambda *args: ELU_PARAMS[name](*args)[0] >= 0)
 
 
 def _softplus_calls(s, g, writable_copy):
@@ -381,6 +447,66 @@ _RRELU_OPCHECK = OptOut("the generator argument, train and eval: tests/test_rrel
 _RRELU_MODULE = ModuleInfo("RReLU", dict(lower=0.1, upper=0.2), ("lower", "upper", "inplace"),
                            (((), {}), ((0.1, 0.3), {}), ((), {"inplace": True}),
                             ((0.2,), {"upper": 0.5, "inplace": False})))
+
+
+# (beta, threshold) of the softplus reference families, in ATen's range (threshold <= 20): every beta of {0.5, 1, 2,
+# 10} meets every threshold of {20, 1, 0, -1} somewhere; -1.5 is a negative beta (allowed by ATen: outputs <= 0).
+SOFTPLUS_ARGS_GRID = ((1.0, 20.0), (0.5, 20.0), (2.0, 20.0), (10.0, 20.0), (1.0, 1.0), (0.5, 0.0), (2.0, -1.0),
+                      (10.0, 0.0), (1.0, -1.0), (-1.5, 20.0))
+
+
+def _softplus_values(args, dtype):
+    """Normal values, every other one moved onto the branch point threshold / beta (so that both branches are
+    populated whatever beta and threshold are), special values at every 7th."""
+    beta, threshold = args
+
+    def values(shape):
+        v = normal_values(shape)
+        flat = v.view(-1)
+        flat[::2] += threshold / beta
+        n = flat[::7].numel()
+        if n:
+            sp = special_values(dtype).to(torch.float64)
+            flat[::7] = sp.repeat(n // sp.numel() + 1)[:n]
+        return v
+
+    return values
+
+
+def _softplus_off_kink_values(args, margin=0.05):
+    """Both branches, |x - threshold / beta| >= margin: the branch point is a jump in value unless threshold is large,
+    and always one in the second derivative."""
+    beta, threshold = args
+
+    def values(shape):
+        v = normal_values(shape)
+        v.view(-1)[::2] += threshold / beta
+        return torch.where((v - threshold / beta).abs() < margin, v + 2 * margin, v)
+
+    return values
+
+
+def _prelu_gradcheck_samples() -> Dict[str, SampleBuilder]:
+    """A per-channel weight on an NCL input, one weight on a transposed (dense, not NC...) input; off the kink at 0."""
+    def sample(make_x, channels):
+        return lambda dtype, device: SampleInput(
+            make_x(away_from_zero_values).to(device=device, dtype=dtype),
+            (weight_values(channels).to(device=device, dtype=dtype),))
+
+    return {"NCL-per_channel": sample(lambda v: v((2, 3, 4)), 3),
+            "transposed-single": sample(lambda v: v((3, 4, 2)).transpose(0, 2), 1)}
+
+
+def _softmax_gradcheck_samples() -> Dict[str, SampleBuilder]:
+    # (a dtype argument would change the output's dtype: gradcheck compares in the input's)
+    return {"(3, 4)-dim1": lambda dtype, device: SampleInput(
+                make_input(lambda v: v((3, 4)), dtype, device, seed=5), (1, None)),
+            "transposed-dim0": lambda dtype, device: SampleInput(
+                make_input(lambda v: v((4, 3)).t(), dtype, device, seed=6), (0, None))}
+
+
+_NO_INPLACE = OptOut("the row has no in-place op")
+_NO_PARITY = OptOut("the row has no parity samples")
 
 
 def _prelu_weight(x: torch.Tensor, channels: int) -> torch.Tensor:
@@ -449,11 +575,13 @@ def _unary_row(name: str, cls_name: str, backward_from_result: bool, ref: Callab
                error_calls: ErrorCalls, params: tuple = (), param_names: Tuple[str, ...] = (),
                ctor_args: Tuple[Tuple[tuple, dict], ...] = ((), {}), ctor_kwargs: Optional[dict] = None,
                family: str = "", inplace_kwarg: bool = True, aten_backward: Optional[Callable] = None,
-               bench_input_scale: float = 4.0) -> OpInfo:
+               bench_input_scale: float = 4.0, args_grid: Tuple[tuple, ...] = ((),)) -> OpInfo:
     """A row of a generic elementwise op (csrc/ops/elementwise/<name>.h) with an in-place form: sigmoid, tanh, relu
     (their backward reads the result: backward_from_result) and leaky_relu (the input, or the result in place).
     params: the forward's parameters after the input in the samples (the functional's defaults or not);
-    aten_backward(g, x, y, *params): ATen's backward, for the benchmark."""
+    aten_backward(g, x, y, *params): ATen's backward, for the benchmark; args_grid: the parameters of the reference
+    families (tests/test_op_db.py). The in-place form is the functional's inplace=True (inplace_kwarg), else the raw
+    in-place op."""
     forward, inplace_op, backward = getattr(ops, name), getattr(ops, name + "_"), getattr(ops, name + "_backward")
     fn = getattr(TF, name)
 
@@ -479,7 +607,11 @@ def _unary_row(name: str, cls_name: str, backward_from_result: bool, ref: Callab
             calls[name + "(defaults)"] = lambda s: (forward.default, (s.input,), False)
         return calls
 
-    inplace_call = ((lambda x, *a: fn(x, *a, inplace=True)) if inplace_kwarg else None)
+    def raw_inplace(x, *a):
+        inplace_op(x, *a)
+        return x
+
+    inplace_call = (lambda x, *a: fn(x, *a, inplace=True)) if inplace_kwarg else raw_inplace
     return OpInfo(
         name=name, family=family or name, functional=name, op=fn, ref=ref, forward_op=name,
         backward_op=name + "_backward", ops=(name, name + "_", name + "_backward"), op_calls=op_calls,
@@ -488,13 +620,18 @@ def _unary_row(name: str, cls_name: str, backward_from_result: bool, ref: Callab
         autograd_function=f"AutogradKernels<torch_ext::ops::{cls_name.replace('ReLU', 'Relu')}Op,",
         forbidden_aten=frozenset(forbidden),
         module=ModuleInfo(cls_name, dict(ctor_kwargs or {}), param_names, ctor_args),
-        inplace=inplace_call, inplace_op=name + "_" if inplace_call else None,
+        inplace=inplace_call, inplace_op=name + "_",
         validation=(ValidationCase(name + (f"({', '.join(map(str, params))})" if params else ""), lambda x: fn(x, *params),
                                    lambda x: ref(x, *params), validation_bounds),),
         autocast=AutocastPolicy(name, frozenset()), bench_args=params, error_calls=error_calls,
         opcheck=OpcheckInfo(tuple((layout, torch.float32) for layout in ("contiguous", "channels_last", "transposed")),
                             opcheck_calls()),
-        bench_backward=(raw_backward, aten_backward), bench_input_scale=bench_input_scale)
+        bench_backward=(raw_backward, aten_backward), bench_input_scale=bench_input_scale,
+        parity_samples=_grid_samples(ALL_LAYOUTS, args_grid), special_samples=_special_samples(args_grid),
+        gradcheck_samples=_gradcheck_samples(args_grid),
+        # The backward of the in-place form reads the result: leaky_relu's needs a positive slope.
+        inplace_backward_allowed=lambda *a: backward_from_result or a[0] > 0,
+        zero_signs_like_ref=lambda *a: True)
 
 
 def _saturating_row(name: str, cls_name: str) -> OpInfo:
@@ -573,7 +710,11 @@ op_db: List[OpInfo] = [
             ValidationCase("prelu(C=1)", lambda x: TF.prelu(x, _prelu_weight(x, 1)),
                            lambda x: F.prelu(x, _prelu_weight(x, 1))),
             ValidationCase("prelu(C=8)", lambda x: TF.prelu(x.view(-1, 8, 2), _prelu_weight(x, 8)).view_as(x),
-                           lambda x: F.prelu(x.view(-1, 8, 2), _prelu_weight(x, 8)).view_as(x)))),
+                           lambda x: F.prelu(x.view(-1, 8, 2), _prelu_weight(x, 8)).view_as(x))),
+        parity_samples=OptOut("exact parity and the weight gradient's own bound: tests/test_prelu.py's parity tests"),
+        special_samples=OptOut("per-slope special values: tests/test_prelu.py::test_special_values"),
+        gradcheck_samples=_prelu_gradcheck_samples(), inplace_backward_allowed=_NO_INPLACE,
+        zero_signs_like_ref=_NO_PARITY),
     OpInfo(
         name="rrelu_train", family="rrelu", functional="rrelu",
         op=lambda x, lower, upper: TF.rrelu(x, lower, upper, training=True),
@@ -601,7 +742,12 @@ op_db: List[OpInfo] = [
                        "noise"),)),
         # lower == upper: every slope is 0.2, which is leaky_relu (ATen's rrelu has no CPU float16 kernel).
         validation=(ValidationCase("rrelu(train, l=u)", lambda x: TF.rrelu(x, 0.2, 0.2, training=True),
-                                   lambda x: F.leaky_relu(x, 0.2)),)),
+                                   lambda x: F.leaky_relu(x, 0.2)),),
+        parity_samples=OptOut("random: no torch parity (tests/test_rrelu.py: the slopes' law, Philox, l == u)"),
+        special_samples=OptOut("random: tests/test_rrelu.py::test_train_special_values"),
+        # lower == upper: every draw is the same slope, so that gradcheck's repeated calls see one function.
+        gradcheck_samples=_gradcheck_samples(((0.2, 0.2),)), inplace_backward_allowed=lambda lower, upper: True,
+        zero_signs_like_ref=_NO_PARITY),
     OpInfo(
         name="rrelu_eval", family="rrelu", functional="rrelu",
         op=lambda x, lower, upper: TF.rrelu(x, lower, upper, training=False),
@@ -625,7 +771,12 @@ op_db: List[OpInfo] = [
                        "grad_output"),
                       ("rrelu_backward", "ops.rrelu_backward(g, x, None, 0.125, 0.25, False, False)", "rrelu_backward",
                        "self_or_result"))),
-        validation=(ValidationCase("rrelu(eval)", lambda x: TF.rrelu(x, 0.1, 0.3), lambda x: F.rrelu(x, 0.1, 0.3)),)),
+        validation=(ValidationCase("rrelu(eval)", lambda x: TF.rrelu(x, 0.1, 0.3), lambda x: F.rrelu(x, 0.1, 0.3)),),
+        parity_samples=OptOut("exact parity with NaN gradients at NaN: tests/test_rrelu.py::test_eval_*_parity"),
+        special_samples=OptOut("exact: tests/test_rrelu.py::test_eval_special_values"),
+        gradcheck_samples=_gradcheck_samples(((0.1, 0.3), (-0.6, -0.2))),
+        # A negative slope (lower + upper) / 2: the in-place backward cannot recover the input.
+        inplace_backward_allowed=lambda lower, upper: lower + upper >= 0, zero_signs_like_ref=_NO_PARITY),
     OpInfo(
         name="softplus", family="softplus", functional="softplus", op=TF.softplus, ref=F.softplus,
         forward_op="softplus", backward_op="softplus_backward", ops=("softplus", "softplus_backward"),
@@ -654,7 +805,11 @@ op_db: List[OpInfo] = [
                  ops.softplus_backward.default, (_strided_grad(s.input), s.input, 1.0, 20.0), False)}),
         validation=(ValidationCase("softplus", lambda x: TF.softplus(x), lambda x: F.softplus(x)),
                     ValidationCase("softplus(b=2,t=5)", lambda x: TF.softplus(x, 2.0, 5.0),
-                                   lambda x: F.softplus(x, 2.0, 5.0)))),
+                                   lambda x: F.softplus(x, 2.0, 5.0))),
+        parity_samples=_grid_samples(ALL_LAYOUTS, SOFTPLUS_ARGS_GRID, _softplus_values),
+        special_samples=_special_samples(SOFTPLUS_ARGS_GRID),
+        gradcheck_samples=_gradcheck_samples(SOFTPLUS_ARGS_GRID, _softplus_off_kink_values),
+        inplace_backward_allowed=_NO_INPLACE, zero_signs_like_ref=lambda beta, threshold: True),
 ] + [
     OpInfo(
         name=name, family="softmax", functional=name, op=getattr(TF, name), ref=getattr(F, name),
@@ -671,7 +826,11 @@ op_db: List[OpInfo] = [
         error_calls=_error_calls(name, "0, None", f"{name}(x, dim=0)", f"{cls_name}(dim=0)(x)", "0, torch.float32",
                                  "output"),
         opcheck=_softmax_opcheck(name),
-        validation=_softmax_validation(name, getattr(TF, name), getattr(F, name)))
+        validation=_softmax_validation(name, getattr(TF, name), getattr(F, name)),
+        parity_samples=OptOut("per kernel path, dtype argument and row length: tests/test_softmax.py"),
+        special_samples=OptOut("special rows (inf, NaN, huge logits): tests/test_softmax.py::test_special_rows*"),
+        gradcheck_samples=_softmax_gradcheck_samples(), inplace_backward_allowed=_NO_INPLACE,
+        zero_signs_like_ref=_NO_PARITY)
     for name, cls_name in (("softmax", "Softmax"), ("log_softmax", "LogSoftmax"))
 ] + [
     _saturating_row("sigmoid", "Sigmoid"),
@@ -708,6 +867,7 @@ op_db: List[OpInfo] = [
             backward=tuple(("leaky_relu_backward", f"ops.leaky_relu_backward({a}, {b}, 0.2, False)",
                             "leaky_relu_backward", arg) for a, b, arg in (("x", "g", "grad_output"), ("g", "x", "self")))),
         params=(0.2,), param_names=("inplace", "negative_slope"), family="relu", ctor_kwargs=dict(negative_slope=0.2),
+        args_grid=((0.01,), (0.2,), (-0.5,), (0.0,)),
         ctor_args=(((), {}), ((0.2,), {}), ((), {"negative_slope": 0.5}), ((0.1, True), {}), ((), {"inplace": True}),
                    ((-0.5,), {})),
         aten_backward=lambda g, x, y, slope: aten.leaky_relu_backward(g, x, slope, False)),
