@@ -6,6 +6,7 @@
 
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 #include <torch_ext/torch_ext.h>
 
 #include <cmath>
@@ -538,5 +539,18 @@ INSTANTIATE_TEST_SUITE_P(Ops, ElementwiseOpTest, ::testing::ValuesIn(op_pointers
                          [](const ::testing::TestParamInfo<const ElementwiseOp*>& info) {
                            return std::string(info.param->name);
                          });
+
+// ---------------------------------------------------------------------------------------------
+// Build information (not an op's; kept with the op suites it came with).
+
+TEST(BuildInfo, HasKeys) {
+  const auto info = torch_ext::build_info();
+  for (const char* key : {"version", "torch_version", "cuda", "cpu_capability"}) {
+    ASSERT_EQ(info.count(key), 1u) << "build_info() lacks \"" << key << "\"";
+    EXPECT_FALSE(info.at(key).empty()) << key;
+  }
+  EXPECT_EQ(info.at("torch_version"), TORCH_VERSION);
+  EXPECT_TRUE(info.at("cuda") == "ON" || info.at("cuda") == "OFF") << info.at("cuda");
+}
 
 }  // namespace
