@@ -9,7 +9,6 @@
 #include <torch/torch.h>
 #include <torch_ext/torch_ext.h>
 
-#include <array>
 #include <cfloat>
 #include <cmath>
 #include <limits>
@@ -21,10 +20,10 @@
 
 namespace torch_ext_test {
 
-// One point of an op's parameter grid: its scalar arguments in schema order.
+// One point of an op's parameter grid: its scalar arguments in schema order (as many as the op takes).
 struct OpParams {
   const char* name;
-  std::array<double, 3> args;
+  std::vector<double> args;
 };
 
 struct Tolerance {
