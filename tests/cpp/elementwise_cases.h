@@ -9,10 +9,12 @@
 #include <torch/torch.h>
 #include <torch_ext/torch_ext.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <limits>
 #include <ostream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
