@@ -3,11 +3,13 @@
 // (every supported dtype converts to double exactly), with the first mismatches printed.
 
 #include <ATen/ATen.h>
+#include <c10/util/Exception.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <iomanip>
 #include <sstream>
+#include <string>
 #include <vector>
 
 namespace torch_ext_test {
@@ -77,6 +79,20 @@ inline ::testing::AssertionResult Identical(const at::Tensor& actual, const at::
     return ::testing::AssertionFailure() << bad << " of " << a.size() << " elements differ:" << msg.str();
   }
   return ::testing::AssertionSuccess();
+}
+
+// f() throws a c10::Error whose message (without the backtrace) contains needle.
+template <typename F>
+void ExpectC10ErrorContaining(F&& f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "expected a c10::Error containing \"" << needle << "\", nothing was thrown";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what_without_backtrace()).find(needle), std::string::npos)
+        << "message: " << e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected a c10::Error, got another exception: " << e.what();
+  }
 }
 
 }  // namespace torch_ext_test
