@@ -78,10 +78,14 @@ def _float64(s: SampleInput) -> SampleInput:
     return s.replace_tensors(lambda t: t.detach().to(torch.float64))
 
 
-def _assert_nan_where_input_nan(grad: torch.Tensor, x: torch.Tensor, what: str):
-    # torch_ext's gradient of a NaN input is NaN in every op (ATen's depends on the kernel path).
+def _assert_gradient_at_nan_inputs(row, grad: torch.Tensor, x: torch.Tensor, theirs: torch.Tensor, what: str):
+    # NaN at a NaN input (ATen's depends on its kernel path there), or, for a row that follows ATen's rule
+    # (nan_gradient_at_nan_input False: relu, leaky_relu), ATen's value.
     nan = torch.isnan(x.detach())
-    assert torch.isnan(grad[nan]).all(), f"{what}: not NaN at a NaN input"
+    if row.nan_gradient_at_nan_input:
+        assert torch.isnan(grad[nan]).all(), f"{what}: not NaN at a NaN input"
+    else:
+        assert_close(grad[nan], theirs[nan], rtol=0, atol=0, msg=lambda m: f"{what} at NaN inputs vs torch: {m}")
 
 
 def _check_forward(row, s: SampleInput, dtype):
@@ -111,7 +115,7 @@ def _check_forward(row, s: SampleInput, dtype):
 
 def _check_backward(row, s: SampleInput, dtype):
     """The gradient of every tensor input against torch's and against torch's in float64, off NaN inputs (ATen's
-    gradient there depends on its kernel path); NaN at NaN inputs."""
+    gradient there depends on its kernel path); at NaN inputs NaN, or ATen's value (nan_gradient_at_nan_input)."""
     leafs = _views_of_leafs(s)
     out = _call(row.op, leafs)
     assert out.requires_grad and out.grad_fn is not None
@@ -126,7 +130,7 @@ def _check_backward(row, s: SampleInput, dtype):
     for i, (a, b, t) in enumerate(zip(ours, theirs, truth)):
         assert a.dtype == b.dtype and a.shape == b.shape, i
         if i == 0:  # the input's gradient: element-wise in the input
-            _assert_nan_where_input_nan(a, s.input, "grad")
+            _assert_gradient_at_nan_inputs(row, a, s.input, b, "grad")
             a, b, t = a[keep], b[keep], t[keep]
         assert_close(a, b, **tol, msg=lambda m: f"grad {i} vs torch: {m}")
         assert_close(a, t.to(a.dtype), **tol, msg=lambda m: f"grad {i} vs float64: {m}")
@@ -253,7 +257,7 @@ def test_special_values_backward(row, sample, dtype, device):
                                    g.double())
     xr = s.input.detach().requires_grad_()
     (theirs,) = torch.autograd.grad(_call(row.ref, _with_tensors(s, [xr] + s.tensors[1:])), xr, g)
-    _assert_nan_where_input_nan(gx, x, "grad")
+    _assert_gradient_at_nan_inputs(row, gx, x, theirs, "grad")
     keep = ~torch.isnan(x.detach())
     opts = ulp_tol(dtype)
     opts["atol"] *= 4  # exp() lands in the subnormal range near -88 (float32)

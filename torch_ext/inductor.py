@@ -72,11 +72,10 @@ def _softplus_backward(grad_output, self, beta, threshold):
 
 
 def _sigmoid(self):
-    # sigmoid_math.h: e = exp(-|x|), 1 / (1 + e), times e for x < 0 (exp never overflows).
+    # sigmoid_math.h: e = exp(-|x|), 1 / (1 + e) for x >= 0, e / (1 + e) for x < 0 (exp never overflows).
     x = _opmath(self)
     e = torch.exp(-x.abs())
-    r = 1 / (1 + e)
-    return torch.where(x < 0, e * r, r).to(self.dtype)
+    return (torch.where(x < 0, e, torch.ones_like(e)) / (1 + e)).to(self.dtype)
 
 
 def _sigmoid_backward(grad_output, output):

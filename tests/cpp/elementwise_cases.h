@@ -82,6 +82,13 @@ struct ElementwiseOp {
   // double backward's d/dx against ATen's.
   double (*result_backward_atol)(const OpParams& p, at::ScalarType dtype, double g_max, double v_max);
   double (*double_backward_input_atol)(const OpParams& p, at::ScalarType dtype);
+  // The integer, bool or complex dtypes the forward and the in-place form take, as ATen's do (nullptr: none;
+  // sigmoid takes integers and bool, relu and relu_ integers).
+  bool (*forward_accepts)(at::ScalarType dtype) = nullptr;
+  bool (*inplace_accepts)(at::ScalarType dtype) = nullptr;
+  // Whether a NaN input gets a NaN gradient (the first ops' rule); false: ATen's value, which its kernels agree on
+  // (leaky_relu's g * negative_slope), checked by BackwardMatchesATen.
+  bool nan_gradient_at_nan_input = true;
 };
 
 inline std::string dtype_name(at::ScalarType t) {
@@ -403,12 +410,234 @@ inline ElementwiseOp row() {
 }  // namespace softplus_case
 
 // ---------------------------------------------------------------------------------------------
+// sigmoid and tanh: no args; the backward reads the result.
+
+namespace saturating_case {
+
+// The result-based backward g * (1 - y) * y (sigmoid) or g * (1 - y * y) (tanh) cancels where y nears +-1: an
+// ulp of y between ours and ATen's (or the closed form) is an absolute error of a few eps times |g|. Half: ATen's
+// CPU sigmoid_backward computes in half (three roundings), ours in float (one).
+inline Tolerance tolerance(at::ScalarType t) {
+  switch (t) {
+    case at::kDouble:
+      return {rtol_for(t), 16 * DBL_EPSILON};
+    case at::kFloat:
+      return {rtol_for(t), 16 * FLT_EPSILON};
+    case at::kHalf:
+      return {2 * rtol_for(t), 1e-3};
+    default:
+      return {rtol_for(t), 1e-5};
+  }
+}
+
+inline bool takes_integers_and_bool(at::ScalarType t) {
+  return t == at::kLong || t == at::kInt || t == at::kShort || t == at::kByte || t == at::kBool;
+}
+
+inline double sigmoid(double x) {
+  const double e = std::exp(-std::abs(x));
+  return x < 0 ? e / (1.0 + e) : 1.0 / (1.0 + e);
+}
+
+template <bool IsTanh>
+ElementwiseOp row() {
+  using Fn = double (*)(double);
+  static constexpr Fn f = IsTanh ? static_cast<Fn>([](double x) { return std::tanh(x); }) : sigmoid;
+  // d/dy of the backward's factor: sigmoid (1 - y) y -> 1 - 2y; tanh 1 - y^2 -> -2y.
+  return {
+      .name = IsTanh ? "tanh" : "sigmoid",
+      .saved_arg = "output",
+      .grid = {{"Default", {}}},
+      .tolerance = tolerance,
+      .random_input = [](const OpParams&, at::ScalarType dtype,
+                         const at::Device& device) { return (torch::randn({37, 129}, at::kDouble) * 4.0).to(device, dtype); },
+      .large_input_scale = 6.0,
+      .edges = {0.0, -0.0, kNaN, kInf, -kInf, 1e-3, -1e-3, 0.6, -0.6, 1.0, -1.0, 30.0, -30.0, 100.0, -100.0},
+      .forward = [](const at::Tensor& x, const OpParams&) { return IsTanh ? torch_ext::tanh(x) : torch_ext::sigmoid(x); },
+      .aten_forward = [](const at::Tensor& x, const OpParams&) { return IsTanh ? at::tanh(x) : at::sigmoid(x); },
+      .inplace = [](at::Tensor& x, const OpParams&) -> at::Tensor& {
+        return IsTanh ? torch_ext::tanh_(x) : torch_ext::sigmoid_(x);
+      },
+      .aten_inplace = [](at::Tensor& x, const OpParams&) -> at::Tensor& { return IsTanh ? at::tanh_(x) : at::sigmoid_(x); },
+      .backward_from_input = nullptr,
+      .aten_backward_from_input = nullptr,
+      .backward_from_result =
+          [](const at::Tensor& g, const at::Tensor& y, const OpParams&) {
+            return IsTanh ? torch_ext::detail::tanh_backward(g, y) : torch_ext::detail::sigmoid_backward(g, y);
+          },
+      .aten_backward_from_result =
+          [](const at::Tensor& g, const at::Tensor& y, const OpParams&) {
+            return IsTanh ? at::tanh_backward(g, y) : at::sigmoid_backward(g, y);
+          },
+      .result_backward_defined = nullptr,
+      .closed_form = [](double x, const OpParams&, at::ScalarType) { return f(x); },
+      .closed_form_backward =
+          [](double g, double x, const OpParams&, at::ScalarType) {
+            const double y = f(x);
+            return IsTanh ? g * (1.0 - y * y) : g * (1.0 - y) * y;
+          },
+      .closed_form_double_backward =
+          [](double g, double v, double x, const OpParams&, at::ScalarType) {
+            const double y = f(x);
+            const double dy = IsTanh ? 1.0 - y * y : (1.0 - y) * y;
+            return v * g * dy * (IsTanh ? -2.0 * y : 1.0 - 2.0 * y);
+          },
+      // Ours keeps sigmoid's far negative side (subnormals) where ATen's float result is 0: close, not identical.
+      .forward_edges_vs_aten = [](const OpParams&, const at::Device&) { return EdgeMatch::kClose; },
+      .aten_backward_propagates_nan = true,
+      .check_forward_edges =
+          [](const OpParams&, at::ScalarType, const at::Tensor& x, const at::Tensor& y) {
+            // tanh(-0) = -0; sigmoid(+-0) = 0.5.
+            const auto xv = to_vector(x);
+            const auto yv = to_vector(y);
+            for (size_t i = 0; i < xv.size(); ++i) {
+              if (xv[i] != 0.0) continue;
+              if (IsTanh) {
+                EXPECT_EQ(std::signbit(yv[i]), std::signbit(xv[i])) << "tanh(" << xv[i] << ") = " << yv[i];
+              } else {
+                EXPECT_EQ(yv[i], 0.5);
+              }
+            }
+          },
+      .check_backward_edges = nullptr,
+      .result_backward_atol = nullptr,
+      .double_backward_input_atol = nullptr,
+      .forward_accepts = takes_integers_and_bool,
+      .inplace_accepts = nullptr,
+  };
+}
+
+}  // namespace saturating_case
+
+// ---------------------------------------------------------------------------------------------
+// relu (no args; the backward reads the result) and leaky_relu: args = (negative_slope).
+
+namespace relu_case {
+
+inline bool takes_integers(at::ScalarType t) {
+  return t == at::kLong || t == at::kInt || t == at::kShort || t == at::kByte;
+}
+
+inline Tolerance tolerance(at::ScalarType t) {
+  return {rtol_for(t), (t == at::kHalf || t == at::kBFloat16) ? 1e-5 : 0.0};
+}
+
+inline const std::vector<double> kEdges = {0.0, -0.0, kNaN, kInf, -kInf, 1e-3, -1e-3, 1.0, -1.0, 30.0, -30.0};
+
+inline ElementwiseOp relu_row() {
+  return {
+      .name = "relu",
+      .saved_arg = "output",
+      .grid = {{"Default", {}}},
+      .tolerance = tolerance,
+      .random_input = [](const OpParams&, at::ScalarType dtype,
+                         const at::Device& device) { return (torch::randn({37, 129}, at::kDouble) * 4.0).to(device, dtype); },
+      .large_input_scale = 3.0,
+      .edges = kEdges,
+      .forward = [](const at::Tensor& x, const OpParams&) { return torch_ext::relu(x); },
+      .aten_forward = [](const at::Tensor& x, const OpParams&) { return at::relu(x); },
+      .inplace = [](at::Tensor& x, const OpParams&) -> at::Tensor& { return torch_ext::relu_(x); },
+      .aten_inplace = [](at::Tensor& x, const OpParams&) -> at::Tensor& { return at::relu_(x); },
+      .backward_from_input = nullptr,
+      .aten_backward_from_input = nullptr,
+      .backward_from_result = [](const at::Tensor& g, const at::Tensor& y,
+                                 const OpParams&) { return torch_ext::detail::relu_backward(g, y); },
+      .aten_backward_from_result = [](const at::Tensor& g, const at::Tensor& y,
+                                      const OpParams&) { return at::threshold_backward(g, y, 0); },
+      .result_backward_defined = nullptr,
+      // x < 0 ? 0 : x: -0 and NaN are kept.
+      .closed_form = [](double x, const OpParams&, at::ScalarType) { return x < 0 ? 0.0 : x; },
+      // threshold_backward: zero where the result is <= 0 (x == 0 included), g elsewhere (a NaN result too).
+      .closed_form_backward = [](double g, double x, const OpParams&, at::ScalarType) { return x <= 0 ? 0.0 : g; },
+      .closed_form_double_backward = [](double, double, double, const OpParams&, at::ScalarType) { return 0.0; },
+      .forward_edges_vs_aten = [](const OpParams&, const at::Device&) { return EdgeMatch::kIdentical; },
+      .aten_backward_propagates_nan = true,
+      .check_forward_edges = nullptr,
+      .check_backward_edges = nullptr,
+      .result_backward_atol = nullptr,
+      .double_backward_input_atol = nullptr,
+      .forward_accepts = takes_integers,
+      .inplace_accepts = takes_integers,
+  };
+}
+
+inline double slope(const OpParams& p) { return p.args[0]; }
+
+// The slope as the kernels round it: to the op-math type (float for float, half and bfloat16).
+inline double op_slope(const OpParams& p, at::ScalarType dtype) {
+  return dtype == at::kDouble ? slope(p) : static_cast<double>(static_cast<float>(slope(p)));
+}
+
+inline ElementwiseOp leaky_relu_row() {
+  return {
+      .name = "leaky_relu",
+      .saved_arg = "self",
+      .grid = {{"Default", {0.01}}, {"Slope0_2", {0.2}}, {"NegSlope", {-0.5}}, {"Slope0", {0.0}}},
+      .tolerance = tolerance,
+      .random_input = [](const OpParams&, at::ScalarType dtype,
+                         const at::Device& device) { return (torch::randn({37, 129}, at::kDouble) * 4.0).to(device, dtype); },
+      .large_input_scale = 3.0,
+      .edges = kEdges,
+      .forward = [](const at::Tensor& x, const OpParams& p) { return torch_ext::leaky_relu(x, slope(p)); },
+      .aten_forward = [](const at::Tensor& x, const OpParams& p) { return at::leaky_relu(x, slope(p)); },
+      .inplace = [](at::Tensor& x, const OpParams& p) -> at::Tensor& { return torch_ext::leaky_relu_(x, slope(p)); },
+      .aten_inplace = [](at::Tensor& x, const OpParams& p) -> at::Tensor& { return at::leaky_relu_(x, slope(p)); },
+      .backward_from_input =
+          [](const at::Tensor& g, const at::Tensor& x, const OpParams& p) {
+            return torch_ext::detail::leaky_relu_backward(g, x, slope(p), /*self_is_result=*/false);
+          },
+      .aten_backward_from_input =
+          [](const at::Tensor& g, const at::Tensor& x, const OpParams& p) {
+            return at::leaky_relu_backward(g, x, slope(p), /*self_is_result=*/false);
+          },
+      .backward_from_result =
+          [](const at::Tensor& g, const at::Tensor& y, const OpParams& p) {
+            return torch_ext::detail::leaky_relu_backward(g, y, slope(p), /*self_is_result=*/true);
+          },
+      .aten_backward_from_result =
+          [](const at::Tensor& g, const at::Tensor& y, const OpParams& p) {
+            return at::leaky_relu_backward(g, y, slope(p), /*self_is_result=*/true);
+          },
+      // The result has the input's sign only for a positive slope (ATen refuses the others; test_relu.py checks it).
+      .result_backward_defined = [](const OpParams& p) { return slope(p) > 0; },
+      .closed_form = [](double x, const OpParams& p, at::ScalarType dtype) { return x > 0 ? x : x * op_slope(p, dtype); },
+      .closed_form_backward = [](double g, double x, const OpParams& p,
+                                 at::ScalarType dtype) { return x > 0 ? g : g * op_slope(p, dtype); },
+      .closed_form_double_backward = [](double, double, double, const OpParams&, at::ScalarType) { return 0.0; },
+      .forward_edges_vs_aten = [](const OpParams&, const at::Device&) { return EdgeMatch::kIdentical; },
+      // ATen's backward at a NaN input is g * negative_slope on every path, as ours.
+      .aten_backward_propagates_nan = true,
+      .check_forward_edges = nullptr,
+      // The kink: x == +-0 takes the slope (x > 0 is false).
+      .check_backward_edges =
+          [](const OpParams& p, at::ScalarType dtype, const at::Tensor& x, double g, const at::Tensor& gx) {
+            const auto xv = to_vector(x);
+            const auto gv = to_vector(gx);
+            for (size_t i = 0; i < xv.size(); ++i) {
+              if (xv[i] != 0.0) continue;
+              const double expected = g * op_slope(p, dtype);
+              EXPECT_NEAR(gv[i], expected, rtol_for(dtype) * std::abs(expected)) << "at " << xv[i] << ", index " << i;
+            }
+          },
+      .result_backward_atol = nullptr,
+      .double_backward_input_atol = nullptr,
+      .nan_gradient_at_nan_input = false,
+  };
+}
+
+}  // namespace relu_case
+
+// ---------------------------------------------------------------------------------------------
 // The list.
 
 inline const std::vector<ElementwiseOp>& elementwise_ops() {
   static const std::vector<ElementwiseOp> ops = {
       elu_case::row(),
       softplus_case::row(),
+      saturating_case::row<false>(),
+      saturating_case::row<true>(),
+      relu_case::relu_row(),
+      relu_case::leaky_relu_row(),
   };
   return ops;
 }

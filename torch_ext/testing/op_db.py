@@ -218,6 +218,10 @@ class OpInfo:
     # zero_signs_like_ref(args): whether a zero output has the sign of ref's (ELU with alpha < 0 maps +0 to
     # alpha * expm1(+0) = -0, where ATen gives +0); an OptOut where the row has no parity samples; None: missing.
     zero_signs_like_ref: Optional[object] = None
+    # Whether a NaN input gets a NaN gradient (the rule of the ELU family, PReLU, RReLU, softplus and softmax, where
+    # ATen's value depends on its kernel path); False: ATen's value, which its kernels agree on (relu's g where the
+    # result is NaN, leaky_relu's g * negative_slope), as the op's semantics.
+    nan_gradient_at_nan_input: bool = True
 
 
 # --------------------------------------------------------------------------------------------
@@ -631,7 +635,7 @@ def _unary_row(name: str, cls_name: str, backward_from_result: bool, ref: Callab
         gradcheck_samples=_gradcheck_samples(args_grid),
         # The backward of the in-place form reads the result: leaky_relu's needs a positive slope.
         inplace_backward_allowed=lambda *a: backward_from_result or a[0] > 0,
-        zero_signs_like_ref=lambda *a: True)
+        zero_signs_like_ref=lambda *a: True, nan_gradient_at_nan_input=name not in ("relu", "leaky_relu"))
 
 
 def _saturating_row(name: str, cls_name: str) -> OpInfo:

@@ -14,8 +14,7 @@ template <typename M, typename T>
 C10_HOST_DEVICE inline T sigmoid_forward(T x) {
   const T one = M::template splat<T>(1);
   const T e = M::exp(M::neg(M::abs(x)));
-  const T r = one / (one + e);
-  return M::select(M::lt(x, M::template splat<T>(0)), e * r, r);
+  return M::select(M::lt(x, M::template splat<T>(0)), e, one) / (one + e);
 }
 
 // gx = g * (1 - y) * y, ATen's order of operations.
