@@ -136,6 +136,13 @@ _RULES = {
     ops.log_softmax_backward.default: batch_rule(ops.log_softmax_backward.default, ["grad_output", "output"],
                                                  dim_arg="dim"),
 }
+# The generic elementwise rows without an own rule above: the forward, in-place and backward ops, batched over
+# their tensor arguments.
+for _name, _saved in (("sigmoid", "output"), ("tanh", "output"), ("relu", "output"), ("leaky_relu", "self")):
+    for _op in (getattr(ops, _name).default, getattr(ops, _name + "_").default):
+        _RULES[_op] = batch_rule(_op, ["self"])
+    _backward = getattr(ops, _name + "_backward").default
+    _RULES[_backward] = batch_rule(_backward, ["grad_output", _saved])
 
 for _op, _rule in _RULES.items():
     torch.library.register_vmap(_op, _rule)
