@@ -96,10 +96,10 @@ wanted validate && step validate 60 $py -m torch_ext.validate --device cuda
 # kernel (vector, scalar, strided and reduction paths); softmax's in three parts. GPU_CHECK_SANITIZE_OPS
 # picks the ops.
 declare -A subset=(
-  [elu]='tests/test_elu.py -k "cuda and selu and not celu and (float32 or bfloat16) and (test_forward_parity or test_backward_parity or test_backward_mixed_layouts or test_inplace_matches_out_of_place or test_special_values)"'
+  [elu]='tests/test_elu.py -k "cuda and (float32 or bfloat16) and (test_backward_mixed_layouts or test_raw_backward_vs_aten)"'
+  [elementwise]='tests/test_op_db.py -k "cuda and (float32 or bfloat16) and (test_forward_parity or test_backward_parity or test_inplace_matches_out_of_place or test_special_values) and (contiguous or odd_1d or transposed) and not (prelu or rrelu or softmax)"'
   [prelu]='tests/test_prelu.py -k "cuda and (float32 or bfloat16) and (test_backward_op or test_run_to_run) and (long_rows or large_NCL or large_channels_last or many_channels_last)"'
   [rrelu]='tests/test_rrelu.py -k "cuda and float32 and (test_train_gradient_equals_slope or test_cuda_unaligned_and_odd_sizes or test_train_forward_contract)"'
-  [softplus]='tests/test_softplus.py -k "cuda and (float32 or bfloat16) and (test_forward_parity or test_backward_parity) and contiguous"'
   [softmax-rows]='tests/test_softmax.py -k "cuda and float32 and (test_long_rows or test_row_lengths)"'
   [softmax-columns]='tests/test_softmax.py -k "cuda and float32 and (test_inner_sizes or test_row_counts)"'
   [softmax-special]='tests/test_softmax.py -k "cuda and float32 and test_special_rows"'
@@ -108,8 +108,8 @@ sanitizers=()
 if command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do
     wanted $tool || continue
-    for part in softmax-rows softmax-columns softmax-special elu prelu rrelu softplus; do
-      [[ " ${GPU_CHECK_SANITIZE_OPS:-softmax elu prelu rrelu softplus} " == *" ${part%%-*} "* ]] || continue
+    for part in softmax-rows softmax-columns softmax-special elementwise elu prelu rrelu; do
+      [[ " ${GPU_CHECK_SANITIZE_OPS:-softmax elementwise elu prelu rrelu} " == *" ${part%%-*} "* ]] || continue
       eval "args=(${subset[$part]})"
       step "${tool}_$part" 300 compute-sanitizer --tool $tool --error-exitcode 9 $py -m pytest -q -p no:cacheprovider "${args[@]}" \
         >"$out/${tool}_$part.txt" 2>&1 &

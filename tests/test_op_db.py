@@ -113,6 +113,29 @@ def _check_forward(row, s: SampleInput, dtype):
     return out
 
 
+def _gradient_truth(row, s: SampleInput, g: torch.Tensor, out: torch.Tensor) -> tuple:
+    """The float64 gradients of every tensor input of the sample for grad_output g: of ref in float64, or, for a row
+    whose backward reads its result (backward_of_rounded_result), torch's backward op at our result rounded to
+    the dtype (out)."""
+    if row.backward_of_rounded_result is not None:
+        return (row.backward_of_rounded_result(g.double(), out.detach().double()),)
+    leafs64 = _views_of_leafs(s, torch.float64)
+    return torch.autograd.grad(_call(row.ref, leafs64), leafs64.tensors, g.double())
+
+
+def _second_order_truth_from_rounded_result(row, out: torch.Tensor, g: torch.Tensor, grad: torch.Tensor) -> tuple:
+    """For a row whose backward reads its result (backward_of_rounded_result B): in float64 with torch's B, at our
+    result y rounded to the dtype (out), the gradient gx = B(g, y) and the derivatives of <v, gx> with respect to x
+    (its derivative in y, carried to x by B as the first order carries y's gradient) and to g (B(v, y)); v is the
+    second-order test's direction (grad_output of the first-order gradient, seed 3)."""
+    y = out.detach().double().requires_grad_()
+    g64 = g.detach().double().requires_grad_()
+    v = grad_output(grad, seed=3).double()
+    gx = row.backward_of_rounded_result(g64, y)
+    d_y, d_g = torch.autograd.grad((gx * v).sum(), [y, g64])
+    return gx.detach(), row.backward_of_rounded_result(d_y, y.detach()), d_g
+
+
 def _check_backward(row, s: SampleInput, dtype):
     """The gradient of every tensor input against torch's and against torch's in float64, off NaN inputs (ATen's
     gradient there depends on its kernel path); at NaN inputs NaN, or ATen's value (nan_gradient_at_nan_input)."""
@@ -123,8 +146,7 @@ def _check_backward(row, s: SampleInput, dtype):
     ours = torch.autograd.grad(out, leafs.tensors, g)
     ref_leafs = _views_of_leafs(s)
     theirs = torch.autograd.grad(_call(row.ref, ref_leafs), ref_leafs.tensors, g)
-    leafs64 = _views_of_leafs(s, torch.float64)
-    truth = torch.autograd.grad(_call(row.ref, leafs64), leafs64.tensors, g.double())
+    truth = _gradient_truth(row, s, g, out)
     keep = ~torch.isnan(s.input.detach())
     tol = row.tolerances[dtype]
     for i, (a, b, t) in enumerate(zip(ours, theirs, truth)):
@@ -198,6 +220,8 @@ def test_double_backward_matches_torch(row, sample, dtype, device):
     ours = second_order(row.op, s, g_data)
     theirs = second_order(row.ref, s, g_data)
     truth = second_order(row.ref, _float64(s), g_data.double())
+    if row.backward_of_rounded_result is not None:
+        truth = _second_order_truth_from_rounded_result(row, _call(row.op, s), g_data, ours[0])
     keep = ~torch.isnan(s.input.detach())
     n = len(s.tensors)
     tol = row.tolerances[dtype]
@@ -255,6 +279,8 @@ def test_special_values_backward(row, sample, dtype, device):
     x64 = s.input.detach().double().requires_grad_()
     (truth,) = torch.autograd.grad(_call(row.ref, _with_tensors(_float64(s), [x64] + _float64(s).tensors[1:])), x64,
                                    g.double())
+    if row.backward_of_rounded_result is not None:
+        (truth,) = _gradient_truth(row, s, g, _call(row.op, s))
     xr = s.input.detach().requires_grad_()
     (theirs,) = torch.autograd.grad(_call(row.ref, _with_tensors(s, [xr] + s.tensors[1:])), xr, g)
     _assert_gradient_at_nan_inputs(row, gx, x, theirs, "grad")

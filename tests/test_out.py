@@ -54,6 +54,14 @@ CASES = [
     Case("softmax_backward", ops.softmax_backward.grad_input, lambda x, g: (g, ops.softmax(x, 1), 1, x.dtype)),
     Case("log_softmax_backward", ops.log_softmax_backward.grad_input,
          lambda x, g: (g, ops.log_softmax(x, 1), 1, x.dtype)),
+    Case("leaky_relu", ops.leaky_relu.out, lambda x, g: (x, 0.2)),
+    Case("leaky_relu_backward", ops.leaky_relu_backward.grad_input, lambda x, g: (g, x, 0.2, False)),
+] + [
+    case
+    for name in ("sigmoid", "tanh", "relu")
+    for case in (Case(name, getattr(ops, name).out, lambda x, g: (x,)),
+                 Case(name + "_backward", getattr(ops, name + "_backward").grad_input,
+                      lambda x, g, name=name: (g, getattr(ops, name)(x))))
 ]
 CASE_PARAMS = [pytest.param(c, id=c.id) for c in CASES]
 

@@ -2,7 +2,7 @@
 (torch_ext/testing/op_db.py, tests/test_ops.py).
 
 relu keeps an integer input's dtype and refuses bool, keeps -0 and NaN, and its gradient is zero at 0 and passes at a
-NaN result (threshold_backward's rule); leaky_relu's in-place form under autograd needs a positive slope.
+NaN result (threshold_backward's rule); leaky_relu's in-place form under autograd refuses a negative slope.
 """
 
 import math
@@ -77,12 +77,12 @@ def test_leaky_relu_zero_and_nan(device, dtype):
         assert torch.equal(grad, expected_grad), slope
 
 
-@pytest.mark.parametrize("slope", [0.0, -0.1])
+@pytest.mark.parametrize("slope", [-0.1, -2.0])
 @pytest.mark.parametrize("api", ["functional", "module", "op"])
 @pytest.mark.parametrize("device", DEVICES)
-def test_leaky_relu_inplace_needs_a_positive_slope_under_autograd(device, api, slope):
-    # As torch's: the in-place form's backward reads the result, which has the input's sign only for a positive
-    # slope; the error comes at backward time, as torch's does.
+def test_leaky_relu_inplace_refuses_a_negative_slope_under_autograd(device, api, slope):
+    # As torch's: the in-place form's backward reads the result, which tells the input's side only for a slope
+    # >= 0; the error comes at backward time, as torch's does.
     leaf = torch.randn(8, device=device, requires_grad=True)
     x = leaf * 1
     if api == "functional":
@@ -92,18 +92,19 @@ def test_leaky_relu_inplace_needs_a_positive_slope_under_autograd(device, api, s
     else:
         ops.leaky_relu_(x, slope)
         y = x
-    with pytest.raises(RuntimeError, match=r"^leaky_relu_backward: in-place leaky_relu backward .* non-positive"):
+    with pytest.raises(RuntimeError, match=r"^leaky_relu_backward: in-place leaky_relu backward .* negative slope"):
         y.sum().backward()
     ref = F.leaky_relu(leaf * 1, slope, inplace=True)
     with pytest.raises(RuntimeError, match="In-place leakyReLu backward"):
         ref.sum().backward()
 
 
+@pytest.mark.parametrize("slope", [0.3, 0.0])
 @pytest.mark.parametrize("device", DEVICES)
-def test_leaky_relu_inplace_positive_slope_backward_matches_torch(device):
+def test_leaky_relu_inplace_backward_matches_torch(device, slope):
     leaf = torch.randn(1000, dtype=torch.float64, device=device, requires_grad=True)
-    ours = TF.leaky_relu(leaf * 1, 0.3, inplace=True)
+    ours = TF.leaky_relu(leaf * 1, slope, inplace=True)
     (grad,) = torch.autograd.grad(ours, leaf, torch.ones_like(ours))
-    theirs = F.leaky_relu(leaf * 1, 0.3, inplace=True)
+    theirs = F.leaky_relu(leaf * 1, slope, inplace=True)
     (expected,) = torch.autograd.grad(theirs, leaf, torch.ones_like(theirs))
     assert torch.equal(ours, theirs) and torch.equal(grad, expected)

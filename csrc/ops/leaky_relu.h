@@ -15,7 +15,7 @@ at::Tensor& leaky_relu_out(at::Tensor& out, const at::Tensor& self, double negat
 // detail, as torchvision's do.
 namespace detail {
 
-// Consumes the forward input, or its result (self_is_result, only for negative_slope > 0), as ATen's
+// Consumes the forward input, or its result (self_is_result, only for negative_slope >= 0), as ATen's
 // leaky_relu_backward.
 at::Tensor leaky_relu_backward(const at::Tensor& grad_output, const at::Tensor& self, double negative_slope,
                                bool self_is_result);

@@ -598,8 +598,8 @@ inline ElementwiseOp leaky_relu_row() {
           [](const at::Tensor& g, const at::Tensor& y, const OpParams& p) {
             return at::leaky_relu_backward(g, y, slope(p), /*self_is_result=*/true);
           },
-      // The result has the input's sign only for a positive slope (ATen refuses the others; test_relu.py checks it).
-      .result_backward_defined = [](const OpParams& p) { return slope(p) > 0; },
+      // The result tells the input's side only for a slope >= 0 (ATen refuses the others; test_relu.py checks it).
+      .result_backward_defined = [](const OpParams& p) { return slope(p) >= 0; },
       .closed_form = [](double x, const OpParams& p, at::ScalarType dtype) { return x > 0 ? x : x * op_slope(p, dtype); },
       .closed_form_backward = [](double g, double x, const OpParams& p,
                                  at::ScalarType dtype) { return x > 0 ? g : g * op_slope(p, dtype); },

@@ -222,6 +222,10 @@ class OpInfo:
     # ATen's value depends on its kernel path); False: ATen's value, which its kernels agree on (relu's g where the
     # result is NaN, leaky_relu's g * negative_slope), as the op's semantics.
     nan_gradient_at_nan_input: bool = True
+    # For a row whose backward reads the saved result (sigmoid, tanh), torch's backward op (g, y) -> grad_input: the
+    # float64 truth of the input's gradient is it at the result rounded to the dtype, whose rounding is part of the op
+    # (as in ATen: near saturation 1 - y has no digits left in the dtype). None: the float64 autograd of ref.
+    backward_of_rounded_result: Optional[Callable] = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -579,7 +583,8 @@ def _unary_row(name: str, cls_name: str, backward_from_result: bool, ref: Callab
                error_calls: ErrorCalls, params: tuple = (), param_names: Tuple[str, ...] = (),
                ctor_args: Tuple[Tuple[tuple, dict], ...] = ((), {}), ctor_kwargs: Optional[dict] = None,
                family: str = "", inplace_kwarg: bool = True, aten_backward: Optional[Callable] = None,
-               bench_input_scale: float = 4.0, args_grid: Tuple[tuple, ...] = ((),)) -> OpInfo:
+               bench_input_scale: float = 4.0, args_grid: Tuple[tuple, ...] = ((),),
+               backward_of_rounded_result: Optional[Callable] = None) -> OpInfo:
     """A row of a generic elementwise op (csrc/ops/elementwise/<name>.h) with an in-place form: sigmoid, tanh, relu
     (their backward reads the result: backward_from_result) and leaky_relu (the input, or the result in place).
     params: the forward's parameters after the input in the samples (the functional's defaults or not);
@@ -633,8 +638,9 @@ def _unary_row(name: str, cls_name: str, backward_from_result: bool, ref: Callab
         bench_backward=(raw_backward, aten_backward), bench_input_scale=bench_input_scale,
         parity_samples=_grid_samples(ALL_LAYOUTS, args_grid), special_samples=_special_samples(args_grid),
         gradcheck_samples=_gradcheck_samples(args_grid),
-        # The backward of the in-place form reads the result: leaky_relu's needs a positive slope.
-        inplace_backward_allowed=lambda *a: backward_from_result or a[0] > 0,
+        # The backward of the in-place form reads the result: leaky_relu's needs a slope >= 0.
+        inplace_backward_allowed=lambda *a: backward_from_result or a[0] >= 0,
+        backward_of_rounded_result=backward_of_rounded_result,
         zero_signs_like_ref=lambda *a: True, nan_gradient_at_nan_input=name not in ("relu", "leaky_relu"))
 
 
@@ -653,7 +659,8 @@ def _saturating_row(name: str, cls_name: str) -> OpInfo:
             backward=tuple((f"{name}_backward", f"ops.{name}_backward({a}, {b})", f"{name}_backward", arg)
                            for a, b, arg in (("x", "g", "grad_output"), ("g", "x", "output")))),
         family="sigmoid_tanh", inplace_kwarg=False, ctor_args=(((), {}),),
-        aten_backward=lambda g, x, y: getattr(aten, f"{name}_backward")(g, y))
+        aten_backward=lambda g, x, y: getattr(aten, f"{name}_backward")(g, y),
+        backward_of_rounded_result=getattr(aten, f"{name}_backward"))
 
 
 op_db: List[OpInfo] = [

@@ -45,12 +45,13 @@ struct LeakyReluOp {
     return math::leaky_relu_backward<M>(g, b, T(c.negative_slope));
   }
 
-  // The result has the input's sign only for a positive slope (ATen's check and message).
+  // The result tells the input's side only for a slope >= 0 (ATen's check; a zero slope maps x <= 0 to 0, whose
+  // gradient is 0 either way).
   static void check_backward(bool is_result, double negative_slope) {
-    TORCH_CHECK(!is_result || negative_slope > 0.0,
-                "leaky_relu_backward: in-place leaky_relu backward calculation is triggered with a non-positive "
-                "negative_slope (", negative_slope, ") which is not supported. This is caused by calling the in-place "
-                "forward function with a non-positive slope, please call the out-of-place version instead.");
+    TORCH_CHECK(!is_result || negative_slope >= 0.0,
+                "leaky_relu_backward: in-place leaky_relu backward calculation is triggered with a negative slope "
+                "(negative_slope = ", negative_slope, ") which is not supported. This is caused by calling the "
+                "in-place forward function with a negative slope, please call the out-of-place version instead.");
   }
 
   // Piecewise constant in the saved tensor: zero, as ATen's leaky_relu_backward's derivative.

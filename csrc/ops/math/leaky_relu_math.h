@@ -13,7 +13,7 @@ C10_HOST_DEVICE inline T leaky_relu_forward(T x, T negative_slope) {
   return M::select(M::gt(x, M::template splat<T>(0)), x, x * negative_slope);
 }
 
-// b is the input, or the result where negative_slope > 0 (same sign, so the same branch).
+// b is the input, or the result where negative_slope >= 0 (then b > 0 exactly where x > 0).
 template <typename M, typename T>
 C10_HOST_DEVICE inline T leaky_relu_backward(T g, T b, T negative_slope) {
   return M::select(M::gt(b, M::template splat<T>(0)), g, g * negative_slope);
