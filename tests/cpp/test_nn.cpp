@@ -67,6 +67,41 @@ TEST(NnModules, ElementwiseModulesMatchTorchNn) {
   expect_same_function(softplus, softplus_ref);
 }
 
+TEST(NnModules, SeedActivationsMatchTorchNn) {
+  EXPECT_EQ(torch_ext::nn::ReLUOptions().inplace(), torch::nn::ReLUOptions().inplace());
+  EXPECT_EQ(torch_ext::nn::LeakyReLUOptions().negative_slope(), torch::nn::LeakyReLUOptions().negative_slope());
+  EXPECT_EQ(torch_ext::nn::LeakyReLUOptions().inplace(), torch::nn::LeakyReLUOptions().inplace());
+  torch_ext::nn::Sigmoid sigmoid;
+  torch::nn::Sigmoid sigmoid_ref;
+  expect_same_function(sigmoid, sigmoid_ref);
+  torch_ext::nn::Tanh tanh;
+  torch::nn::Tanh tanh_ref;
+  expect_same_function(tanh, tanh_ref);
+  torch_ext::nn::ReLU relu;
+  torch::nn::ReLU relu_ref;
+  expect_same_function(relu, relu_ref);
+  torch_ext::nn::LeakyReLU leaky(torch_ext::nn::LeakyReLUOptions().negative_slope(0.2));
+  torch::nn::LeakyReLU leaky_ref(torch::nn::LeakyReLUOptions().negative_slope(0.2));
+  expect_same_function(leaky, leaky_ref);
+  // In place: the input is written (a non-leaf, as autograd requires), and the gradient is torch::nn's.
+  torch_ext::nn::LeakyReLU leaky_inplace(torch_ext::nn::LeakyReLUOptions().negative_slope(0.2).inplace(true));
+  torch::nn::LeakyReLU leaky_inplace_ref(torch::nn::LeakyReLUOptions().negative_slope(0.2).inplace(true));
+  const at::Tensor leaf = input().requires_grad_();
+  const at::Tensor leaf_ref = input().requires_grad_();
+  const at::Tensor inner = leaf * 1;
+  const at::Tensor y = leaky_inplace(inner);
+  EXPECT_EQ(y.data_ptr(), inner.data_ptr());
+  const at::Tensor y_ref = leaky_inplace_ref(leaf_ref * 1);
+  EXPECT_TRUE(AllClose(y, y_ref, 1e-12, 1e-12));
+  y.sum().backward();
+  y_ref.sum().backward();
+  EXPECT_TRUE(AllClose(leaf.grad(), leaf_ref.grad(), 1e-12, 1e-12));
+  torch_ext::nn::ReLU relu_inplace(true);
+  at::Tensor x = input();
+  EXPECT_EQ(relu_inplace(x).data_ptr(), x.data_ptr());
+  EXPECT_TRUE(torch::equal(x, torch::relu(input())));
+}
+
 TEST(NnModules, SoftmaxModulesMatchTorchNn) {
   for (int64_t dim : {0, 1, -1}) {
     torch_ext::nn::Softmax softmax(dim);
@@ -120,6 +155,12 @@ TEST(NnModules, PrettyPrintAndClone) {
             "torch_ext::nn::PReLU(num_parameters=4)");
   EXPECT_EQ(printed(*torch_ext::nn::Softmax(1)), "torch_ext::nn::Softmax(dim=1)");
   EXPECT_EQ(printed(*torch_ext::nn::Softplus()), "torch_ext::nn::Softplus(beta=1, threshold=20)");
+  EXPECT_EQ(printed(*torch_ext::nn::Sigmoid()), "torch_ext::nn::Sigmoid()");
+  EXPECT_EQ(printed(*torch_ext::nn::Tanh()), "torch_ext::nn::Tanh()");
+  EXPECT_EQ(printed(*torch_ext::nn::ReLU()), "torch_ext::nn::ReLU()");
+  EXPECT_EQ(printed(*torch_ext::nn::ReLU(true)), "torch_ext::nn::ReLU(inplace=true)");
+  EXPECT_EQ(printed(*torch_ext::nn::LeakyReLU(torch_ext::nn::LeakyReLUOptions().negative_slope(0.25))),
+            "torch_ext::nn::LeakyReLU(negative_slope=0.25)");
 
   torch_ext::nn::PReLU prelu(torch_ext::nn::PReLUOptions().num_parameters(2));
   auto copy = std::dynamic_pointer_cast<torch_ext::nn::PReLUImpl>(prelu->clone());
