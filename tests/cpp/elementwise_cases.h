@@ -91,20 +91,6 @@ struct ElementwiseOp {
   bool nan_gradient_at_nan_input = true;
 };
 
-inline std::string dtype_name(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat:
-      return "Float";
-    case at::kDouble:
-      return "Double";
-    case at::kHalf:
-      return "Half";
-    case at::kBFloat16:
-      return "BFloat16";
-    default:
-      return "Other";
-  }
-}
 
 // f(x, i) over x's elements, in double.
 template <typename F>

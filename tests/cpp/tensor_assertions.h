@@ -81,6 +81,22 @@ inline ::testing::AssertionResult Identical(const at::Tensor& actual, const at::
   return ::testing::AssertionSuccess();
 }
 
+// The dtype's name in test names (gtest allows only [A-Za-z0-9_]).
+inline std::string dtype_name(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat:
+      return "Float";
+    case at::kDouble:
+      return "Double";
+    case at::kHalf:
+      return "Half";
+    case at::kBFloat16:
+      return "BFloat16";
+    default:
+      return "Other";
+  }
+}
+
 // f() throws a c10::Error whose message (without the backtrace) contains needle.
 template <typename F>
 void ExpectC10ErrorContaining(F&& f, const std::string& needle) {

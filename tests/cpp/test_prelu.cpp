@@ -23,6 +23,8 @@
 namespace {
 
 using torch_ext_test::AllClose;
+using torch_ext_test::dtype_name;
+using torch_ext_test::ExpectC10ErrorContaining;
 using torch_ext_test::Identical;
 using torch_ext_test::to_vector;
 
@@ -105,20 +107,6 @@ Reference backward_reference(const at::Tensor& g, const at::Tensor& x, const at:
           reduce_to_weight(term.abs(), wd)};
 }
 
-std::string dtype_name(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat:
-      return "Float";
-    case at::kDouble:
-      return "Double";
-    case at::kHalf:
-      return "Half";
-    case at::kBFloat16:
-      return "BFloat16";
-    default:
-      return "Other";
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The grid: layouts (each names the kernel path it takes on the CPU) x weights x dtype
@@ -328,19 +316,6 @@ TEST(PreluEdges, SpecialValuesMatchATen) {
 
 // ---------------------------------------------------------------------------------------------
 // Errors: c10::Error with words that say what went wrong.
-
-template <typename F>
-void ExpectC10ErrorContaining(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected a c10::Error containing \"" << needle << "\", nothing was thrown";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what_without_backtrace()).find(needle), std::string::npos)
-        << "message: " << e.what_without_backtrace();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected a c10::Error, got another exception: " << e.what();
-  }
-}
 
 TEST(PreluErrors, WeightSize) {
   const at::Tensor x = torch::randn({2, 3, 4});

@@ -25,6 +25,8 @@
 namespace {
 
 using torch_ext_test::AllClose;
+using torch_ext_test::dtype_name;
+using torch_ext_test::ExpectC10ErrorContaining;
 using torch_ext_test::Identical;
 using torch_ext_test::to_vector;
 
@@ -41,20 +43,6 @@ at::Tensor rrelu_input(at::ScalarType dtype, const at::Device& device = at::kCPU
   return v.to(device, dtype);
 }
 
-std::string dtype_name(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat:
-      return "Float";
-    case at::kDouble:
-      return "Double";
-    case at::kHalf:
-      return "Half";
-    case at::kBFloat16:
-      return "BFloat16";
-    default:
-      return "Other";
-  }
-}
 
 at::ScalarType opmath_of(at::ScalarType t) { return t == at::kDouble ? at::kDouble : at::kFloat; }
 
@@ -292,27 +280,16 @@ TEST(RReluCuda, TrainingDrawsPhiloxFromTheGenerator) {
 // ---------------------------------------------------------------------------------------------
 // Errors: c10::Error with words that say what went wrong.
 
-template <typename F>
-void ExpectErrorContaining(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected a c10::Error containing \"" << needle << "\", nothing was thrown";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what_without_backtrace()).find(needle), std::string::npos)
-        << "message: " << e.what_without_backtrace();
-  }
-}
-
 TEST(RReluErrors, BadBounds) {
   const at::Tensor x = torch::randn({8});
   const double nan = std::numeric_limits<double>::quiet_NaN();
   for (const bool training : {false, true}) {
-    ExpectErrorContaining([&] { torch_ext::rrelu(x, 0.5, 0.1, training); }, "lower <= upper");
-    ExpectErrorContaining([&] { torch_ext::rrelu(x, 0.5, 0.1, training); }, "lower = 0.5 and upper = 0.1");
-    ExpectErrorContaining([&] { torch_ext::rrelu(x, nan, 0.3, training); }, "to be finite numbers");
-    ExpectErrorContaining([&] { torch_ext::rrelu(x, 0.1, nan, training); }, "upper = nan");
+    ExpectC10ErrorContaining([&] { torch_ext::rrelu(x, 0.5, 0.1, training); }, "lower <= upper");
+    ExpectC10ErrorContaining([&] { torch_ext::rrelu(x, 0.5, 0.1, training); }, "lower = 0.5 and upper = 0.1");
+    ExpectC10ErrorContaining([&] { torch_ext::rrelu(x, nan, 0.3, training); }, "to be finite numbers");
+    ExpectC10ErrorContaining([&] { torch_ext::rrelu(x, 0.1, nan, training); }, "upper = nan");
     at::Tensor y = x.clone();
-    ExpectErrorContaining([&] { torch_ext::rrelu_(y, 0.5, 0.1, training); }, "lower <= upper");
+    ExpectC10ErrorContaining([&] { torch_ext::rrelu_(y, 0.5, 0.1, training); }, "lower <= upper");
     EXPECT_TRUE(Identical(y, x)) << "a refused rrelu_ must leave its input alone";
   }
   EXPECT_NO_THROW(torch_ext::rrelu(x, 0.2, 0.2, true));
@@ -322,23 +299,23 @@ TEST(RReluErrors, InplaceEvalBackwardWithNegativeSlope) {
   const at::Tensor leaf = torch::randn({8}).requires_grad_();
   at::Tensor y = leaf * 1;
   torch_ext::rrelu_(y, -0.6, -0.2, false);
-  ExpectErrorContaining([&] { y.sum().backward(); }, "negative slope");
+  ExpectC10ErrorContaining([&] { y.sum().backward(); }, "negative slope");
 }
 
 TEST(RReluErrors, InplaceOnLeafRequiringGrad) {
   at::Tensor leaf = torch::randn({8}).requires_grad_();
   const at::Tensor before = leaf.detach().clone();
-  ExpectErrorContaining([&] { torch_ext::rrelu_(leaf, kLower, kUpper, true); }, "rrelu_: expected self not to be a leaf tensor that requires grad");
+  ExpectC10ErrorContaining([&] { torch_ext::rrelu_(leaf, kLower, kUpper, true); }, "rrelu_: expected self not to be a leaf tensor that requires grad");
   EXPECT_TRUE(Identical(leaf.detach(), before));
 }
 
 TEST(RReluErrors, BackwardArguments) {
   const at::Tensor g = torch::randn({4, 5});
-  ExpectErrorContaining([&] { torch_ext::detail::rrelu_backward(g, g, std::nullopt, kLower, kUpper, true, false); },
+  ExpectC10ErrorContaining([&] { torch_ext::detail::rrelu_backward(g, g, std::nullopt, kLower, kUpper, true, false); },
                         "needs the noise");
-  ExpectErrorContaining([&] { torch_ext::detail::rrelu_backward(g, std::nullopt, g, kLower, kUpper, false, false); },
+  ExpectC10ErrorContaining([&] { torch_ext::detail::rrelu_backward(g, std::nullopt, g, kLower, kUpper, false, false); },
                         "needs self_or_result");
-  ExpectErrorContaining(
+  ExpectC10ErrorContaining(
       [&] {
         torch_ext::detail::rrelu_backward(g, std::nullopt, torch::randn({5, 4}), kLower, kUpper, true, false);
       },
@@ -347,8 +324,8 @@ TEST(RReluErrors, BackwardArguments) {
 
 TEST(RReluErrors, IntegerInputs) {
   const at::Tensor x = torch::ones({5}, torch::dtype(at::kLong));
-  ExpectErrorContaining([&] { torch_ext::rrelu(x); }, "floating-point");
-  ExpectErrorContaining([&] { torch_ext::rrelu(x, kLower, kUpper, true); }, "floating-point");
+  ExpectC10ErrorContaining([&] { torch_ext::rrelu(x); }, "floating-point");
+  ExpectC10ErrorContaining([&] { torch_ext::rrelu(x, kLower, kUpper, true); }, "floating-point");
 }
 
 // ---------------------------------------------------------------------------------------------
