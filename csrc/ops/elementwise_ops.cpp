@@ -31,8 +31,8 @@ struct MetaKernels;
 // The outputs' sizes and strides equal the device kernels' (empty_like keeps the input's memory format).
 template <typename Op, typename... P>
 struct MetaKernels<Op, std::tuple<P...>> {
-  static at::Tensor forward(const at::Tensor& self, P...) {
-    check_input<Op>(Op::name, self, /*inplace=*/false);
+  static at::Tensor forward(const at::Tensor& self, P... p) {
+    check_forward<Op>(self, p...);
     return at::empty_like(self, self.options().dtype(result_dtype<Op>(self.scalar_type())));
   }
 

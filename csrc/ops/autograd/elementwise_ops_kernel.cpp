@@ -12,6 +12,8 @@
 #include <torch/library.h>
 
 #include <iterator>
+#include <string>
+#include <type_traits>
 #include <tuple>
 #include <utility>
 
@@ -41,16 +43,34 @@ struct AutogradKernels<Op, std::tuple<P...>> {
   static constexpr const char* kParamKeys[] = {"p0", "p1", "p2", "p3"};
   static_assert(sizeof...(P) <= std::size(kParamKeys), "more parameters than kParamKeys names");
 
+  // A string parameter (a view of the caller's string) is saved as a copy; the view loaded back points into it.
+  template <typename T>
+  static c10::IValue to_saved(T p) {
+    if constexpr (std::is_same_v<T, c10::string_view>) {
+      return c10::IValue(std::string(p));
+    } else {
+      return c10::IValue(p);
+    }
+  }
+  template <typename T>
+  static T from_saved(const c10::IValue& v) {
+    if constexpr (std::is_same_v<T, c10::string_view>) {
+      return v.toStringView();
+    } else {
+      return v.to<T>();
+    }
+  }
+
   template <size_t... I>
   static void save_params(AutogradContext* ctx, std::index_sequence<I...>, P... p) {
-    ((ctx->saved_data[kParamKeys[I]] = c10::IValue(p)), ...);
+    ((ctx->saved_data[kParamKeys[I]] = to_saved(p)), ...);
   }
 
   static void save_params(AutogradContext* ctx, P... p) { save_params(ctx, std::index_sequence_for<P...>{}, p...); }
 
   template <size_t... I>
   static typename Op::Params load_params(AutogradContext* ctx, std::index_sequence<I...>) {
-    return {ctx->saved_data[kParamKeys[I]].template to<P>()...};
+    return {from_saved<P>(ctx->saved_data[kParamKeys[I]])...};
   }
 
   static typename Op::Params load_params(AutogradContext* ctx) {

@@ -30,6 +30,8 @@
 //   linear(x, c), linear_forward(x, c), linear_backward(g, c)    (optional, CPU only)
 //                          a branch without transcendental functions: where linear(b) holds for every lane of a
 //                          CPU vector, the forward is linear_forward(x) and the backward linear_backward(g)
+//   check_params(op, params...)                                   (optional) the parameters' checks, by the
+//                          forward's and the backward's kernels (op: the op's name for the message)
 //   check_backward(is_result, params...)                          (optional) the backward's parameter checks
 //   backward_d_saved(gg, grad_output, b, is_result, params...)
 //                          the double backward: the gradient of <gg, backward(grad_output, b)> with respect to b,
@@ -166,6 +168,9 @@ constexpr auto backward_kernel() {
 template <typename Op, typename... P>
 void check_backward(const at::Tensor& grad_output, const at::Tensor& saved, bool is_result, P... p) {
   check_elementwise_backward(Names<Op>::backward(), grad_output, Op::saved_arg, saved);
+  if constexpr (requires { Op::check_params(Names<Op>::backward(), p...); }) {
+    Op::check_params(Names<Op>::backward(), p...);
+  }
   if constexpr (requires { Op::check_backward(is_result, p...); }) {
     Op::check_backward(is_result, p...);
   }
@@ -197,6 +202,15 @@ void check_input(const char* op, const at::Tensor& self, bool inplace) {
                 "tensor, got ", t);
   } else {
     check_floating(op, "self", self);
+  }
+}
+
+// The checks of the forward's arguments, shared by its kernels (Meta, CPU, CUDA).
+template <typename Op, typename... P>
+void check_forward(const at::Tensor& self, P... p) {
+  check_input<Op>(Op::name, self, /*inplace=*/false);
+  if constexpr (requires { Op::check_params(Op::name, p...); }) {
+    Op::check_params(Op::name, p...);
   }
 }
 

@@ -122,7 +122,7 @@ struct CpuKernels;
 template <typename Op, typename... P>
 struct CpuKernels<Op, std::tuple<P...>> {
   static at::Tensor forward(const at::Tensor& self, P... p) {
-    elementwise::check_input<Op>(Op::name, self, /*inplace=*/false);
+    elementwise::check_forward<Op>(self, p...);
     const at::Tensor x = elementwise::forward_input<Op>(self);
     at::Tensor out = at::empty_like(x);
     cpu_kernel<ForwardLoop<Op>>()(out, x, typename Op::Params{p...});

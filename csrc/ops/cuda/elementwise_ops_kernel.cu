@@ -73,7 +73,7 @@ struct CudaKernels;
 template <typename Op, typename... P>
 struct CudaKernels<Op, std::tuple<P...>> {
   static at::Tensor forward(const at::Tensor& self, P... p) {
-    elementwise::check_input<Op>(Op::name, self, /*inplace=*/false);
+    elementwise::check_forward<Op>(self, p...);
     const c10::cuda::CUDAGuard device_guard(self.device());
     const at::Tensor x = elementwise::forward_input<Op>(self);
     // NB: empty_like keeps a dense input's strides, as the Meta kernel does.
