@@ -11,9 +11,10 @@ import torch_ext.nn as TN
 from common_utils import DEVICES, assert_close
 from torch_ext.testing import op_db
 
-# Every layer convert() replaces (the op table's), with its non-default arguments, and the arguments it must keep.
-LAYERS = {row.module.name: (lambda m=row.module: m.torch_cls(**m.ctor_kwargs)) for row in op_db}
-ARGS = {row.module.name: row.module.constants for row in op_db}
+# Every layer convert() replaces (the op table's with a torch.nn twin), with its non-default arguments, and the
+# arguments it must keep.
+LAYERS = {row.module.name: (lambda m=row.module: m.torch_cls(**m.ctor_kwargs)) for row in op_db if not row.module.twin}
+ARGS = {row.module.name: row.module.constants for row in op_db if not row.module.twin}
 
 
 def classifier():

@@ -58,6 +58,12 @@ CASES = [
     Case("leaky_relu_backward", ops.leaky_relu_backward.grad_input, lambda x, g: (g, x, 0.2, False)),
 ] + [
     case
+    for name in ("sign", "heaviside")
+    for case in (Case(name, getattr(ops, name).out, lambda x, g: (x, "swish_sign", 2.0)),
+                 Case(name + "_backward", getattr(ops, name + "_backward").grad_input,
+                      lambda x, g: (g, x, "swish_sign", 2.0)))
+] + [
+    case
     for name in ("sigmoid", "tanh", "relu")
     for case in (Case(name, getattr(ops, name).out, lambda x, g: (x,)),
                  Case(name + "_backward", getattr(ops, name + "_backward").grad_input,

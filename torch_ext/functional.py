@@ -8,7 +8,7 @@ import torch
 
 __all__ = [
     "elu", "celu", "selu", "prelu", "rrelu", "softplus", "softmax", "log_softmax", "sigmoid", "tanh", "relu",
-    "leaky_relu",
+    "leaky_relu", "sign", "heaviside",
 ]
 
 
@@ -120,3 +120,17 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
         torch.ops.torch_ext.leaky_relu_(input, negative_slope)
         return input
     return torch.ops.torch_ext.leaky_relu(input, negative_slope)
+
+
+def sign(input: Tensor, grad: str = "identity", beta: float = 5.0) -> Tensor:
+    r"""The perceptron's sign unit, trainable: :math:`-1` for :math:`x < 0`, :math:`+1` for :math:`x \geq 0`
+    (:math:`-0` included, the binary-network convention; :func:`torch.sign` gives 0 there), NaN for NaN
+    (:func:`torch.sign` gives 0). Its
+    gradient is the surrogate that :attr:`grad` names. See :class:`torch_ext.nn.Sign`."""
+    return torch.ops.torch_ext.sign(input, grad, beta)
+
+
+def heaviside(input: Tensor, grad: str = "identity", beta: float = 5.0) -> Tensor:
+    r"""The perceptron's step unit, trainable: :math:`(	ext{sign}(x) + 1) / 2`, 0 for :math:`x < 0` and 1 for
+    :math:`x \geq 0`; its gradient is half of :func:`sign`'s surrogate. See :class:`torch_ext.nn.Heaviside`."""
+    return torch.ops.torch_ext.heaviside(input, grad, beta)

@@ -127,6 +127,50 @@ def _leaky_relu_backward(grad_output, self, negative_slope, self_is_result):
     return torch.where(b > 0, g, g * negative_slope).to(grad_output.dtype)
 
 
+_STEP_GRADS = ("identity", "clipped", "approx_sign", "swish_sign")
+_SWISH_SIGN_ARGUMENT_CAP = 1e4  # step.h's kSwishSignArgumentCap
+
+
+def _step_arguments_valid(grad, beta) -> bool:
+    # Otherwise the op's own error (step.h's check_params).
+    return grad in _STEP_GRADS and beta == beta and 0 < beta < float("inf")
+
+
+def _step(low: float, high: float) -> Callable:
+    def forward(self, grad="identity", beta=5.0):
+        if not _step_arguments_valid(grad, beta):
+            return NotImplemented
+        return torch.where(self < 0, torch.full_like(self, low),
+                           torch.where(self >= 0, torch.full_like(self, high), self))
+
+    forward.__name__ = "_sign" if low < 0 else "_heaviside"
+    return forward
+
+
+def _step_backward(scale: float) -> Callable:
+    def backward(grad_output, self, grad, beta):
+        # step_math.h's step_backward.
+        if not _step_arguments_valid(grad, beta):
+            return NotImplemented
+        g, x = _opmath(grad_output), _opmath(self)
+        if grad == "identity":
+            return (g * scale).to(grad_output.dtype)
+        a = x.abs()
+        if grad == "swish_sign":
+            u = torch.clamp_max(a * beta, _SWISH_SIGN_ARGUMENT_CAP)
+            h = torch.exp(-u * 0.5)
+            e = h * h
+            p = 1 + e
+            d = ((2 * beta) * h) * ((2 - u * (1 - e) / p) / (p * p)) * h
+        else:
+            inside = 2 - 2 * a if grad == "approx_sign" else torch.ones_like(a)
+            d = torch.where(a <= 1, inside, torch.where(a > 1, torch.zeros_like(a), x))
+        return (g * (scale * d)).to(grad_output.dtype)
+
+    backward.__name__ = "_sign_backward" if scale == 1 else "_heaviside_backward"
+    return backward
+
+
 def _channel_weight(weight: torch.Tensor, ndim: int) -> torch.Tensor:
     # One weight, or one per channel (dim 1), broadcast over the input.
     if weight.numel() == 1 or ndim < 2:
@@ -226,6 +270,8 @@ _DECOMPOSITIONS: Dict[str, Dict[str, Callable]] = {
     "tanh": {"tanh": _tanh, "tanh_backward": _tanh_backward},
     "relu": {"relu": _relu, "relu_backward": _relu_backward},
     "leaky_relu": {"leaky_relu": _leaky_relu, "leaky_relu_backward": _leaky_relu_backward},
+    "sign": {"sign": _step(-1.0, 1.0), "sign_backward": _step_backward(1.0)},
+    "heaviside": {"heaviside": _step(0.0, 1.0), "heaviside_backward": _step_backward(0.5)},
 }
 
 #: The ops that have a decomposition (celu and selu are elu with other constants).

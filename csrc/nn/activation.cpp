@@ -159,4 +159,33 @@ void LeakyReLUImpl::pretty_print(std::ostream& stream) const {
   stream << ")";
 }
 
+namespace {
+
+// As Python's: Sign(grad='identity', beta=5.0).
+void print_step(std::ostream& stream, const char* name, const StepOptions& options) {
+  stream << "torch_ext::nn::" << name << "(grad='" << options.grad() << "', beta=" << options.beta() << ")";
+}
+
+}  // namespace
+
+SignImpl::SignImpl(const SignOptions& options_) : options(options_) {}
+
+at::Tensor SignImpl::forward(const at::Tensor& input) {
+  return torch_ext::sign(input, options.grad(), options.beta());
+}
+
+void SignImpl::pretty_print(std::ostream& stream) const {
+  print_step(stream, "Sign", options);
+}
+
+HeavisideImpl::HeavisideImpl(const HeavisideOptions& options_) : options(options_) {}
+
+at::Tensor HeavisideImpl::forward(const at::Tensor& input) {
+  return torch_ext::heaviside(input, options.grad(), options.beta());
+}
+
+void HeavisideImpl::pretty_print(std::ostream& stream) const {
+  print_step(stream, "Heaviside", options);
+}
+
 }  // namespace torch_ext::nn

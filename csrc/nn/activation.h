@@ -11,6 +11,7 @@
 #include <torch/types.h>
 
 #include <ostream>
+#include <string>
 
 namespace torch_ext::nn {
 
@@ -186,5 +187,33 @@ class LeakyReLUImpl : public torch::nn::Cloneable<LeakyReLUImpl> {
   LeakyReLUOptions options;
 };
 TORCH_MODULE(LeakyReLU);
+
+// The perceptron's step units (torch_ext::sign, torch_ext::heaviside): grad names the surrogate gradient.
+struct StepOptions {
+  TORCH_ARG(std::string, grad) = "identity";
+  TORCH_ARG(double, beta) = 5.0;
+};
+using SignOptions = StepOptions;
+using HeavisideOptions = StepOptions;
+
+class SignImpl : public torch::nn::Cloneable<SignImpl> {
+ public:
+  explicit SignImpl(const SignOptions& options_ = {});
+  at::Tensor forward(const at::Tensor& input);
+  void reset() override {}
+  void pretty_print(std::ostream& stream) const override;
+  SignOptions options;
+};
+TORCH_MODULE(Sign);
+
+class HeavisideImpl : public torch::nn::Cloneable<HeavisideImpl> {
+ public:
+  explicit HeavisideImpl(const HeavisideOptions& options_ = {});
+  at::Tensor forward(const at::Tensor& input);
+  void reset() override {}
+  void pretty_print(std::ostream& stream) const override;
+  HeavisideOptions options;
+};
+TORCH_MODULE(Heaviside);
 
 }  // namespace torch_ext::nn

@@ -10,4 +10,5 @@
 #include "sigmoid.h"
 #include "softmax.h"
 #include "softplus.h"
+#include "step.h"
 #include "tanh.h"

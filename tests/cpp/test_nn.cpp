@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 #include <torch_ext/torch_ext.h>
 
+#include <cmath>
 #include <sstream>
 #include <string>
 
@@ -167,6 +168,30 @@ TEST(NnModules, PrettyPrintAndClone) {
   ASSERT_TRUE(copy);
   EXPECT_NE(copy->weight.data_ptr(), prelu->weight.data_ptr());
   EXPECT_TRUE(torch::equal(copy->weight, prelu->weight));
+}
+
+// The step units have no torch::nn twin: their forward, the surrogate gradient and the option errors.
+TEST(NnModules, SignAndHeavisideModules) {
+  const at::Tensor x = torch::tensor({-2.0, -0.5, -0.0, 0.0, 0.5, 2.0}, torch::kDouble).requires_grad_();
+  torch_ext::nn::Sign sign(torch_ext::nn::SignOptions().grad("clipped"));
+  const at::Tensor y = sign(x);
+  EXPECT_TRUE(torch::equal(y.detach(), torch::tensor({-1.0, -1.0, 1.0, 1.0, 1.0, 1.0}, torch::kDouble)));
+  y.sum().backward();
+  // clipped: 1 where |x| <= 1.
+  EXPECT_TRUE(torch::equal(x.grad(), torch::tensor({0.0, 1.0, 1.0, 1.0, 1.0, 0.0}, torch::kDouble)));
+
+  torch_ext::nn::Heaviside heaviside;
+  const at::Tensor h = heaviside(x.detach());
+  EXPECT_TRUE(torch::equal(h, (torch_ext::sign(x.detach()) + 1) / 2));
+
+  EXPECT_EQ(printed(*sign), "torch_ext::nn::Sign(grad='clipped', beta=5)");
+  EXPECT_EQ(printed(*torch_ext::nn::Heaviside(torch_ext::nn::HeavisideOptions().grad("swish_sign").beta(2.5))),
+            "torch_ext::nn::Heaviside(grad='swish_sign', beta=2.5)");
+  torch_ext::nn::Sign unknown(torch_ext::nn::SignOptions().grad("ste"));
+  torch_ext_test::ExpectC10ErrorContaining([&] { unknown(x.detach()); }, "sign: expected grad to be one of");
+  torch_ext::nn::Sign bad_beta(torch_ext::nn::SignOptions().beta(std::nan("")));
+  torch_ext_test::ExpectC10ErrorContaining([&] { bad_beta(x.detach()); },
+                                           "sign: expected beta to be a finite positive number, got nan");
 }
 
 TEST(NnModules, InSequential) {

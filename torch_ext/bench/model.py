@@ -41,6 +41,10 @@ ACTS: Dict[str, tuple] = {
     "Tanh": ({}, "tanh"),
     "ReLU": ({}, "relu"),
     "LeakyReLU": ({}, "leaky_relu"),
+    # No torch.nn twin: torch.nn's side is the straight-through reference a user would write
+    # (torch_ext.testing.reference, an autograd.Function over torch ops).
+    "Sign": ({"grad": "swish_sign"}, "sign"),
+    "Heaviside": ({"grad": "swish_sign"}, "heaviside"),
 }
 # The demo's classifier (every torch_ext layer, width-wide), infer and train only; its decomposed side uses
 # torch_ext.inductor.DEFAULT_DECOMPOSED, what a user's compiled model gets.
@@ -50,7 +54,16 @@ SIDES = ("torch.nn", "torch_ext", "decomposed")
 
 
 def _layer(name: str) -> torch.nn.Module:
-    return getattr(torch.nn, name)(**ACTS[name][0])
+    """torch.nn's layer, or the reference's where torch.nn has none."""
+    from torch_ext.testing import reference
+
+    return (getattr(torch.nn, name, None) or getattr(reference, name))(**ACTS[name][0])
+
+
+def _ext_layer(name: str) -> torch.nn.Module:
+    import torch_ext
+
+    return getattr(torch_ext.nn, name)(**ACTS[name][0])
 
 
 def _model(act: torch.nn.Module, width: int) -> torch.nn.Module:
@@ -126,6 +139,8 @@ def run(acts: Sequence[str] = tuple(ACTS) + (CLASSIFIER,), batch: int = 4096, wi
                     else:
                         ref = _chain(_layer(name)) if pass_ == "chain" else _model(_layer(name), width)
                         ours = torch_ext.nn.convert(copy.deepcopy(ref))
+                        if not hasattr(torch.nn, name):  # convert() swaps torch.nn's layers only
+                            ours = _chain(_ext_layer(name)) if pass_ == "chain" else _model(_ext_layer(name), width)
                         decomposed = {ACTS[name][1]}
                     assert any(type(m).__module__.startswith("torch_ext") for m in ours.modules()), \
                         "convert() swapped nothing"

@@ -1,10 +1,11 @@
 """Drop-in replacements for ``torch.nn`` activation modules, and :func:`convert` to swap them into a model
 (:func:`revert` swaps them back)."""
 
-from .activation import CELU, ELU, SELU, LeakyReLU, LogSoftmax, PReLU, ReLU, RReLU, Sigmoid, Softmax, Softplus, Tanh
+from .activation import (CELU, ELU, SELU, Heaviside, LeakyReLU, LogSoftmax, PReLU, ReLU, RReLU, Sigmoid, Sign, Softmax,
+                         Softplus, Tanh)
 from .convert import convert, revert
 
 __all__ = [
     "ELU", "CELU", "SELU", "PReLU", "RReLU", "Softplus", "Softmax", "LogSoftmax", "Sigmoid", "Tanh", "ReLU",
-    "LeakyReLU", "convert", "revert",
+    "LeakyReLU", "Sign", "Heaviside", "convert", "revert",
 ]

@@ -11,6 +11,7 @@ from .. import functional as F
 
 __all__ = [
     "ELU", "CELU", "SELU", "PReLU", "RReLU", "Softplus", "Softmax", "LogSoftmax", "Sigmoid", "Tanh", "ReLU", "LeakyReLU",
+    "Sign", "Heaviside",
 ]
 
 
@@ -461,3 +462,76 @@ class LeakyReLU(Module):
     def extra_repr(self) -> str:
         inplace_str = ", inplace=True" if self.inplace else ""
         return f"negative_slope={self.negative_slope}{inplace_str}"
+
+
+class _StepUnit(Module):
+    """Sign's and Heaviside's arguments (grad, beta)."""
+
+    __constants__ = ["grad", "beta"]
+    grad: str
+    beta: float
+
+    def __init__(self, grad: str = "identity", beta: float = 5.0) -> None:
+        super().__init__()
+        self.grad = grad
+        self.beta = beta
+
+    def extra_repr(self) -> str:
+        return f"grad={self.grad!r}, beta={self.beta}"
+
+
+class Sign(_StepUnit):
+    r"""The perceptron's sign unit, made trainable with a straight-through surrogate gradient.
+
+    .. math::
+        \text{Sign}(x) = \begin{cases} -1, & x < 0 \\ +1, & x \geq 0 \end{cases}
+
+    :math:`-0` maps to :math:`+1` (the binary-network convention; :func:`torch.sign` gives 0 at 0) and NaN to NaN
+    (:func:`torch.sign` gives 0).
+    The true derivative is 0 almost everywhere, so the backward uses a surrogate :math:`d(x)` instead:
+
+    - ``"identity"``: :math:`1` (the straight-through estimator);
+    - ``"clipped"``: :math:`1` where :math:`|x| \leq 1`, else 0 (hardtanh's derivative);
+    - ``"approx_sign"``: :math:`2 - 2|x|` where :math:`|x| \leq 1`, else 0 (ApproxSign, Bi-Real Net);
+    - ``"swish_sign"``: :math:`\beta(2 - \beta x \tanh(\beta x / 2)) / (1 + \cosh(\beta x))` (SwishSign, BNN+).
+
+    Args:
+        grad (str): the surrogate gradient. Default: ``"identity"``
+        beta (float): SwishSign's sharpness, finite and positive. Default: 5.0
+
+    Shape:
+        - Input: :math:`(*)`, where :math:`*` means any number of dimensions.
+        - Output: :math:`(*)`, same shape as the input.
+
+    Examples::
+
+        >>> m = torch_ext.nn.Sign(grad="swish_sign", beta=3.0)
+        >>> output = m(torch.randn(2))
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.sign(input, self.grad, self.beta)
+
+
+class Heaviside(_StepUnit):
+    r"""The perceptron's step unit, made trainable with half of :class:`Sign`'s surrogate gradient.
+
+    .. math::
+        \text{Heaviside}(x) = \frac{\text{Sign}(x) + 1}{2} = \begin{cases} 0, & x < 0 \\ 1, & x \geq 0 \end{cases}
+
+    Args:
+        grad (str): the surrogate gradient, as :class:`Sign`'s. Default: ``"identity"``
+        beta (float): SwishSign's sharpness, finite and positive. Default: 5.0
+
+    Shape:
+        - Input: :math:`(*)`, where :math:`*` means any number of dimensions.
+        - Output: :math:`(*)`, same shape as the input.
+
+    Examples::
+
+        >>> m = torch_ext.nn.Heaviside(grad="clipped")
+        >>> output = m(torch.randn(2))
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.heaviside(input, self.grad, self.beta)

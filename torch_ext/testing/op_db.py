@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 import torch_ext.functional as TF
 import torch_ext.nn as TN
+import torch_ext.testing.reference as reference
 from torch_ext.testing.inputs import (
     ALL_LAYOUTS,
     FLOAT_DTYPES,
@@ -91,6 +92,8 @@ class ModuleInfo:
     # Constructor calls (args, kwargs) the module tests make (repr, state_dict, copy, pickle against torch.nn's):
     # defaults, positional and keyword forms.
     ctor_args: Tuple[Tuple[tuple, dict], ...] = ()
+    # The twin where torch.nn has none (the step units): a pure-PyTorch reference (torch_ext.testing.reference).
+    twin: Optional[type] = None
 
     @property
     def cls(self) -> type:
@@ -98,7 +101,7 @@ class ModuleInfo:
 
     @property
     def torch_cls(self) -> type:
-        return getattr(nn, self.name)
+        return self.twin or getattr(nn, self.name)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,7 +153,8 @@ class AutocastPolicy:
 @dataclasses.dataclass(frozen=True)
 class ValidationCase:
     """A row of the validation report: ours(x) and aten(x) over a flat float64-drawn x, judged against the bound
-    named by ``bounds`` ("elementwise", "elementwise_saves_output", "softmax" or "log_softmax"); dim: the reduced
+    named by ``bounds`` ("elementwise", "elementwise_saves_output", "softmax", "log_softmax" or "swish_sign",
+    SwishSign's surrogate at beta 5); dim: the reduced
     dim of the report's rows of 8, for softmax."""
 
     name: str
@@ -158,6 +162,9 @@ class ValidationCase:
     aten: Callable[[torch.Tensor], torch.Tensor]
     bounds: str = "elementwise"
     dim: Optional[int] = None
+    # The function the report's numerical-gradient checks (gradcheck, gradgradcheck in float64) apply to; None: ours.
+    # A step's surrogate gradient is not its forward's derivative: its backward op is checked instead.
+    gradcheck: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,6 +233,10 @@ class OpInfo:
     # float64 truth of the input's gradient is it at the result rounded to the dtype, whose rounding is part of the op
     # (as in ATen: near saturation 1 - y has no digits left in the dtype). None: the float64 autograd of ref.
     backward_of_rounded_result: Optional[Callable] = None
+    # (x64, *args) -> the backward's relative condition number in x per element, where its formula is
+    # ill-conditioned (SwishSign near its zero): the special values' ulp bound against float64 scales by it.
+    # None: 1.
+    backward_condition: Optional[Callable] = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -663,6 +674,65 @@ def _saturating_row(name: str, cls_name: str) -> OpInfo:
         backward_of_rounded_result=getattr(aten, f"{name}_backward"))
 
 
+# (grad, beta) of the step units' reference families: every surrogate, SwishSign at two sharpnesses.
+STEP_ARGS_GRID = tuple((grad, 5.0) for grad in reference.STEP_GRADS) + (("swish_sign", 1.5),)
+
+
+def _step_row(name: str, cls_name: str) -> OpInfo:
+    """sign or heaviside (csrc/ops/elementwise/step.h): a step forward, a surrogate backward of the input; no
+    in-place form, no torch twin (the reference is torch_ext.testing.reference's, a straight-through
+    autograd.Function over torch ops)."""
+    forward, backward = getattr(ops, name), getattr(ops, name + "_backward")
+    ref = getattr(reference, name)
+
+    def op_calls(s, g, writable_copy):
+        x = s.input
+        return [(name, lambda: forward(x, *s.args)), (name + "_backward", lambda: backward(g, x, *s.args))]
+
+    def ref_backward(g, x, y, grad, beta):
+        return g * ((1.0 if name == "sign" else 0.5) * reference.step_surrogate(x, grad, beta))
+
+    bench_args = ("swish_sign", 5.0)  # the surrogate with transcendental functions
+    return OpInfo(
+        name=name, family="step", functional=name, op=getattr(TF, name), ref=ref, forward_op=name,
+        backward_op=name + "_backward", ops=(name, name + "_backward"), op_calls=op_calls,
+        samples=_layout_samples(ALL_LAYOUTS, *bench_args), large_samples=_layout_samples(["large"], *bench_args),
+        thread_samples=_special_layout_samples(LARGE_LAYOUTS, *STEP_ARGS_GRID),
+        autograd_function=f"AutogradKernels<torch_ext::ops::StepOp<torch_ext::ops::{cls_name}Step>,",
+        forbidden_aten=frozenset({f"aten::{name}", "aten::sgn", "aten::where", "aten::exp", "aten::tanh",
+                                  "aten::cosh", "aten::mul"}),
+        module=ModuleInfo(cls_name, dict(grad="swish_sign", beta=2.0), ("grad", "beta"),
+                          (((), {}), (("clipped",), {}), ((), {"grad": "approx_sign"}), (("swish_sign", 3.0), {}),
+                           ((), {"beta": 1.5})), twin=getattr(reference, cls_name)),
+        # SwishSign: the surrogate with transcendental functions (the forward is the same for every grad)
+        validation=(ValidationCase(f"{name}(swish_sign)", lambda x: getattr(TF, name)(x, "swish_sign"),
+                                   lambda x: ref(x, "swish_sign"), "swish_sign",
+                                   gradcheck=lambda x: backward(torch.ones_like(x), x, "swish_sign", 5.0)),),
+        autocast=AutocastPolicy(name, frozenset()), bench_args=bench_args,
+        bench_backward=(lambda g, x, y, *a: backward(g, x, *a), ref_backward),
+        error_calls=ErrorCalls(
+            forward=((name, f"ops.{name}(x)", name),),
+            wrappers=((f"{name}/functional", f"torch_ext.functional.{name}(x)", name),
+                      (f"{name}/nn", f"torch_ext.nn.{cls_name}()(x)", name)),
+            autograd=((f"{name}/autograd", f"ops.{name}(y)", name),),
+            backward=tuple((f"{name}_backward", f"ops.{name}_backward({a}, {b}, 'identity', 5.0)",
+                            f"{name}_backward", arg) for a, b, arg in (("x", "g", "grad_output"), ("g", "x", "self")))),
+        opcheck=OpcheckInfo(
+            tuple((layout, torch.float32) for layout in ("contiguous", "channels_last", "transposed")),
+            {name + "(defaults)": lambda s: (forward.default, (s.input,), False),
+             **{f"{name}({grad})": lambda s, grad=grad: (forward.default, (s.input, grad, 2.0), False)
+                for grad in reference.STEP_GRADS},
+             **{f"{name}_backward({grad})": lambda s, grad=grad: (
+                 backward.default, (_strided_grad(s.input), s.input, grad, 2.0), False)
+                for grad in reference.STEP_GRADS}}),
+        parity_samples=_grid_samples(ALL_LAYOUTS, STEP_ARGS_GRID), special_samples=_special_samples(STEP_ARGS_GRID),
+        gradcheck_samples=OptOut("a step: its surrogate gradient is not its derivative, which gradcheck would "
+                                 "compare; tests/test_step.py gradchecks the backward op and the forward AD"),
+        inplace_backward_allowed=OptOut("no in-place form"), zero_signs_like_ref=lambda *a: True,
+        # "identity" never reads x: its gradient at a NaN input is g, the reference's too.
+        nan_gradient_at_nan_input=False, backward_condition=reference.step_surrogate_condition)
+
+
 op_db: List[OpInfo] = [
     _elu_row("elu", 0.5, TF.elu, F.elu, lambda x, *a: TF.elu(x, *a, inplace=True),
              ModuleInfo("ELU", dict(alpha=0.7), ("alpha", "inplace"),
@@ -882,6 +952,8 @@ op_db: List[OpInfo] = [
         ctor_args=(((), {}), ((0.2,), {}), ((), {"negative_slope": 0.5}), ((0.1, True), {}), ((), {"inplace": True}),
                    ((-0.5,), {})),
         aten_backward=lambda g, x, y, slope: aten.leaky_relu_backward(g, x, slope, False)),
+    _step_row("sign", "Sign"),
+    _step_row("heaviside", "Heaviside"),
 ]
 
 op_db_by_name: Dict[str, OpInfo] = {row.name: row for row in op_db}

@@ -8,6 +8,7 @@
 #include "ops/elementwise/relu.h"
 #include "ops/elementwise/sigmoid.h"
 #include "ops/elementwise/softplus.h"
+#include "ops/elementwise/step.h"
 #include "ops/elementwise/tanh.h"
 
 namespace torch_ext::ops::elementwise {
@@ -21,7 +22,7 @@ struct OpList {
   }
 };
 
-using ElementwiseOps = OpList<EluOp, SoftplusOp, SigmoidOp, TanhOp, ReluOp, LeakyReluOp>;
+using ElementwiseOps = OpList<EluOp, SoftplusOp, SigmoidOp, TanhOp, ReluOp, LeakyReluOp, SignOp, HeavisideOp>;
 
 // Registers Kernels<Op>'s forward, inplace (where the row has an in-place op) and backward for every row, in a
 // TORCH_LIBRARY_IMPL block of one dispatch key.
