@@ -131,6 +131,6 @@ def sign(input: Tensor, grad: str = "identity", beta: float = 5.0) -> Tensor:
 
 
 def heaviside(input: Tensor, grad: str = "identity", beta: float = 5.0) -> Tensor:
-    r"""The perceptron's step unit, trainable: :math:`(	ext{sign}(x) + 1) / 2`, 0 for :math:`x < 0` and 1 for
+    r"""The perceptron's step unit, trainable: :math:`(\text{sign}(x) + 1) / 2`, 0 for :math:`x < 0` and 1 for
     :math:`x \geq 0`; its gradient is half of :func:`sign`'s surrogate. See :class:`torch_ext.nn.Heaviside`."""
     return torch.ops.torch_ext.heaviside(input, grad, beta)

@@ -280,7 +280,7 @@ DECOMPOSABLE: FrozenSet[str] = frozenset(_DECOMPOSITIONS)
 #: Decomposed unless :func:`set_decomposed_ops` says otherwise: where Inductor's fused code beat torch_ext's
 #: kernel in ``python -m torch_ext.bench.model`` (bench/results/cpu-2026-12-06-inductor-decompositions/).
 DEFAULT_DECOMPOSED: FrozenSet[str] = frozenset({"elu", "prelu", "rrelu", "softmax", "log_softmax", "sigmoid", "tanh",
-                                                 "relu"})
+                                                 "relu", "sign", "heaviside"})
 
 _decomposed = set(DEFAULT_DECOMPOSED)
 

@@ -690,7 +690,9 @@ def _step_row(name: str, cls_name: str) -> OpInfo:
         return [(name, lambda: forward(x, *s.args)), (name + "_backward", lambda: backward(g, x, *s.args))]
 
     def ref_backward(g, x, y, grad, beta):
-        return g * ((1.0 if name == "sign" else 0.5) * reference.step_surrogate(x, grad, beta))
+        # The benchmark's PyTorch side: the surrogate in torch ops, half and bfloat16 computed in float.
+        xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        return (g * ((1.0 if name == "sign" else 0.5) * reference.step_surrogate(xf, grad, beta))).to(x.dtype)
 
     bench_args = ("swish_sign", 5.0)  # the surrogate with transcendental functions
     return OpInfo(
