@@ -21,8 +21,9 @@ SETTINGS = [
 ]
 
 # Each layer of the op table with its non-default arguments, in eval mode (RReLU's fixed slope: torch.nn's twin
-# gives the same values). The inputs have 16 features.
+# gives the same values). The inputs have 16 features, after the layer's inner dims (Softmax2d: (N, C, H, W)).
 LAYERS = {row.module.name: (lambda m=row.module: m.cls(**m.ctor_kwargs).eval()) for row in op_db}
+INNER_DIMS = {row.module.name: row.module.inner_dims for row in op_db}
 # One layer's outputs: one rounding of the dtype apart at most (both sides compute in float and round once).
 TOL = {torch.bfloat16: dict(rtol=1.6e-2, atol=1e-2), torch.float16: dict(rtol=2e-3, atol=2e-3)}
 # Two roundings of the dtype (unit roundoff 2^-8 and 2^-11), normwise.
@@ -97,14 +98,14 @@ class TestAutocast:
         # Linear runs in the autocast dtype, so the layer sees a reduced-precision input.
         torch.manual_seed(0)
         model = nn.Sequential(nn.Linear(16, 16), LAYERS[name]()).to(device)
-        _compare(model, device, dtype, torch.randn(8, 16, device=device) * 2)
+        _compare(model, device, dtype, torch.randn(8, *INNER_DIMS[name], 16, device=device) * 2)
 
     @pytest.mark.parametrize("name", list(LAYERS))
     def test_float32_input(self, device, dtype, name):
         # A float32 input straight into the layer: the dtype autocast gives it (or leaves) is torch's.
         torch.manual_seed(0)
         model = nn.Sequential(LAYERS[name]()).to(device)
-        y = _compare(model, device, dtype, torch.randn(8, 16, device=device) * 2)
+        y = _compare(model, device, dtype, torch.randn(8, *INNER_DIMS[name], 16, device=device) * 2)
         assert y.dtype in (torch.float32, dtype)
 
     def test_classifier(self, device, dtype):

@@ -75,7 +75,7 @@ def test_layer_op_kept(device, row):
     m = row.module
     model = nn.Sequential(nn.Linear(6, 16), m.cls(**m.ctor_kwargs), nn.Linear(16, 2)).to(device).eval()
     reference = torch_twin(model)
-    x = torch.rand(4, 6, device=device)
+    x = torch.rand(4, *m.inner_dims, 6, device=device)
     batch = torch.export.Dim("batch", min=2, max=64)
     ep = torch.export.export(model, (x,), dynamic_shapes=({0: batch},))
     forbidden = {name.replace("::", ".") for name in row.forbidden_aten}
@@ -85,5 +85,5 @@ def test_layer_op_kept(device, row):
         assert targets.count(getattr(torch.ops.torch_ext, op).default) == 1, targets
         assert not graph_ops(gm, "aten") & forbidden, sorted(graph_ops(gm, "aten") & forbidden)
     for n in (4, 17):
-        xi = torch.rand(n, 6, device=device, generator=torch.Generator().manual_seed(n)).to(device)
+        xi = torch.rand(n, *m.inner_dims, 6, device=device, generator=torch.Generator().manual_seed(n)).to(device)
         torch.testing.assert_close(ep.module()(xi), reference(xi))

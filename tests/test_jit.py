@@ -31,15 +31,17 @@ def _modules() -> dict:
     modules = {}
     for row in op_db:
         m = row.module
-        if m.name in modules:
-            continue  # RReLU: one layer for its two rows
+        if m.name in modules or row.random:
+            continue  # RReLU: one layer for its two rows, in eval mode (the models are)
         kwargs = m.ctor_kwargs
-        modules[m.name] = (lambda m=m, kw=kwargs: m.cls(**kw), lambda m=m, kw=kwargs: m.torch_cls(**kw), (6, WIDTH),
-                           f"torch_ext::{row.functional}")
+        shape = (6, *m.inner_dims, WIDTH)
+        # The op the row's call dispatches to (softmin's and Softmax2d's: softmax).
+        modules[m.name] = (lambda m=m, kw=kwargs: m.cls(**kw), lambda m=m, kw=kwargs: m.torch_cls(**kw), shape,
+                           f"torch_ext::{row.forward_op}")
         if "inplace" in m.constants:
             kw = dict(kwargs, inplace=True)
             modules[f"{m.name}_inplace"] = (lambda m=m, kw=kw: m.cls(**kw), lambda m=m, kw=kw: m.torch_cls(**kw),
-                                            (6, WIDTH), f"torch_ext::{row.functional}_")
+                                            shape, f"torch_ext::{row.inplace_op}")
     # One weight for every channel, on a 3-D input.
     modules["PReLU_shared"] = (lambda: TN.PReLU(), lambda: nn.PReLU(), (6, WIDTH, 3), "torch_ext::prelu")
     return modules

@@ -421,7 +421,7 @@ def test_compile_module_fullgraph(row, device, inplace):
     # The reference: torch's layer, or for a random row the same layer uncompiled under the same seed.
     ref = model(row.module.cls if row.random else row.module.torch_cls)
     compiled = torch.compile(ext, backend="aot_eager", fullgraph=True)
-    x = make_input(lambda v: v((10, 8)), torch.float32, device)
+    x = make_input(lambda v: v((10, *row.module.inner_dims, 8)), torch.float32, device)
     for step in range(2):  # the second call reuses the compiled graph; gradients accumulate
         out = _seeded(lambda: compiled(x), step)
         out.square().sum().backward()

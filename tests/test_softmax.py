@@ -1048,3 +1048,135 @@ _ISA_SCRIPT = textwrap.dedent(
     print("OK")
     """
 )
+
+
+# ------------------------------------------------------------------------------------------------
+# softmin and nn.Softmin, nn.Softmax2d: compositions of torch_ext's softmax (softmax of -input; softmax over dim -3).
+# Their op-table rows (torch_ext/testing/op_db.py) run the shared checks: the ops called and no ATen twin, grad mode,
+# gradcheck and gradgradcheck in float64, torch.compile of the functional and of the layers, export, TorchScript, the
+# layers' repr, state_dict and copies, convert and revert. Here: parity and accuracy, the dtype argument, the
+# implicit dim, Softmax2d's rank check.
+# ------------------------------------------------------------------------------------------------
+
+def check_softmin(x: torch.Tensor, dim: int, dtype=None, seed: int = 1):
+    """softmin forward against torch and float64 (softmax of -x: the negation is exact), its gradient against
+    torch's and against float64's from our output (the softmax backward, negated)."""
+    leaf = x.detach().requires_grad_()
+    out = TF.softmin(leaf, dim, dtype=dtype)
+    ref_leaf = x.detach().requires_grad_()
+    expected = F.softmin(ref_leaf, dim, dtype=dtype)
+    assert out.dtype == expected.dtype and out.shape == x.shape and out.device == x.device
+    assert_parity(SOFTMAX, out, expected, dim)
+    assert_accurate(SOFTMAX, out, reference(SOFTMAX, -x, dim, dtype), dim)
+    # torch_ext's softmax op on -x, not another path.
+    assert_bitwise_equal(out, ops.softmax(-x.detach(), dim, dtype), "softmin vs torch_ext's softmax of -x")
+    g = grad_output(out, seed=seed)
+    (gx,) = torch.autograd.grad(out, leaf, g)
+    (gx_ref,) = torch.autograd.grad(expected, ref_leaf, g)
+    assert gx.dtype == x.dtype == gx_ref.dtype
+    assert_backward_close(SOFTMAX, gx, -backward_reference(SOFTMAX, g, out, dim, x.dtype), g, out, dim, "vs float64")
+    aten_cuda = x.device.type == "cuda" and out.dtype in REDUCED_DTYPES
+    assert_backward_close(SOFTMAX, gx, gx_ref, g, out, dim, "vs torch", y_differs=True, aten_cuda=aten_cuda)
+
+
+# The dtype argument: none, the input's op-math (float32 for a half or bfloat16 input) and float64.
+SOFTMIN_DTYPE_ARGS = [pytest.param(None, id="no_dtype_arg"), pytest.param(torch.float32, id="dtype_arg_float32"),
+                      pytest.param(torch.float64, id="dtype_arg_float64")]
+
+
+class TestSoftmin:
+    @pytest.mark.parametrize("dtype_arg", SOFTMIN_DTYPE_ARGS)
+    @pytest.mark.parametrize("shape,dim", [((3, 5, 7), 0), ((3, 5, 7), 1), ((3, 5, 7), -1), ((2, 1031), 1), ((), 0),
+                                           ((0, 4), 1)], ids=str)
+    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_matches_torch(self, device, dtype, shape, dim, dtype_arg):
+        x = make_input(lambda v: v(shape), dtype, device, values=_values(seed=3))
+        check_softmin(x, dim, dtype_arg)
+
+    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_strided_inputs(self, device, dtype):
+        for layout in ("transposed", "channels_last", "expanded", "permuted_sliced"):
+            x = make_input(layout, dtype, device, values=_values(seed=4))
+            for dim in _dims(x.dim()):
+                check_softmin(x, dim)
+
+    def test_special_rows(self):
+        # softmin(x) = softmax(-x): -inf where softmax has +inf, and NaN and huge logits as softmax's rows have them.
+        rows = TestSoftmax._special_rows(37)
+        for x, dim in ((rows, 1), (rows.t().contiguous(), 0)):
+            assert_parity(SOFTMAX, TF.softmin(x, dim), F.softmin(x, dim), dim)
+            assert_accurate(SOFTMAX, TF.softmin(x, dim), reference(SOFTMAX, -x, dim), dim)
+
+    def test_functional_signature_and_keywords(self):
+        ext, ref = inspect.signature(TF.softmin).parameters.values(), inspect.signature(F.softmin).parameters.values()
+        assert [(p.name, p.default, p.kind) for p in ext] == [(p.name, p.default, p.kind) for p in ref]
+        x = make_input("contiguous", torch.float32, "cpu")
+        assert_close(TF.softmin(input=x, dim=1), F.softmin(input=x, dim=1))
+        assert_close(TF.softmin(x, dim=0, dtype=torch.float64), F.softmin(x, dim=0, dtype=torch.float64))
+        assert_close(TF.softmin(x, 2, 3, torch.float16), F.softmin(x, 2, 3, torch.float16))
+
+    def test_implicit_dim_like_torch(self):
+        # dim=None: torch's legacy choice and its deprecation warning (naming softmin), pointed at the caller.
+        for shape in ((), (5,), (3, 4), (2, 3, 4), (2, 3, 4, 5)):
+            x = make_input(lambda v: v(shape), torch.float32, "cpu")
+            with warnings.catch_warnings(record=True) as ours:
+                warnings.simplefilter("always")
+                out = TF.softmin(x)
+                out_module = TN.Softmin()(x)
+            with warnings.catch_warnings(record=True) as theirs:
+                warnings.simplefilter("always")
+                expected = F.softmin(x)
+                nn.Softmin()(x)
+            assert_close(out, expected)
+            assert_close(out_module, expected)
+            assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]
+            assert len(ours) == 2 and "Implicit dimension choice for softmin" in str(ours[0].message)
+            assert [(w.category, Path(w.filename).name) for w in ours] == [
+                (w.category, Path(w.filename).name) for w in theirs]
+            assert Path(ours[0].filename).name == Path(__file__).name
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            TF.softmin(x, 1)
+            TN.Softmin(1)(x)
+
+    def test_setstate_without_dim(self):
+        # A module pickled before `dim` existed gets dim = None, as torch.nn's.
+        state = TN.Softmin(dim=1).__dict__.copy()
+        del state["dim"]
+        for cls in (TN.Softmin, nn.Softmin):
+            fresh = cls.__new__(cls)
+            fresh.__setstate__(state)
+            assert fresh.dim is None, cls
+
+
+class TestSoftmax2d:
+    @pytest.mark.parametrize("layout", ["CHW", "NCHW", "NCHW_channels_last", "NCHW_sliced"])
+    @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+    @pytest.mark.parametrize("device", DEVICES)
+    def test_matches_torch(self, device, dtype, layout):
+        builders = {"CHW": lambda v: v((5, 4, 3)), "NCHW": lambda v: v((2, 7, 4, 3)),
+                    "NCHW_channels_last": "channels_last", "NCHW_sliced": lambda v: v((2, 6, 4, 6))[:, ::2, :, 1:]}
+        x = make_input(builders[layout], dtype, device, values=_values(seed=5))
+        leaf, ref_leaf = x.detach().requires_grad_(), x.detach().requires_grad_()
+        out, expected = TN.Softmax2d()(leaf), nn.Softmax2d()(ref_leaf)
+        assert out.dtype == expected.dtype and out.shape == x.shape
+        # Softmax over the channels, dim -3.
+        assert_parity(SOFTMAX, out, expected, -3)
+        assert_accurate(SOFTMAX, out, reference(SOFTMAX, x, -3), -3)
+        g = grad_output(out, seed=2)
+        (gx,), (gx_ref,) = torch.autograd.grad(out, leaf, g), torch.autograd.grad(expected, ref_leaf, g)
+        assert_backward_close(SOFTMAX, gx, backward_reference(SOFTMAX, g, out, -3, dtype), g, out, -3, "vs float64")
+        aten_cuda = device == "cuda" and dtype in REDUCED_DTYPES
+        assert_backward_close(SOFTMAX, gx, gx_ref, g, out, -3, "vs torch", y_differs=True, aten_cuda=aten_cuda)
+
+    @pytest.mark.parametrize("shape", [(), (5,), (3, 4), (2, 3, 4, 5, 6)], ids=str)
+    def test_rank_error_like_torch(self, shape):
+        # Only (C, H, W) and (N, C, H, W): torch's ValueError and message for any other rank.
+        x = torch.randn(shape)
+        with pytest.raises(ValueError) as theirs:
+            nn.Softmax2d()(x)
+        with pytest.raises(ValueError, match=f"^{re.escape(str(theirs.value))}$"):
+            TN.Softmax2d()(x)
+        assert f"got {len(shape)}D instead" in str(theirs.value)

@@ -706,3 +706,36 @@ _ISA_SCRIPT = textwrap.dedent(
     print("OK")
     """
 )
+
+
+# ------------------------------------------------------------------------------------------------
+# The seed's identity: softplus'(x) = sigmoid(x), and d/dx softplus_beta(x) = sigmoid(beta * x)
+# ------------------------------------------------------------------------------------------------
+
+# Powers of two: beta * x is exact in every dtype (no overflow over the inputs below), so sigmoid gets the product
+# the softplus kernel forms.
+IDENTITY_BETAS = [1.0, 0.5, 2.0, 4.0]
+
+
+@pytest.mark.parametrize("beta", IDENTITY_BETAS, ids=lambda b: f"beta={b}")
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("device", DEVICES)
+def test_gradient_is_sigmoid(device, dtype, beta):
+    threshold = 20.0  # the default
+    # Both tails of sigmoid (underflow to 0, saturation at 1), the bend, and |x| up to 3e4 (within float16's range).
+    grid = torch.linspace(-100.0, 100.0, 4001, dtype=torch.float64) / beta
+    big = torch.tensor([-3e4, -1e3, -200.0, 200.0, 1e3, 3e4], dtype=torch.float64)
+    x = torch.cat([grid, big]).to(dtype=dtype, device=device).requires_grad_()
+    (gx,) = torch.autograd.grad(TF.softplus(x, beta, threshold), x, torch.ones_like(x))
+    s = TF.sigmoid(beta * x.detach())
+    linear = beta * x.detach().double() > threshold  # exact: where the kernel takes its linear branch
+    assert linear.any() and (~linear).any()
+    # Off the linear branch the gradient is sigmoid(beta * x) itself: each side is a few op-math roundings from the
+    # exact value, rounded once to the dtype, so they differ by at most twice ulp_tol (4 ulps in float32 and float64,
+    # 1 in float16 and bfloat16, where both compute in float and round once). Measured on the CPU: equal bit for bit.
+    opts = {k: 2 * v for k, v in ulp_tol(dtype).items()}
+    torch.testing.assert_close(gx[~linear], s[~linear], **opts)
+    # On it the gradient is exactly 1, where sigmoid(beta * x) = 1 - sigmoid(-beta * x) is short of 1 by less than
+    # exp(-threshold) ~ 2e-9 (the threshold's truncation: below float32's ulp of 1, tens of millions of float64's).
+    assert (gx[linear] == 1).all()
+    assert ((1 - s[linear].double()) <= math.exp(-threshold)).all()

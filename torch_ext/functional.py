@@ -7,8 +7,8 @@ from torch import Tensor
 import torch
 
 __all__ = [
-    "elu", "celu", "selu", "prelu", "rrelu", "softplus", "softmax", "log_softmax", "sigmoid", "tanh", "relu",
-    "leaky_relu", "sign", "heaviside",
+    "elu", "celu", "selu", "prelu", "rrelu", "softplus", "softmax", "softmin", "log_softmax", "sigmoid", "tanh",
+    "relu", "leaky_relu", "sign", "heaviside",
 ]
 
 
@@ -79,6 +79,17 @@ def softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3, dtyp
     if dim is None:
         dim = _get_softmax_dim("softmax", input.dim(), _stacklevel)
     return torch.ops.torch_ext.softmax(input, dim, dtype)
+
+
+def softmin(
+    input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3, dtype: Optional[torch.dtype] = None
+) -> Tensor:
+    r"""Applies softmin, :math:`\text{Softmin}(x_{i}) = \frac{\exp(-x_i)}{\sum_j \exp(-x_j)}`, over every slice along
+    ``dim``: :func:`softmax` of ``-input`` (negated in the input's dtype, then cast to ``dtype`` if given, as
+    :func:`torch.nn.functional.softmin`). See :class:`torch_ext.nn.Softmin`."""
+    if dim is None:
+        dim = _get_softmax_dim("softmin", input.dim(), _stacklevel)
+    return torch.ops.torch_ext.softmax(-input, dim, dtype)
 
 
 def log_softmax(

@@ -2,10 +2,10 @@
 (:func:`revert` swaps them back)."""
 
 from .activation import (CELU, ELU, SELU, Heaviside, LeakyReLU, LogSoftmax, PReLU, ReLU, RReLU, Sigmoid, Sign, Softmax,
-                         Softplus, Tanh)
+                         Softmax2d, Softmin, Softplus, Tanh)
 from .convert import convert, revert
 
 __all__ = [
-    "ELU", "CELU", "SELU", "PReLU", "RReLU", "Softplus", "Softmax", "LogSoftmax", "Sigmoid", "Tanh", "ReLU",
-    "LeakyReLU", "Sign", "Heaviside", "convert", "revert",
+    "ELU", "CELU", "SELU", "PReLU", "RReLU", "Softplus", "Softmax", "Softmin", "Softmax2d", "LogSoftmax", "Sigmoid",
+    "Tanh", "ReLU", "LeakyReLU", "Sign", "Heaviside", "convert", "revert",
 ]

@@ -10,8 +10,8 @@ from torch.nn import Module, Parameter, init
 from .. import functional as F
 
 __all__ = [
-    "ELU", "CELU", "SELU", "PReLU", "RReLU", "Softplus", "Softmax", "LogSoftmax", "Sigmoid", "Tanh", "ReLU", "LeakyReLU",
-    "Sign", "Heaviside",
+    "ELU", "CELU", "SELU", "PReLU", "RReLU", "Softplus", "Softmax", "Softmin", "Softmax2d", "LogSoftmax", "Sigmoid",
+    "Tanh", "ReLU", "LeakyReLU", "Sign", "Heaviside",
 ]
 
 
@@ -304,6 +304,83 @@ class Softmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class Softmin(Module):
+    r"""Applies the Softmin function to an n-dimensional input Tensor.
+
+    Rescales it so that the elements of the n-dimensional output Tensor lie in the range `[0, 1]` and every slice
+    along ``dim`` sums to 1.
+
+    .. math::
+        \text{Softmin}(x_{i}) = \frac{\exp(-x_i)}{\sum_j \exp(-x_j)}
+
+    Computed as :class:`Softmax` of :math:`-x` (torch_ext's softmax kernels).
+
+    Args:
+        dim (int): A dimension along which Softmin will be computed (so every slice along dim will sum to 1).
+
+    Shape:
+        - Input: :math:`(*)` where `*` means, any number of additional dimensions
+        - Output: :math:`(*)`, same shape as the input
+
+    Returns:
+        a Tensor of the same dimension and shape as the input, with values in the range [0, 1]
+
+    Examples::
+
+        >>> m = torch_ext.nn.Softmin(dim=1)
+        >>> output = m(torch.randn(2, 3))
+    """
+
+    __constants__ = ["dim"]
+    dim: Optional[int]
+
+    def __init__(self, dim: Optional[int] = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if not hasattr(self, "dim"):
+            self.dim = None
+
+    def forward(self, input: Tensor) -> Tensor:
+        # NB: _stacklevel=5 points the dim=None warning at the caller of the module, as torch.nn.Softmin.
+        return F.softmin(input, self.dim, _stacklevel=5)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmax2d(Module):
+    r"""Applies SoftMax over features to each spatial location.
+
+    When given an image of ``Channels x Height x Width``, it will apply `Softmax` to each location
+    :math:`(Channels, h_i, w_j)`:
+
+    .. math::
+        \text{Softmax2d}(x)_{c, h, w} = \frac{\exp(x_{c, h, w})}{\sum_{c'} \exp(x_{c', h, w})}
+
+    Shape:
+        - Input: :math:`(N, C, H, W)` or :math:`(C, H, W)`.
+        - Output: :math:`(N, C, H, W)` or :math:`(C, H, W)` (same shape as input)
+
+    Returns:
+        a Tensor of the same dimension and shape as the input with values in the range [0, 1]
+
+    Examples::
+
+        >>> m = torch_ext.nn.Softmax2d()
+        >>> # softmax over the 2nd dimension
+        >>> output = m(torch.randn(2, 3, 12, 13))
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.dim() not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.dim()}D instead")
+        # The channel dim of (N, C, H, W) and of (C, H, W).
+        return F.softmax(input, -3, _stacklevel=5)
 
 
 class LogSoftmax(Module):

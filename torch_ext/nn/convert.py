@@ -27,6 +27,8 @@ def _converters() -> Dict[Type[Module], Callable[[Module], Module]]:
         torch.nn.RReLU: lambda m: A.RReLU(m.lower, m.upper, m.inplace),
         torch.nn.Softplus: lambda m: A.Softplus(m.beta, m.threshold),
         torch.nn.Softmax: lambda m: A.Softmax(m.dim),
+        torch.nn.Softmin: lambda m: A.Softmin(m.dim),
+        torch.nn.Softmax2d: lambda m: A.Softmax2d(),
         torch.nn.LogSoftmax: lambda m: A.LogSoftmax(m.dim),
         torch.nn.Sigmoid: lambda m: A.Sigmoid(),
         torch.nn.Tanh: lambda m: A.Tanh(),
@@ -36,8 +38,8 @@ def _converters() -> Dict[Type[Module], Callable[[Module], Module]]:
 
 
 def convert(module: Module) -> Module:
-    r"""Replace every ``torch.nn`` PReLU, RReLU, ELU, CELU, SELU, Softplus, Softmax, LogSoftmax, Sigmoid, Tanh, ReLU
-    and LeakyReLU in :attr:`module` with the ``torch_ext.nn`` layer of the same arguments.
+    r"""Replace every ``torch.nn`` PReLU, RReLU, ELU, CELU, SELU, Softplus, Softmax, Softmin, Softmax2d, LogSoftmax,
+    Sigmoid, Tanh, ReLU and LeakyReLU in :attr:`module` with the ``torch_ext.nn`` layer of the same arguments.
 
     Parameters are kept (the same :class:`~torch.nn.Parameter` objects, so an optimizer built before the
     call still updates them), as are the layers' flags and training mode; the state_dict keys do not

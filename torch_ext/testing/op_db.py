@@ -94,6 +94,9 @@ class ModuleInfo:
     ctor_args: Tuple[Tuple[tuple, dict], ...] = ()
     # The twin where torch.nn has none (the step units): a pure-PyTorch reference (torch_ext.testing.reference).
     twin: Optional[type] = None
+    # Sizes the module tests insert between the batch and the feature dim of their (batch, features) inputs, for a
+    # layer that takes only some ranks: Softmax2d's (N, C, H, W), softmax over C.
+    inner_dims: Tuple[int, ...] = ()
 
     @property
     def cls(self) -> type:
@@ -237,6 +240,9 @@ class OpInfo:
     # ill-conditioned (SwishSign near its zero): the special values' ulp bound against float64 scales by it.
     # None: 1.
     backward_condition: Optional[Callable] = None
+    # The row whose kernels this row's op only composes (softmin: softmax of -input; Softmax2d: softmax over dim -3):
+    # the benchmark times that row, not this one. None: the row's own kernels.
+    kernels_of: Optional[str] = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,10 +285,13 @@ def _input_and_args(tensors):
     return tensors[0], tuple(tensors[1:])
 
 
-def _softmax_samples() -> Dict[str, SampleBuilder]:
+_SOFTMAX_LAYOUTS = ("contiguous", "scalar_0d", "transposed", "channels_last", "expanded", "empty")
+
+
+def _softmax_samples(layouts=_SOFTMAX_LAYOUTS) -> Dict[str, SampleBuilder]:
     """Every dim of a few layouts, with no dtype argument and with float32 and float64 ones."""
     out = {}
-    for layout in ("contiguous", "scalar_0d", "transposed", "channels_last", "expanded", "empty"):
+    for layout in layouts:
         ndim = make_input(layout, torch.float64, "meta").dim()
         for dim in range(-max(ndim, 1), max(ndim, 1)):
             for dtype_arg in (None, torch.float32, torch.float64):
@@ -432,9 +441,14 @@ def _rrelu_calls(training: bool) -> OpCalls:
     return op_calls
 
 
-def _softmax_calls(name: str) -> OpCalls:
+def _softmax_calls(name: str, negate: bool = False, dim: Optional[int] = None) -> OpCalls:
+    """The forward and backward ops on a sample of (dim, dtype) arguments; negate: on -input (softmin's call); dim:
+    at this dim, on a sample without arguments (Softmax2d's)."""
+    fixed_dim = dim
+
     def op_calls(s, g, writable_copy):
-        x, (dim, dtype) = s.input, s.args
+        x, (dim, dtype) = s.input, s.args if fixed_dim is None else (fixed_dim, None)
+        x = -x if negate else x
         forward = getattr(ops, name)
 
         def backward():
@@ -524,6 +538,8 @@ def _softmax_gradcheck_samples() -> Dict[str, SampleBuilder]:
                 make_input(lambda v: v((4, 3)).t(), dtype, device, seed=6), (0, None))}
 
 
+# The softmax2d row's call: the layer itself (its rank check and dim -3).
+_SOFTMAX2D = TN.Softmax2d()
 _NO_INPLACE = OptOut("the row has no in-place op")
 _NO_PARITY = OptOut("the row has no parity samples")
 
@@ -578,10 +594,10 @@ def _softmax_opcheck(name: str) -> OpcheckInfo:
                         f"{name}_backward(float16)": backward_call(torch.float16)})
 
 
-def _softmax_validation(name: str, ours: Callable, theirs: Callable) -> Tuple[ValidationCase, ...]:
-    # Over rows of 8 (the last dim) and over columns (dim 0).
+def _softmax_validation(name: str, ours: Callable, theirs: Callable, bounds: str = "") -> Tuple[ValidationCase, ...]:
+    # Over rows of 8 (the last dim) and over columns (dim 0); bounds: those of the op (default: name's).
     return tuple(ValidationCase(f"{name}(dim={dim})", lambda x, dim=dim: ours(_rows_of_8(x), dim).view_as(x),
-                                lambda x, dim=dim: theirs(_rows_of_8(x), dim).view_as(x), name, dim)
+                                lambda x, dim=dim: theirs(_rows_of_8(x), dim).view_as(x), bounds or name, dim)
                  for dim in (-1, 0))
 
 
@@ -915,6 +931,56 @@ op_db: List[OpInfo] = [
         gradcheck_samples=_softmax_gradcheck_samples(), inplace_backward_allowed=_NO_INPLACE,
         zero_signs_like_ref=_NO_PARITY)
     for name, cls_name in (("softmax", "Softmax"), ("log_softmax", "LogSoftmax"))
+] + [
+    # softmin and Softmax2d compose softmax's op (softmax of -input; softmax over dim -3): their rows check the
+    # composition (the ops it calls and no ATen twin, grad_fn, compile, export, the layers); softmax's kernels are
+    # the softmax row's.
+    OpInfo(
+        name="softmin", family="softmax", functional="softmin",
+        op=lambda x, dim, dtype: TF.softmin(x, dim, dtype=dtype),
+        ref=lambda x, dim, dtype: F.softmin(x, dim, dtype=dtype),
+        forward_op="softmax", backward_op="softmax_backward", ops=("softmax", "softmax_backward"),
+        op_calls=_softmax_calls("softmax", negate=True), samples=_softmax_samples(("contiguous", "scalar_0d", "empty")),
+        large_samples=_shape_samples(_SOFTMAX_LARGE[:1]), kernels_of="softmax",
+        thread_samples=OptOut("softmax's kernels (the softmax row's) on -input, which negation gives exactly"),
+        autograd_function="SoftmaxFunction", forbidden_aten=_SOFTMAX_FORBIDDEN, small_sample="contiguous-dim1-None",
+        module=ModuleInfo("Softmin", dict(dim=1), ("dim",),
+                          (((), {}), ((1,), {}), ((), {"dim": -1}), ((0,), {}), ((), {"dim": None}))),
+        autocast=AutocastPolicy("softmax.int", frozenset({"AutocastCUDA"})),
+        bench_args=OptOut("softmax's kernels: the softmax row's benchmark"),
+        bench_backward=OptOut("softmax's kernels: the softmax row's benchmark"),
+        error_calls=ErrorCalls(forward=(), wrappers=(
+            ("softmin/functional", "torch_ext.functional.softmin(x, dim=0)", "softmax"),
+            ("softmin/nn", "torch_ext.nn.Softmin(dim=0)(x)", "softmax"))),
+        opcheck=OptOut("softmax's op: the softmax row's opcheck"),
+        validation=_softmax_validation("softmin", TF.softmin, F.softmin, bounds="softmax"),
+        parity_samples=OptOut("softmax of -input, dtype argument: tests/test_softmax.py's softmin section"),
+        special_samples=OptOut("softmax's special rows (the softmax row's), on -input"),
+        gradcheck_samples=_softmax_gradcheck_samples(), inplace_backward_allowed=_NO_INPLACE,
+        zero_signs_like_ref=_NO_PARITY),
+    OpInfo(
+        name="softmax2d", family="softmax", functional="softmax", op=_SOFTMAX2D, ref=nn.Softmax2d(),
+        forward_op="softmax", backward_op="softmax_backward", ops=("softmax", "softmax_backward"),
+        op_calls=_softmax_calls("softmax", dim=-3),
+        # (C, H, W) and (N, C, H, W) inputs, dense, channels_last, not dense, empty
+        samples=_layout_samples(("contiguous", "channels_last", "permuted_sliced", "empty_middle")),
+        large_samples=_layout_samples(["large_channels_last"]), kernels_of="softmax",
+        thread_samples=OptOut("softmax's kernels: the softmax row's (dim 1 of a channels_last input among them)"),
+        autograd_function="SoftmaxFunction", forbidden_aten=_SOFTMAX_FORBIDDEN,
+        module=ModuleInfo("Softmax2d", {}, (), (((), {}),), inner_dims=(3, 2)),
+        autocast=AutocastPolicy("softmax.int", frozenset({"AutocastCUDA"})),
+        bench_args=OptOut("softmax's kernels: the softmax row's benchmark"),
+        bench_backward=OptOut("softmax's kernels: the softmax row's benchmark"),
+        error_calls=ErrorCalls(forward=(), wrappers=(
+            ("softmax2d/nn", "torch_ext.nn.Softmax2d()(x.view(3, 2, 1))", "softmax"),)),
+        opcheck=OptOut("softmax's op: the softmax row's opcheck"),
+        parity_samples=OptOut("softmax over dim -3: tests/test_softmax.py's Softmax2d section"),
+        special_samples=OptOut("softmax's special rows (the softmax row's)"),
+        gradcheck_samples={"(3, 2, 2)": lambda dtype, device: SampleInput(
+                               make_input(lambda v: v((3, 2, 2)), dtype, device, seed=5)),
+                           "(2, 3, 2, 2)-channels_last": lambda dtype, device: SampleInput(
+                               make_input("channels_last", dtype, device, seed=6))},
+        inplace_backward_allowed=_NO_INPLACE, zero_signs_like_ref=_NO_PARITY),
 ] + [
     _saturating_row("sigmoid", "Sigmoid"),
     _saturating_row("tanh", "Tanh"),
