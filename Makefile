@@ -54,7 +54,8 @@ test-torch-range:
 	bash scripts/torch_range.sh $(PYTHON) $(TORCH_VERSION_NEWEST) $(BUILD)/torch-$(TORCH_VERSION_NEWEST)
 
 # Trains a torch_ext classifier on the 8x8 digits, prints the validation report, runs the trained model
-# from C++ (examples/run_model: TorchScript and AOTInductor) on the test set, and plots into build/demo.
+# from C++ (examples/run_model: TorchScript and AOTInductor) on the test set, compares the activations (a
+# small MLP trained once per activation), and plots into build/demo.
 demo: build
 	$(PY) -m torch_ext.demo --out $(BUILD)/demo --run-model $(CMAKE_BUILD)/examples/run_model/run_model
 

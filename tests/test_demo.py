@@ -1,6 +1,8 @@
 """`make demo` (python -m torch_ext.demo): the whole demo as `make demo` runs it, its parts, and its failure
 paths."""
 
+import json
+import math
 import subprocess
 import sys
 
@@ -9,7 +11,7 @@ import torch
 
 import torch_ext.demo.__main__ as demo
 import torch_ext.validate as validate
-from torch_ext.demo import plots
+from torch_ext.demo import compare, plots
 from torch_ext.demo.model import classifier, load_digits_split, train
 
 PROGRAM = demo.DEFAULT_PROGRAM
@@ -57,35 +59,113 @@ def test_make_demo(tmp_path):
     for fmt in ("torchscript", "aoti"):
         assert f"{fmt}: C++ predictions equal Python's on 360/360 test digits" in out, fmt
     assert out.count("predictions equal to Python's: 360/360") == 2  # the C++ program's own reports
+    assert "activation  " in out and "epochs to 90 %" in out
+    for activation in compare.ACTIVATIONS:
+        assert f"\n{activation.name}  " in out, activation.name  # a row of the comparison's table
     for name in ("training.png", "activations.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC, name
-    for name in ("model.pt", "model.pt2", "test_set.pt"):
+    for name in ("model.pt", "model.pt2", "test_set.pt", "activations.json", "activations.csv"):
         assert (tmp_path / name).is_file(), name
     assert out.rstrip().endswith(f"demo: all steps ok; artifacts in {tmp_path}")
 
 
 def test_demo_fails_when_a_step_fails(tmp_path, capsys):
-    # An accuracy it cannot reach and a missing C++ program: both steps fail, the others still run.
+    # An accuracy it cannot reach, a missing C++ program and a comparison of one epoch (sigmoid's MLP stays far
+    # below 90 %): the three steps fail, the plots still come.
     rc = demo.main(["--out", str(tmp_path), "--epochs", "1", "--min-accuracy", "1.01", "--skip-validate",
-                    "--formats", "torchscript", "--run-model", str(tmp_path / "missing"), "--no-progress"])
+                    "--formats", "torchscript", "--run-model", str(tmp_path / "missing"), "--compare-epochs", "1",
+                    "--no-progress"])
     out = capsys.readouterr().out
     assert rc == 1
     assert "demo: FAILED: Train a torch_ext classifier" in out and "Run the trained model from C++" in out
-    assert (tmp_path / "activations.png").is_file()
+    assert "Activations compared" in out.split("demo: FAILED:")[1] and "FAILED: sigmoid: test accuracy" in out
+    assert (tmp_path / "activations.png").is_file() and (tmp_path / "activations.json").is_file()
 
 
 def test_plotted_derivatives_are_torchs():
     # The derivative curves come from the torch_ext ops' backward; they must be the true derivatives.
     x = torch.linspace(-4, 4, 101, dtype=torch.float64)
     references = {
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "ReLU": torch.relu,
+        "Leaky ReLU (0.01)": torch.nn.functional.leaky_relu,
+        "PReLU (a=0.25 at init)": lambda t: torch.nn.functional.prelu(t, torch.tensor([0.25], dtype=t.dtype)),
         "ELU (alpha=1)": torch.nn.functional.elu,
         "SELU": torch.nn.functional.selu,
         "softplus (beta=1)": torch.nn.functional.softplus,
         "softmax([x, 0])[0]": torch.sigmoid,
     }
-    for name, fn in plots.ACTIVATIONS:
+    checked = set()
+    for name, fn, surrogate in plots.PANELS:
         if name in references:
+            assert not surrogate, name
             y, dy = plots.value_and_derivative(fn, x)
             y_ref, dy_ref = plots.value_and_derivative(references[name], x)
             torch.testing.assert_close(y, y_ref, msg=name)
             torch.testing.assert_close(dy, dy_ref, msg=name)
+            checked.add(name)
+    assert checked == set(references)
+
+
+def test_plotted_sign_panels_show_the_surrogates():
+    # Sign's panels plot the surrogate its backward uses (the true derivative is 0 almost everywhere).
+    x = torch.linspace(-4, 4, 101, dtype=torch.float64)
+    step = torch.where(x < 0, -1.0, 1.0).double()
+    surrogates = {
+        "sign (identity)": torch.ones_like(x),
+        "sign (clipped)": (x.abs() <= 1).double(),
+        "sign (approx_sign)": torch.where(x.abs() <= 1, 2 - 2 * x.abs(), torch.zeros_like(x)),
+    }
+    panels = {name: (fn, surrogate) for name, fn, surrogate in plots.PANELS}
+    for name, expected in surrogates.items():
+        fn, surrogate = panels[name]
+        assert surrogate, name
+        y, dy = plots.value_and_derivative(fn, x)
+        torch.testing.assert_close(y, step, msg=name)
+        torch.testing.assert_close(dy, expected, msg=name)
+
+
+def test_the_plot_and_the_table_read_one_list():
+    names = [a.name for a in compare.ACTIVATIONS]
+    assert [name for name, _, _ in plots.PANELS[: len(names)]] == names
+    assert [s for _, _, s in plots.PANELS[: len(names)]] == [a.surrogate for a in compare.ACTIVATIONS]
+    assert len(names) == len(set(names)) == 12
+    assert sum(a.surrogate for a in compare.ACTIVATIONS) == 4  # sign with each surrogate
+
+
+def test_activations_compared(tmp_path):
+    # The comparison step on 3 epochs (about 2 s): a row for every activation, in the list's order, in the
+    # printed table and in the JSON and CSV files; then the plot of every activation.
+    data = load_digits_split()
+    compare.run(data, tmp_path, epochs=3)  # its verdict at 3 epochs is not the point here
+    table = json.loads((tmp_path / "activations.json").read_text())
+    assert table["epochs"] == 3 and table["target"] == compare.TARGET
+    rows = {r["activation"]: r for r in table["rows"]}
+    assert list(rows) == [a.name for a in compare.ACTIVATIONS]
+    for name, r in rows.items():
+        assert 0 <= r["test_accuracy"] <= 1, name
+        assert len(r["loss"]) == len(r["test_accuracy_per_epoch"]) == 3, name
+        assert all(math.isfinite(v) for v in r["loss"] + r["test_accuracy_per_epoch"]), name
+        assert r["test_accuracy"] == r["test_accuracy_per_epoch"][-1], name
+        reached = [e for e, a in enumerate(r["test_accuracy_per_epoch"], 1) if a >= compare.TARGET]
+        assert r["epochs_to_target"] == (reached[0] if reached else None), name
+        assert r["seconds"] > 0, name
+    assert rows["ReLU"]["test_accuracy"] > 0.6  # chance is 0.1
+    csv_lines = (tmp_path / "activations.csv").read_text().splitlines()
+    assert len(csv_lines) == 1 + len(compare.ACTIVATIONS)
+    assert plots.plot_activations(tmp_path / "activations.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_comparison_table_and_verdict():
+    def row(name, accuracy, surrogate=False, loss=0.1):
+        return compare.Row(name, surrogate, accuracy, None if accuracy < 0.9 else 1, 1.0, [loss], [accuracy])
+
+    rows = [row("sign (identity)", 0.5, surrogate=True), row("ReLU", 0.95), row("tanh", 0.85),
+            row("sigmoid", 0.97, loss=float("nan"))]
+    # A sign row's low accuracy is reported, not judged; a smooth one's fails the step, as a NaN does.
+    assert compare.problems(rows) == ["tanh: test accuracy 85.00 % < 90 %", "sigmoid: a loss or accuracy is not finite"]
+    assert compare.problems(rows[:2]) == []
+    lines = compare.format_table(rows).splitlines()
+    assert len(lines) == 2 + len(rows) and len({len(line) for line in lines}) == 1  # aligned
+    assert lines[2].split() == ["sign", "(identity)", "50.00", "%", "never", "1.00", "s"]

@@ -1,8 +1,9 @@
 """``make demo``: train a torch_ext classifier on the 8x8 digits, print the validation report, run the
-trained model from C++ (TorchScript and AOTInductor) on the whole test set, and plot.
+trained model from C++ (TorchScript and AOTInductor) on the whole test set, compare the activations (a
+small MLP trained once per activation), and plot.
 
     python -m torch_ext.demo [--out build/demo] [--run-model build/cmake/examples/run_model/run_model]
-                             [--epochs 40] [--formats aoti,torchscript] [--skip-validate]
+                             [--epochs 40] [--formats aoti,torchscript] [--skip-validate] [--compare-epochs 20]
 
 Each step reports ok or FAILED; the exit status is 1 if any failed (a later step still runs when it can).
 """
@@ -19,7 +20,7 @@ import torch
 import torch_ext
 from torch_ext import validate
 
-from . import export
+from . import compare, export
 from .model import classifier, load_digits_split, train
 
 ROOT = Path(torch_ext.__file__).resolve().parents[1]
@@ -61,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-validate", action="store_true", help="leave out the validation report")
     parser.add_argument("--validate-size", type=int, default=validate.DEFAULT_SIZE,
                         help="elements per validation accuracy check")
+    parser.add_argument("--compare-epochs", type=int, default=compare.EPOCHS,
+                        help="epochs per activation in the comparison (a small MLP trained once per activation)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -78,7 +81,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"torch_ext {info['version']} (torch {info['torch_version']}, CPU kernels {info['cpu_capability']}), "
           f"{torch.get_num_threads()} threads; artifacts in {args.out}")
 
-    steps = Steps(3 + (not args.skip_validate))
+    steps = Steps(4 + (not args.skip_validate))
     state = {}
 
     def train_step() -> bool:
@@ -131,6 +134,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             ok = ok and equal
         return ok
 
+    def compare_step() -> bool:
+        data = state.get("data") or load_digits_split(seed=args.seed)
+        return compare.run(data, args.out, epochs=args.compare_epochs, seed=args.seed)
+
     def plot_step() -> bool:
         from . import plots
 
@@ -150,6 +157,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     else:
         print("\n(C++ step skipped: no trained model)")
         steps.failed.append("C++ inference (no model)")
+    steps.run("Activations compared: the digits MLP trained once per activation", compare_step)
     steps.run("Plots: training curve, activations and derivatives", plot_step)
 
     if steps.failed:

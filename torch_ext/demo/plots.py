@@ -8,6 +8,7 @@ from typing import Callable, List, Tuple
 import torch
 
 from .. import functional as TF
+from .compare import ACTIVATIONS
 from .model import History
 
 
@@ -42,10 +43,6 @@ def plot_training(history: History, path: Path) -> Path:
     return Path(path)
 
 
-def _prelu(x):
-    return TF.prelu(x, torch.tensor([0.25], dtype=x.dtype))
-
-
 def _softmax_first(x):
     # softmax over two logits (x, 0): the first probability, which is sigmoid(x).
     return TF.softmax(torch.stack([x, torch.zeros_like(x)], dim=1), dim=1)[:, 0]
@@ -55,16 +52,19 @@ def _log_softmax_first(x):
     return TF.log_softmax(torch.stack([x, torch.zeros_like(x)], dim=1), dim=1)[:, 0]
 
 
-ACTIVATIONS: List[Tuple[str, Callable[[torch.Tensor], torch.Tensor]]] = [
-    ("ELU (alpha=1)", lambda x: TF.elu(x)),
+# The classifier's other ops, which the comparison does not train: plotted after the compared activations.
+OTHER_FUNCTIONS: List[Tuple[str, Callable[[torch.Tensor], torch.Tensor]]] = [
     ("CELU (alpha=0.5)", lambda x: TF.celu(x, 0.5)),
     ("SELU", lambda x: TF.selu(x)),
-    ("PReLU (a=0.25)", _prelu),
-    ("RReLU (eval: slope (l+u)/2)", lambda x: TF.rrelu(x)),
-    ("softplus (beta=1)", lambda x: TF.softplus(x)),
     ("softmax([x, 0])[0]", _softmax_first),
     ("log_softmax([x, 0])[0]", _log_softmax_first),
 ]
+
+# (title, function of a float64 tensor, whether its backward is a surrogate): the compared activations as
+# layers of width 1 in eval mode (PReLU's initial slope, RReLU's fixed one), then the other functions.
+PANELS: List[Tuple[str, Callable[[torch.Tensor], torch.Tensor], bool]] = [
+    (a.name, a.layer(1).eval().to(torch.float64), a.surrogate) for a in ACTIVATIONS
+] + [(name, fn, False) for name, fn in OTHER_FUNCTIONS]
 
 
 def value_and_derivative(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -76,17 +76,21 @@ def value_and_derivative(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Te
 
 
 def plot_activations(path: Path, lo: float = -4.0, hi: float = 4.0, points: int = 801) -> Path:
-    """One panel per activation: the function and its derivative; RReLU's panel adds training-mode
-    samples, whose slopes are drawn from U(lower, upper)."""
+    """One panel per function of PANELS: the function and its derivative, or for sign the surrogate its
+    backward uses; RReLU's panel adds training-mode samples, whose slopes are drawn from U(lower, upper)."""
     plt = _pyplot()
     x = torch.linspace(lo, hi, points, dtype=torch.float64)
     cols = 4
-    rows = (len(ACTIVATIONS) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.4 * rows), sharex=True)
-    for ax, (name, fn) in zip(axes.flat, ACTIVATIONS):
+    rows = (len(PANELS) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), sharex=True)
+    legends = set()
+    for ax, (name, fn, surrogate) in zip(axes.flat, PANELS):
         y, dy = value_and_derivative(fn, x)
         ax.plot(x, y, color="tab:blue", label="f(x)")
-        ax.plot(x, dy, color="tab:orange", linestyle="--", label="f'(x) (autograd)")
+        if surrogate:
+            ax.plot(x, dy, color="tab:red", linestyle="--", label="surrogate (backward)")
+        else:
+            ax.plot(x, dy, color="tab:orange", linestyle="--", label="f'(x) (autograd)")
         if name.startswith("RReLU"):
             gen = torch.Generator().manual_seed(0)
             xs = torch.rand(400, generator=gen, dtype=torch.float64) * (hi - lo) + lo
@@ -95,10 +99,13 @@ def plot_activations(path: Path, lo: float = -4.0, hi: float = 4.0, points: int 
         ax.axvline(0, color="black", linewidth=0.5)
         ax.set_title(name, fontsize=10)
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(ACTIVATIONS):]:
+        if surrogate not in legends:  # one legend for the sign panels, one for the others
+            legends.add(surrogate)
+            ax.legend(loc="lower right" if surrogate else "upper left", fontsize=8)
+    for ax in list(axes.flat)[len(PANELS):]:
         ax.axis("off")
-    axes.flat[0].legend(loc="upper left", fontsize=8)
-    fig.suptitle("torch_ext activations and their derivatives (torch_ext ops, backward by autograd)")
+    fig.suptitle("torch_ext activations and their derivatives (torch_ext ops, backward by autograd; "
+                 "sign's is its surrogate gradient)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
