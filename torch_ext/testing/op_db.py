@@ -911,7 +911,10 @@ op_db: List[OpInfo] = [
         inplace_backward_allowed=_NO_INPLACE, zero_signs_like_ref=lambda beta, threshold: True),
 ] + [
     OpInfo(
-        name=name, family="softmax", functional=name, op=getattr(TF, name), ref=getattr(F, name),
+        name=name, family="softmax", functional=name,
+        # (dtype as a keyword: the third positional parameter is _stacklevel)
+        op=lambda x, dim, dtype, name=name: getattr(TF, name)(x, dim, dtype=dtype),
+        ref=lambda x, dim, dtype, name=name: getattr(F, name)(x, dim, dtype=dtype),
         forward_op=name, backward_op=name + "_backward", ops=(name, name + "_backward"),
         op_calls=_softmax_calls(name), samples=_softmax_samples(), large_samples=_shape_samples(_SOFTMAX_LARGE),
         thread_samples=_shape_samples(_SOFTMAX_LARGE),
