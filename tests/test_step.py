@@ -160,7 +160,7 @@ def test_argument_errors(name):
                 call(beta=beta)
 
 
-def test_module_repr_matches_cpp_style():
+def test_module_repr():
     assert repr(torch_ext.nn.Sign()) == "Sign(grad='identity', beta=5.0)"
     assert repr(torch_ext.nn.Heaviside("swish_sign", 2.0)) == "Heaviside(grad='swish_sign', beta=2.0)"
 

@@ -133,6 +133,12 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     return torch.ops.torch_ext.leaky_relu(input, negative_slope)
 
 
+# sign's and heaviside's surrogate gradients (their grad argument), in the order of csrc/ops/math/step_math.h's
+# StepGrad, and the |beta x| past which SwishSign's is 0 (csrc/ops/elementwise/step.h's kSwishSignArgumentCap).
+STEP_GRADS = ("identity", "clipped", "approx_sign", "swish_sign")
+SWISH_SIGN_ARGUMENT_CAP = 1e4
+
+
 def sign(input: Tensor, grad: str = "identity", beta: float = 5.0) -> Tensor:
     r"""The perceptron's sign unit, trainable: :math:`-1` for :math:`x < 0`, :math:`+1` for :math:`x \geq 0`
     (:math:`-0` included, the binary-network convention; :func:`torch.sign` gives 0 there), NaN for NaN

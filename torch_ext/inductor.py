@@ -26,6 +26,8 @@ from typing import Callable, Dict, FrozenSet, Iterable, Iterator
 
 import torch
 
+from .functional import STEP_GRADS, SWISH_SIGN_ARGUMENT_CAP
+
 __all__ = ["DECOMPOSABLE", "DEFAULT_DECOMPOSED", "decomposed_ops", "decomposing", "set_decomposed_ops"]
 
 ops = torch.ops.torch_ext
@@ -127,13 +129,11 @@ def _leaky_relu_backward(grad_output, self, negative_slope, self_is_result):
     return torch.where(b > 0, g, g * negative_slope).to(grad_output.dtype)
 
 
-_STEP_GRADS = ("identity", "clipped", "approx_sign", "swish_sign")
-_SWISH_SIGN_ARGUMENT_CAP = 1e4  # step.h's kSwishSignArgumentCap
 
 
 def _step_arguments_valid(grad, beta) -> bool:
     # Otherwise the op's own error (step.h's check_params).
-    return grad in _STEP_GRADS and beta == beta and 0 < beta < float("inf")
+    return grad in STEP_GRADS and beta == beta and 0 < beta < float("inf")
 
 
 def _step(low: float, high: float) -> Callable:
@@ -157,7 +157,7 @@ def _step_backward(scale: float) -> Callable:
             return (g * scale).to(grad_output.dtype)
         a = x.abs()
         if grad == "swish_sign":
-            u = torch.clamp_max(a * beta, _SWISH_SIGN_ARGUMENT_CAP)
+            u = torch.clamp_max(a * beta, SWISH_SIGN_ARGUMENT_CAP)
             h = torch.exp(-u * 0.5)
             e = h * h
             p = 1 + e

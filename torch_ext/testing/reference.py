@@ -6,13 +6,9 @@ input's dtype: the reference is the float64 truth."""
 import torch
 from torch import Tensor, nn
 
-__all__ = ["STEP_GRADS", "step_surrogate", "step_surrogate_condition", "sign", "heaviside", "Sign", "Heaviside"]
+from torch_ext.functional import STEP_GRADS, SWISH_SIGN_ARGUMENT_CAP
 
-# grad's values, in the order of csrc/ops/math/step_math.h's StepGrad.
-STEP_GRADS = ("identity", "clipped", "approx_sign", "swish_sign")
-# |beta x| past which SwishSign's derivative is 0 (cosh overflows in float64 past ~710; the cap keeps inf from
-# giving inf / inf).
-_SWISH_SIGN_ARGUMENT_CAP = 1e4
+__all__ = ["STEP_GRADS", "step_surrogate", "step_surrogate_condition", "sign", "heaviside", "Sign", "Heaviside"]
 
 
 def step_surrogate(x: Tensor, grad: str, beta: float) -> Tensor:
@@ -28,7 +24,7 @@ def step_surrogate(x: Tensor, grad: str, beta: float) -> Tensor:
         # beta (2 - u tanh(u/2)) / (1 + cosh(u)) at u = beta |x|, written with h = exp(-u/2) (1 + cosh(u) =
         # (1 + h^2)^2 / (2 h^2)) so that neither it nor its derivative overflows (cosh does past u ~ 710, and
         # autograd then makes inf / inf); tests/test_step.py checks it against the cosh form.
-        u = (beta * a).clamp_max(_SWISH_SIGN_ARGUMENT_CAP)
+        u = (beta * a).clamp_max(SWISH_SIGN_ARGUMENT_CAP)
         h = torch.exp(-u / 2)
         e = h * h
         d = 2 * beta * h * h * (2 - u * (1 - e) / (1 + e)) / ((1 + e) * (1 + e))
@@ -43,7 +39,7 @@ def step_surrogate_condition(x: Tensor, grad: str, beta: float) -> Tensor:
     cancels near its zero (u t = 2, u ~ 2.4) and its exponential tail amplifies u's rounding u-fold."""
     if grad != "swish_sign":
         return torch.ones_like(x)
-    u = (beta * x.double()).abs().clamp_max(_SWISH_SIGN_ARGUMENT_CAP)
+    u = (beta * x.double()).abs().clamp_max(SWISH_SIGN_ARGUMENT_CAP)
     t = torch.tanh(u / 2)
     f = 2 - u * t
     df = -t - u / 2 * (1 - t * t)
