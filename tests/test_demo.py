@@ -95,6 +95,9 @@ def test_plotted_derivatives_are_torchs():
         "SELU": torch.nn.functional.selu,
         "softplus (beta=1)": torch.nn.functional.softplus,
         "softmax([x, 0])[0]": torch.sigmoid,
+        # the seed's two classes: log_softmax([x, 0])[0] = logsigmoid(x)
+        "log_softmax([x, 0])[0]": torch.nn.functional.logsigmoid,
+        "logsigmoid": torch.nn.functional.logsigmoid,
     }
     checked = set()
     for name, fn, surrogate in plots.PANELS:
@@ -110,15 +113,18 @@ def test_plotted_derivatives_are_torchs():
 
 def test_plotted_sign_panels_show_the_surrogates():
     # Sign's panels plot the surrogate its backward uses (the true derivative is 0 almost everywhere).
+    # Heaviside's step and surrogate are sign's halved, shifted up by 1/2.
     x = torch.linspace(-4, 4, 101, dtype=torch.float64)
-    step = torch.where(x < 0, -1.0, 1.0).double()
+    sign = torch.where(x < 0, -1.0, 1.0).double()
+    clipped = (x.abs() <= 1).double()
     surrogates = {
-        "sign (identity)": torch.ones_like(x),
-        "sign (clipped)": (x.abs() <= 1).double(),
-        "sign (approx_sign)": torch.where(x.abs() <= 1, 2 - 2 * x.abs(), torch.zeros_like(x)),
+        "sign (identity)": (sign, torch.ones_like(x)),
+        "sign (clipped)": (sign, clipped),
+        "sign (approx_sign)": (sign, torch.where(x.abs() <= 1, 2 - 2 * x.abs(), torch.zeros_like(x))),
+        "heaviside (clipped)": ((sign + 1) / 2, clipped / 2),
     }
     panels = {name: (fn, surrogate) for name, fn, surrogate in plots.PANELS}
-    for name, expected in surrogates.items():
+    for name, (step, expected) in surrogates.items():
         fn, surrogate = panels[name]
         assert surrogate, name
         y, dy = plots.value_and_derivative(fn, x)
@@ -130,8 +136,8 @@ def test_the_plot_and_the_table_read_one_list():
     names = [a.name for a in compare.ACTIVATIONS]
     assert [name for name, _, _ in plots.PANELS[: len(names)]] == names
     assert [s for _, _, s in plots.PANELS[: len(names)]] == [a.surrogate for a in compare.ACTIVATIONS]
-    assert len(names) == len(set(names)) == 12
-    assert sum(a.surrogate for a in compare.ACTIVATIONS) == 4  # sign with each surrogate
+    assert len(names) == len(set(names)) == 13
+    assert sum(a.surrogate for a in compare.ACTIVATIONS) == 5  # sign with each surrogate, heaviside
 
 
 def test_activations_compared(tmp_path):

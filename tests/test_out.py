@@ -56,6 +56,8 @@ CASES = [
          lambda x, g: (g, ops.log_softmax(x, 1), 1, x.dtype)),
     Case("leaky_relu", ops.leaky_relu.out, lambda x, g: (x, 0.2)),
     Case("leaky_relu_backward", ops.leaky_relu_backward.grad_input, lambda x, g: (g, x, 0.2, False)),
+    Case("logsigmoid", ops.logsigmoid.out, lambda x, g: (x,)),
+    Case("logsigmoid_backward", ops.logsigmoid_backward.grad_input, lambda x, g: (g, x)),
 ] + [
     case
     for name in ("sign", "heaviside")

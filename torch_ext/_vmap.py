@@ -139,7 +139,7 @@ _RULES = {
 # The generic elementwise rows without an own rule above: the forward, in-place and backward ops, batched over
 # their tensor arguments.
 for _name, _saved in (("sigmoid", "output"), ("tanh", "output"), ("relu", "output"), ("leaky_relu", "self"),
-                      ("sign", "self"), ("heaviside", "self")):
+                      ("logsigmoid", "self"), ("sign", "self"), ("heaviside", "self")):
     for _op in [getattr(ops, _name).default] + ([getattr(ops, _name + "_").default] if hasattr(ops, _name + "_")
                                                 else []):
         _RULES[_op] = batch_rule(_op, ["self"])

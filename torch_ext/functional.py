@@ -8,7 +8,7 @@ import torch
 
 __all__ = [
     "elu", "celu", "selu", "prelu", "rrelu", "softplus", "softmax", "softmin", "log_softmax", "sigmoid", "tanh",
-    "relu", "leaky_relu", "sign", "heaviside",
+    "relu", "leaky_relu", "logsigmoid", "sign", "heaviside",
 ]
 
 
@@ -113,6 +113,12 @@ def tanh(input: Tensor) -> Tensor:
     r"""Applies :math:`\tanh(x)` element-wise; an integer or bool input gives a result of the default float dtype,
     as :func:`torch.tanh`. See :class:`torch_ext.nn.Tanh`."""
     return torch.ops.torch_ext.tanh(input)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    r"""Applies :math:`\log(1 / (1 + \exp(-x)))` element-wise, as :func:`torch.nn.functional.logsigmoid` (floating
+    inputs only). See :class:`torch_ext.nn.LogSigmoid`."""
+    return torch.ops.torch_ext.logsigmoid(input)
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:

@@ -109,6 +109,19 @@ def _tanh_backward(grad_output, output):
     return (g * (1 - y * y)).to(grad_output.dtype)
 
 
+def _logsigmoid(self):
+    # logsigmoid_math.h: min(x, 0) - log1p(exp(-|x|)) (exp never overflows).
+    x = _opmath(self)
+    return (torch.where(x < 0, x, torch.zeros_like(x)) - torch.log1p(torch.exp(-x.abs()))).to(self.dtype)
+
+
+def _logsigmoid_backward(grad_output, self):
+    # g * sigmoid(-x): g * (1 / (1 + e)) for x < 0, g * (e / (1 + e)) for x >= 0, e = exp(-|x|).
+    g, x = _opmath(grad_output), _opmath(self)
+    e = torch.exp(-x.abs())
+    return (g * (torch.where(x < 0, torch.ones_like(e), e) / (1 + e))).to(grad_output.dtype)
+
+
 def _relu(self):
     return torch.where(self < 0, torch.zeros_like(self), self)
 
@@ -268,6 +281,7 @@ _DECOMPOSITIONS: Dict[str, Dict[str, Callable]] = {
     "log_softmax": {"log_softmax": _log_softmax, "log_softmax_backward": _log_softmax_backward},
     "sigmoid": {"sigmoid": _sigmoid, "sigmoid_backward": _sigmoid_backward},
     "tanh": {"tanh": _tanh, "tanh_backward": _tanh_backward},
+    "logsigmoid": {"logsigmoid": _logsigmoid, "logsigmoid_backward": _logsigmoid_backward},
     "relu": {"relu": _relu, "relu_backward": _relu_backward},
     "leaky_relu": {"leaky_relu": _leaky_relu, "leaky_relu_backward": _leaky_relu_backward},
     "sign": {"sign": _step(-1.0, 1.0), "sign_backward": _step_backward(1.0)},

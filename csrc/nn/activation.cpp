@@ -130,6 +130,14 @@ void TanhImpl::pretty_print(std::ostream& stream) const {
   stream << "torch_ext::nn::Tanh()";
 }
 
+at::Tensor LogSigmoidImpl::forward(const at::Tensor& input) {
+  return torch_ext::logsigmoid(input);
+}
+
+void LogSigmoidImpl::pretty_print(std::ostream& stream) const {
+  stream << "torch_ext::nn::LogSigmoid()";
+}
+
 ReLUImpl::ReLUImpl(const ReLUOptions& options_) : options(options_) {}
 
 at::Tensor ReLUImpl::forward(at::Tensor input) {

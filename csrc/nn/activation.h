@@ -158,6 +158,14 @@ class TanhImpl : public torch::nn::Cloneable<TanhImpl> {
 };
 TORCH_MODULE(Tanh);
 
+class LogSigmoidImpl : public torch::nn::Cloneable<LogSigmoidImpl> {
+ public:
+  at::Tensor forward(const at::Tensor& input);
+  void reset() override {}
+  void pretty_print(std::ostream& stream) const override;
+};
+TORCH_MODULE(LogSigmoid);
+
 struct ReLUOptions {
   /* implicit */ ReLUOptions(bool inplace = false) : inplace_(inplace) {}
   TORCH_ARG(bool, inplace);

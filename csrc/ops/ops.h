@@ -4,6 +4,7 @@
 
 #include "elu.h"
 #include "leaky_relu.h"
+#include "logsigmoid.h"
 #include "prelu.h"
 #include "relu.h"
 #include "rrelu.h"

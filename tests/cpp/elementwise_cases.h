@@ -89,6 +89,9 @@ struct ElementwiseOp {
   // Whether a NaN input gets a NaN gradient (the first ops' rule); false: ATen's value, which its kernels agree on
   // (leaky_relu's g * negative_slope), checked by BackwardMatchesATen.
   bool nan_gradient_at_nan_input = true;
+  // Whether ATen's CPU forward allocates a contiguous output whatever the input's layout (log_sigmoid_forward);
+  // torch_ext's keeps a dense input's layout, as ATen's CUDA kernel does.
+  bool aten_forward_contiguous_on_cpu = false;
 };
 
 
@@ -496,6 +499,83 @@ ElementwiseOp row() {
 }  // namespace saturating_case
 
 // ---------------------------------------------------------------------------------------------
+// logsigmoid: no args; the backward reads the input.
+
+namespace logsigmoid_case {
+
+// min(x, 0) - log1p(exp(-|x|)).
+inline double closed_form(double x, const OpParams&, at::ScalarType) {
+  return std::min(x, 0.0) - std::log1p(std::exp(-std::abs(x)));
+}
+
+// g * sigmoid(-x).
+inline double closed_form_backward(double g, double x, const OpParams&, at::ScalarType) {
+  return g * softplus_case::sigmoid_closed_form(-x);
+}
+
+// d/dx = -v * g * s * (1 - s), s = sigmoid(x).
+inline double closed_form_double_backward(double g, double v, double x, const OpParams&, at::ScalarType) {
+  return -v * g * softplus_case::sigmoid_derivative_closed_form(x);
+}
+
+// logsigmoid(-inf) = -inf, logsigmoid(+inf) = -0 (0 - log1p(0)), logsigmoid(+-0) = -log(2).
+inline void check_forward_edges(const OpParams&, at::ScalarType dtype, const at::Tensor& x, const at::Tensor& y) {
+  const auto xv = to_vector(x);
+  const auto yv = to_vector(y);
+  for (size_t i = 0; i < xv.size(); ++i) {
+    if (std::isinf(xv[i])) {
+      EXPECT_EQ(yv[i], xv[i] < 0 ? -kInf : 0.0) << "logsigmoid(" << xv[i] << ") at " << i;
+    } else if (xv[i] == 0.0) {
+      EXPECT_EQ(yv[i], to_vector(at::full({1}, -std::log(2.0), at::TensorOptions().dtype(dtype)))[0])
+          << "logsigmoid(" << xv[i] << ") at " << i;
+    }
+  }
+}
+
+inline ElementwiseOp row() {
+  return {
+      .name = "logsigmoid",
+      .saved_arg = "self",
+      .grid = {{"Default", {}}},
+      // exp(-x) reaches the subnormals on the flat side: softplus's absolute floors.
+      .tolerance = softplus_case::tolerance,
+      .random_input = [](const OpParams&, at::ScalarType dtype,
+                         const at::Device& device) { return (torch::randn({37, 129}, at::kDouble) * 4.0).to(device, dtype); },
+      .large_input_scale = 8.0,
+      .edges = {0.0, -0.0, kNaN, kInf, -kInf, 1e-3, -1e-3, 1.0, -1.0, 30.0, -30.0, 200.0, -200.0},
+      .forward = [](const at::Tensor& x, const OpParams&) { return torch_ext::logsigmoid(x); },
+      .aten_forward = [](const at::Tensor& x, const OpParams&) { return at::log_sigmoid(x); },
+      .inplace = nullptr,
+      .aten_inplace = nullptr,
+      .backward_from_input =
+          [](const at::Tensor& g, const at::Tensor& x, const OpParams&) {
+            return torch_ext::detail::logsigmoid_backward(g, x);
+          },
+      .aten_backward_from_input =
+          [](const at::Tensor& g, const at::Tensor& x, const OpParams&) {
+            return at::log_sigmoid_backward(g, x, std::get<1>(at::log_sigmoid_forward(x)));
+          },
+      .backward_from_result = nullptr,
+      .aten_backward_from_result = nullptr,
+      .result_backward_defined = nullptr,
+      .closed_form = closed_form,
+      .closed_form_backward = closed_form_backward,
+      .closed_form_double_backward = closed_form_double_backward,
+      .forward_edges_vs_aten = [](const OpParams&, const at::Device&) { return EdgeMatch::kClose; },
+      .aten_backward_propagates_nan = true,
+      .check_forward_edges = check_forward_edges,
+      .check_backward_edges = nullptr,
+      .result_backward_atol = nullptr,
+      // ATen computes (s - 1) * s, which cancels in float as s nears 1.
+      .double_backward_input_atol =
+          [](const OpParams&, at::ScalarType dtype) { return (dtype == at::kDouble ? 1e-14 : 1e-5) * 40.0; },
+      .aten_forward_contiguous_on_cpu = true,
+  };
+}
+
+}  // namespace logsigmoid_case
+
+// ---------------------------------------------------------------------------------------------
 // relu (no args; the backward reads the result) and leaky_relu: args = (negative_slope).
 
 namespace relu_case {
@@ -624,6 +704,7 @@ inline const std::vector<ElementwiseOp>& elementwise_ops() {
       saturating_case::row<true>(),
       relu_case::relu_row(),
       relu_case::leaky_relu_row(),
+      logsigmoid_case::row(),
   };
   return ops;
 }

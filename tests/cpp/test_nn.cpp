@@ -78,6 +78,9 @@ TEST(NnModules, SeedActivationsMatchTorchNn) {
   torch_ext::nn::Tanh tanh;
   torch::nn::Tanh tanh_ref;
   expect_same_function(tanh, tanh_ref);
+  torch_ext::nn::LogSigmoid logsigmoid;
+  torch::nn::LogSigmoid logsigmoid_ref;
+  expect_same_function(logsigmoid, logsigmoid_ref);
   torch_ext::nn::ReLU relu;
   torch::nn::ReLU relu_ref;
   expect_same_function(relu, relu_ref);
@@ -158,6 +161,7 @@ TEST(NnModules, PrettyPrintAndClone) {
   EXPECT_EQ(printed(*torch_ext::nn::Softplus()), "torch_ext::nn::Softplus(beta=1, threshold=20)");
   EXPECT_EQ(printed(*torch_ext::nn::Sigmoid()), "torch_ext::nn::Sigmoid()");
   EXPECT_EQ(printed(*torch_ext::nn::Tanh()), "torch_ext::nn::Tanh()");
+  EXPECT_EQ(printed(*torch_ext::nn::LogSigmoid()), "torch_ext::nn::LogSigmoid()");
   EXPECT_EQ(printed(*torch_ext::nn::ReLU()), "torch_ext::nn::ReLU()");
   EXPECT_EQ(printed(*torch_ext::nn::ReLU(true)), "torch_ext::nn::ReLU(inplace=true)");
   EXPECT_EQ(printed(*torch_ext::nn::LeakyReLU(torch_ext::nn::LeakyReLUOptions().negative_slope(0.25))),

@@ -39,6 +39,7 @@ ACTS: Dict[str, tuple] = {
     "LogSoftmax": ({"dim": 1}, "log_softmax"),
     "Sigmoid": ({}, "sigmoid"),
     "Tanh": ({}, "tanh"),
+    "LogSigmoid": ({}, "logsigmoid"),
     "ReLU": ({}, "relu"),
     "LeakyReLU": ({}, "leaky_relu"),
     # No torch.nn twin: torch.nn's side is the straight-through reference a user would write

@@ -48,6 +48,12 @@ class Steps:
             self.failed.append(title)
         return ok
 
+    def skip(self, title: str, why: str) -> None:
+        """A step that cannot run counts (the numbering stays [k/total]) and fails the demo."""
+        self.done += 1
+        print(f"\n=== [{self.done}/{self.total}] {title}: SKIPPED ({why})", flush=True)
+        self.failed.append(f"{title} ({why})")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -155,8 +161,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if "model" in state:
         steps.run(f"Run the trained model from C++ ({', '.join(formats)}) on the test set", cpp_step)
     else:
-        print("\n(C++ step skipped: no trained model)")
-        steps.failed.append("C++ inference (no model)")
+        steps.skip("Run the trained model from C++", "no trained model")
     steps.run("Activations compared: the digits MLP trained once per activation", compare_step)
     steps.run("Plots: training curve, activations and derivatives", plot_step)
 

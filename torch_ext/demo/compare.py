@@ -37,6 +37,8 @@ ACTIVATIONS: List[Activation] = [
     _sign("clipped"),
     _sign("approx_sign"),
     _sign("swish_sign", beta=5.0),
+    # the perceptron's 0/1 step: sign's forward shifted and halved, and so its surrogate
+    Activation("heaviside (clipped)", lambda width: TN.Heaviside(grad="clipped"), surrogate=True),
     Activation("sigmoid", lambda width: TN.Sigmoid()),
     Activation("tanh", lambda width: TN.Tanh()),
     Activation("ReLU", lambda width: TN.ReLU()),

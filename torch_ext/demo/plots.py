@@ -58,6 +58,7 @@ OTHER_FUNCTIONS: List[Tuple[str, Callable[[torch.Tensor], torch.Tensor]]] = [
     ("SELU", lambda x: TF.selu(x)),
     ("softmax([x, 0])[0]", _softmax_first),
     ("log_softmax([x, 0])[0]", _log_softmax_first),
+    ("logsigmoid", TF.logsigmoid),
 ]
 
 # (title, function of a float64 tensor, whether its backward is a surrogate): the compared activations as

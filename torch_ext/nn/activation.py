@@ -11,7 +11,7 @@ from .. import functional as F
 
 __all__ = [
     "ELU", "CELU", "SELU", "PReLU", "RReLU", "Softplus", "Softmax", "Softmin", "Softmax2d", "LogSoftmax", "Sigmoid",
-    "Tanh", "ReLU", "LeakyReLU", "Sign", "Heaviside",
+    "Tanh", "LogSigmoid", "ReLU", "LeakyReLU", "Sign", "Heaviside",
 ]
 
 
@@ -465,6 +465,26 @@ class Tanh(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         return F.tanh(input)
+
+
+class LogSigmoid(Module):
+    r"""Applies the Logsigmoid function element-wise.
+
+    .. math::
+        \text{LogSigmoid}(x) = \log\left(\frac{ 1 }{ 1 + \exp(-x)}\right)
+
+    Shape:
+        - Input: :math:`(*)`, where :math:`*` means any number of dimensions.
+        - Output: :math:`(*)`, same shape as the input.
+
+    Examples::
+
+        >>> m = torch_ext.nn.LogSigmoid()
+        >>> output = m(torch.randn(2))
+    """
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.logsigmoid(input)
 
 
 class ReLU(Module):

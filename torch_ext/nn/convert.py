@@ -32,6 +32,7 @@ def _converters() -> Dict[Type[Module], Callable[[Module], Module]]:
         torch.nn.LogSoftmax: lambda m: A.LogSoftmax(m.dim),
         torch.nn.Sigmoid: lambda m: A.Sigmoid(),
         torch.nn.Tanh: lambda m: A.Tanh(),
+        torch.nn.LogSigmoid: lambda m: A.LogSigmoid(),
         torch.nn.ReLU: lambda m: A.ReLU(m.inplace),
         torch.nn.LeakyReLU: lambda m: A.LeakyReLU(m.negative_slope, m.inplace),
     }
@@ -39,7 +40,8 @@ def _converters() -> Dict[Type[Module], Callable[[Module], Module]]:
 
 def convert(module: Module) -> Module:
     r"""Replace every ``torch.nn`` PReLU, RReLU, ELU, CELU, SELU, Softplus, Softmax, Softmin, Softmax2d, LogSoftmax,
-    Sigmoid, Tanh, ReLU and LeakyReLU in :attr:`module` with the ``torch_ext.nn`` layer of the same arguments.
+    Sigmoid, Tanh, LogSigmoid, ReLU and LeakyReLU in :attr:`module` with the ``torch_ext.nn`` layer of the same
+    arguments.
 
     Parameters are kept (the same :class:`~torch.nn.Parameter` objects, so an optimizer built before the
     call still updates them), as are the layers' flags and training mode; the state_dict keys do not

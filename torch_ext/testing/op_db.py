@@ -14,6 +14,7 @@ Adding an op: one row here. tests/test_ops.py::test_every_op_has_a_row fails unt
 """
 
 import dataclasses
+import weakref
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
@@ -240,6 +241,10 @@ class OpInfo:
     # ill-conditioned (SwishSign near its zero): the special values' ulp bound against float64 scales by it.
     # None: 1.
     backward_condition: Optional[Callable] = None
+    # Whether torch's CPU forward allocates a contiguous output whatever the input's layout (ATen's CPU
+    # log_sigmoid_forward; its CUDA kernel keeps a dense input's layout, as every torch_ext kernel and Meta kernel
+    # does on every device).
+    ref_contiguous_on_cpu: bool = False
     # The row whose kernels this row's op only composes (softmin: softmax of -input; Softmax2d: softmax over dim -3):
     # the benchmark times that row, not this one. None: the row's own kernels.
     kernels_of: Optional[str] = None
@@ -611,34 +616,40 @@ def _unary_row(name: str, cls_name: str, backward_from_result: bool, ref: Callab
                ctor_args: Tuple[Tuple[tuple, dict], ...] = ((), {}), ctor_kwargs: Optional[dict] = None,
                family: str = "", inplace_kwarg: bool = True, aten_backward: Optional[Callable] = None,
                bench_input_scale: float = 4.0, args_grid: Tuple[tuple, ...] = ((),),
-               backward_of_rounded_result: Optional[Callable] = None) -> OpInfo:
-    """A row of a generic elementwise op (csrc/ops/elementwise/<name>.h) with an in-place form: sigmoid, tanh, relu
-    (their backward reads the result: backward_from_result) and leaky_relu (the input, or the result in place).
+               backward_of_rounded_result: Optional[Callable] = None, has_inplace: bool = True,
+               aten_name: str = "", ref_contiguous_on_cpu: bool = False) -> OpInfo:
+    """A row of a generic elementwise op (csrc/ops/elementwise/<name>.h): sigmoid, tanh, relu (their backward reads
+    the result: backward_from_result), leaky_relu (the input, or the result in place: its backward takes an
+    is_result argument) and logsigmoid (the input; no in-place form: has_inplace=False, no is_result argument).
     params: the forward's parameters after the input in the samples (the functional's defaults or not);
     aten_backward(g, x, y, *params): ATen's backward, for the benchmark; args_grid: the parameters of the reference
     families (tests/test_op_db.py). The in-place form is the functional's inplace=True (inplace_kwarg), else the raw
-    in-place op."""
-    forward, inplace_op, backward = getattr(ops, name), getattr(ops, name + "_"), getattr(ops, name + "_backward")
+    in-place op. aten_name: ATen's op, where its name is not ours (log_sigmoid)."""
+    forward, backward = getattr(ops, name), getattr(ops, name + "_backward")
+    inplace_op = getattr(ops, name + "_") if has_inplace else None
     fn = getattr(TF, name)
+    # leaky_relu_backward's is_result: the in-place form saves the result
+    is_result_arg = (False,) if has_inplace and not backward_from_result else ()
 
     def raw_backward(g, x, y, *p):
-        return backward(g, y) if backward_from_result else backward(g, x, *p, False)
+        return backward(g, y) if backward_from_result else backward(g, x, *p, *is_result_arg)
 
     def op_calls(s, g, writable_copy):
         x = s.input
         calls = [(name, lambda: forward(x, *s.args)),
                  (name + "_backward", lambda: raw_backward(g, x, forward(x, *s.args), *s.args))]
-        if not backward_from_result:  # and from the result of the in-place op (positive slopes)
+        if is_result_arg:  # and from the result of the in-place op (positive slopes)
             calls.append((name + "_backward", lambda: backward(g, forward(x, *s.args), *s.args, True)))
-        if torch._debug_has_internal_overlap(x) != 1:  # in place needs distinct elements
+        if has_inplace and torch._debug_has_internal_overlap(x) != 1:  # in place needs distinct elements
             calls.append((name + "_", lambda: inplace_op(writable_copy(x), *s.args)))
         return calls
 
     def opcheck_calls():
         calls = {name: lambda s: (forward.default, (s.input, *params), False),
                  name + "_backward": lambda s: (backward.default, (_strided_grad(s.input), s.input) + (
-                     () if backward_from_result else (*params, False)), False),
-                 name + "_": lambda s: (inplace_op.default, (s.input, *params), True)}
+                     () if backward_from_result else (*params, *is_result_arg)), False)}
+        if has_inplace:
+            calls[name + "_"] = lambda s: (inplace_op.default, (s.input, *params), True)
         if params:
             calls[name + "(defaults)"] = lambda s: (forward.default, (s.input,), False)
         return calls
@@ -648,27 +659,44 @@ def _unary_row(name: str, cls_name: str, backward_from_result: bool, ref: Callab
         return x
 
     inplace_call = (lambda x, *a: fn(x, *a, inplace=True)) if inplace_kwarg else raw_inplace
+    inplace_fields = dict(
+        inplace=inplace_call, inplace_op=name + "_",
+        # The backward of the in-place form reads the result: leaky_relu's needs a slope >= 0.
+        inplace_backward_allowed=lambda *a: backward_from_result or a[0] >= 0,
+    ) if has_inplace else dict(inplace_backward_allowed=_NO_INPLACE)
     return OpInfo(
         name=name, family=family or name, functional=name, op=fn, ref=ref, forward_op=name,
-        backward_op=name + "_backward", ops=(name, name + "_", name + "_backward"), op_calls=op_calls,
+        backward_op=name + "_backward", ops=(name,) + ((name + "_",) if has_inplace else ()) + (name + "_backward",),
+        op_calls=op_calls,
         samples=_layout_samples(ALL_LAYOUTS, *params), large_samples=_layout_samples(["large"], *params),
         thread_samples=_special_layout_samples(LARGE_LAYOUTS, params),
         autograd_function=f"AutogradKernels<torch_ext::ops::{cls_name.replace('ReLU', 'Relu')}Op,",
         forbidden_aten=frozenset(forbidden),
         module=ModuleInfo(cls_name, dict(ctor_kwargs or {}), param_names, ctor_args),
-        inplace=inplace_call, inplace_op=name + "_",
         validation=(ValidationCase(name + (f"({', '.join(map(str, params))})" if params else ""), lambda x: fn(x, *params),
                                    lambda x: ref(x, *params), validation_bounds),),
-        autocast=AutocastPolicy(name, frozenset()), bench_args=params, error_calls=error_calls,
+        autocast=AutocastPolicy(aten_name or name, frozenset()), bench_args=params, error_calls=error_calls,
         opcheck=OpcheckInfo(tuple((layout, torch.float32) for layout in ("contiguous", "channels_last", "transposed")),
                             opcheck_calls()),
         bench_backward=(raw_backward, aten_backward), bench_input_scale=bench_input_scale,
         parity_samples=_grid_samples(ALL_LAYOUTS, args_grid), special_samples=_special_samples(args_grid),
         gradcheck_samples=_gradcheck_samples(args_grid),
-        # The backward of the in-place form reads the result: leaky_relu's needs a slope >= 0.
-        inplace_backward_allowed=lambda *a: backward_from_result or a[0] >= 0,
-        backward_of_rounded_result=backward_of_rounded_result,
+        backward_of_rounded_result=backward_of_rounded_result, ref_contiguous_on_cpu=ref_contiguous_on_cpu,
+        **inplace_fields,
         zero_signs_like_ref=lambda *a: True, nan_gradient_at_nan_input=name not in ("relu", "leaky_relu"))
+
+
+def _aten_logsigmoid_backward(g, x, y):
+    # ATen's CPU log_sigmoid_backward reads the buffer its forward wrote (CUDA's is empty and unused); autograd saves
+    # it, so the benchmark's timed ATen call gets it made once per input (the last input's is kept).
+    x_ref, buffer = _LOGSIGMOID_BUFFER
+    if x_ref is None or x_ref() is not x:
+        buffer = aten.log_sigmoid_forward(x)[1]
+        _LOGSIGMOID_BUFFER[:] = [weakref.ref(x), buffer]
+    return aten.log_sigmoid_backward(g, x, buffer)
+
+
+_LOGSIGMOID_BUFFER: list = [None, None]  # (a weak reference to the input, its buffer)
 
 
 def _saturating_row(name: str, cls_name: str) -> OpInfo:
@@ -1023,6 +1051,21 @@ op_db: List[OpInfo] = [
         ctor_args=(((), {}), ((0.2,), {}), ((), {"negative_slope": 0.5}), ((0.1, True), {}), ((), {"inplace": True}),
                    ((-0.5,), {})),
         aten_backward=lambda g, x, y, slope: aten.leaky_relu_backward(g, x, slope, False)),
+    _unary_row(
+        "logsigmoid", "LogSigmoid", False, F.logsigmoid,
+        {"aten::log_sigmoid", "aten::log_sigmoid_forward", "aten::log_sigmoid_backward", "aten::sigmoid",
+         "aten::softplus", "aten::exp", "aten::log1p", "aten::log", "aten::where", "aten::minimum", "aten::clamp",
+         "aten::mul", "aten::div", "aten::add", "aten::sub"},
+        "elementwise",
+        ErrorCalls(
+            forward=(("logsigmoid", "ops.logsigmoid(x)", "logsigmoid"),),
+            wrappers=(("logsigmoid/functional", "torch_ext.functional.logsigmoid(x)", "logsigmoid"),
+                      ("logsigmoid/nn", "torch_ext.nn.LogSigmoid()(x)", "logsigmoid")),
+            autograd=(("logsigmoid/autograd", "ops.logsigmoid(y)", "logsigmoid"),),
+            backward=tuple(("logsigmoid_backward", f"ops.logsigmoid_backward({a}, {b})", "logsigmoid_backward", arg)
+                           for a, b, arg in (("x", "g", "grad_output"), ("g", "x", "self")))),
+        ctor_args=(((), {}),), inplace_kwarg=False, has_inplace=False, aten_name="log_sigmoid",
+        ref_contiguous_on_cpu=True, aten_backward=_aten_logsigmoid_backward),
     _step_row("sign", "Sign"),
     _step_row("heaviside", "Heaviside"),
 ]

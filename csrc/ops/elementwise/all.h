@@ -5,6 +5,7 @@
 
 #include "ops/elementwise/elu.h"
 #include "ops/elementwise/leaky_relu.h"
+#include "ops/elementwise/logsigmoid.h"
 #include "ops/elementwise/relu.h"
 #include "ops/elementwise/sigmoid.h"
 #include "ops/elementwise/softplus.h"
@@ -22,7 +23,8 @@ struct OpList {
   }
 };
 
-using ElementwiseOps = OpList<EluOp, SoftplusOp, SigmoidOp, TanhOp, ReluOp, LeakyReluOp, SignOp, HeavisideOp>;
+using ElementwiseOps =
+    OpList<EluOp, SoftplusOp, SigmoidOp, TanhOp, ReluOp, LeakyReluOp, LogSigmoidOp, SignOp, HeavisideOp>;
 
 // Registers Kernels<Op>'s forward, inplace (where the row has an in-place op) and backward for every row, in a
 // TORCH_LIBRARY_IMPL block of one dispatch key.
