@@ -36,7 +36,7 @@ struct MetaKernels<Op, std::tuple<P...>> {
     return at::empty_like(self, self.options().dtype(result_dtype<Op>(self.scalar_type())));
   }
 
-  static void inplace(at::Tensor& self, P...) { check_inplace<Op>(self); }
+  static void inplace(at::Tensor& self, P... p) { check_inplace<Op>(self, p...); }
 
   static at::Tensor backward(const at::Tensor& grad_output, const at::Tensor& saved, bool is_result, P... p) {
     check_backward<Op>(grad_output, saved, is_result, p...);

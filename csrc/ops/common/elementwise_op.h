@@ -31,7 +31,8 @@
 //                          a branch without transcendental functions: where linear(b) holds for every lane of a
 //                          CPU vector, the forward is linear_forward(x) and the backward linear_backward(g)
 //   check_params(op, params...)                                   (optional) the parameters' checks, by the
-//                          forward's and the backward's kernels (op: the op's name for the message)
+//                          forward's, the in-place op's and the backward's kernels (op: the op's name for the
+//                          message)
 //   check_backward(is_result, params...)                          (optional) the backward's parameter checks
 //   backward_d_saved(gg, grad_output, b, is_result, params...)
 //                          the double backward: the gradient of <gg, backward(grad_output, b)> with respect to b,
@@ -243,11 +244,14 @@ void dispatch_forward_dtypes(at::ScalarType t, F&& f) {
   }
 }
 
-// The checks of the in-place op's self, shared by its kernels (Meta, CPU, CUDA).
-template <typename Op>
-void check_inplace(const at::Tensor& self) {
+// The checks of the in-place op's arguments, shared by its kernels (Meta, CPU, CUDA).
+template <typename Op, typename... P>
+void check_inplace(const at::Tensor& self, P... p) {
   check_input<Op>(Names<Op>::inplace(), self, /*inplace=*/true);
   check_no_internal_overlap(Names<Op>::inplace(), "self", self);
+  if constexpr (requires { Op::check_params(Names<Op>::inplace(), p...); }) {
+    Op::check_params(Names<Op>::inplace(), p...);
+  }
 }
 
 // The typed C++ API: calls through the dispatcher, so autograd, autocast and the device kernels apply.

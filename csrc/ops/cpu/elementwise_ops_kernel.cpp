@@ -130,7 +130,7 @@ struct CpuKernels<Op, std::tuple<P...>> {
   }
 
   static void inplace(at::Tensor& self, P... p) {
-    elementwise::check_inplace<Op>(self);
+    elementwise::check_inplace<Op>(self, p...);
     cpu_kernel<ForwardLoop<Op>>()(self, self, typename Op::Params{p...});
   }
 

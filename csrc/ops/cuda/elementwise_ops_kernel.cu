@@ -83,7 +83,7 @@ struct CudaKernels<Op, std::tuple<P...>> {
   }
 
   static void inplace(at::Tensor& self, P... p) {
-    elementwise::check_inplace<Op>(self);
+    elementwise::check_inplace<Op>(self, p...);
     const c10::cuda::CUDAGuard device_guard(self.device());
     forward_launch<Op>(self, self, typename Op::Params{p...});
   }
