@@ -1,4 +1,5 @@
-"""Autograd contracts every op keeps, over one table of ops (CASES):
+"""Autograd contracts every op keeps, over the op table's rows (torch_ext.testing.op_db, each row's AutogradInfo: CASES
+and BACKWARD_OPS):
 - forward-mode AD (and of the backward ops): torch.func.jvp, jacfwd and torch.autograd.forward_ad against torch's on
   the same inputs, in every dtype and device; numerical checks of the tangents in float64; and the clear refusal of
   the one combination not supported (a tangent on an input that also records a reverse-mode graph, as
@@ -19,6 +20,8 @@ import torch.nn.functional as F
 
 import torch_ext.functional as TF
 from torch_ext._vmap import BATCHED_OPS
+from torch_ext.testing import OptOut, op_db
+from torch_ext.testing.op_db import OpInfo, SampleInput
 from common_utils import DEVICES, FLOAT_DTYPES, REDUCED_DTYPES, assert_close, away_from_zero_values, normal_values
 
 SHAPE = (4, 3, 5)
@@ -27,50 +30,46 @@ PRELU_WEIGHT = torch.tensor([0.25, -0.5, 0.125], dtype=torch.float64)
 
 @dataclass
 class Case:
-    """An op (`name`, the one a refusal names) as f(x), torch's twin as ref(x)."""
+    """A call of a row's op (in place: of its in-place op) as f(x), the twin as ref(x), and `name`, the op a
+    refusal names."""
 
     id: str
+    row: OpInfo
     name: str
     ours: Callable
     ref: Callable
+    inplace: bool = False
 
 
 def _weight(x):
     return PRELU_WEIGHT.to(device=x.device, dtype=x.dtype)
 
 
-# RReLU in training draws its slopes, so it runs with lower == upper (every slope 0.2: leaky_relu); torch's own rrelu
-# has no forward AD under vmap (jacfwd), so its eval twin is leaky_relu with the fixed slope (lower + upper) / 2 too.
-CASES = [
-    Case("elu", "elu", lambda x: TF.elu(x, 0.7), lambda x: F.elu(x, 0.7)),
-    Case("celu", "elu", lambda x: TF.celu(x, 2.0), lambda x: F.celu(x, 2.0)),
-    Case("selu", "elu", TF.selu, F.selu),
-    Case("elu_", "elu_", lambda x: TF.elu(x.clone(), 0.7, inplace=True), lambda x: F.elu(x.clone(), 0.7, inplace=True)),
-    Case("selu_", "elu_", lambda x: TF.selu(x.clone(), inplace=True), lambda x: F.selu(x.clone(), inplace=True)),
-    Case("prelu", "prelu", lambda x: TF.prelu(x, _weight(x)), lambda x: F.prelu(x, _weight(x))),
-    Case("rrelu_eval", "rrelu", lambda x: TF.rrelu(x, 0.1, 0.3), lambda x: F.leaky_relu(x, 0.2)),
-    Case("rrelu_train", "rrelu", lambda x: TF.rrelu(x, 0.2, 0.2, training=True), lambda x: F.leaky_relu(x, 0.2)),
-    Case("rrelu_eval_", "rrelu_", lambda x: TF.rrelu(x.clone(), 0.1, 0.3, inplace=True),
-         lambda x: F.leaky_relu(x.clone(), 0.2)),
-    Case("rrelu_train_", "rrelu_", lambda x: TF.rrelu(x.clone(), 0.2, 0.2, training=True, inplace=True),
-         lambda x: F.leaky_relu(x.clone(), 0.2)),
-    Case("softplus", "softplus", lambda x: TF.softplus(x, 2.0, 5.0), lambda x: F.softplus(x, 2.0, 5.0)),
-    Case("softmax", "softmax", lambda x: TF.softmax(x, 1), lambda x: F.softmax(x, 1)),
-    Case("softmax_dtype", "softmax", lambda x: TF.softmax(x, -1, dtype=torch.float64),
-         lambda x: F.softmax(x, -1, dtype=torch.float64)),
-    Case("log_softmax", "log_softmax", lambda x: TF.log_softmax(x, 0), lambda x: F.log_softmax(x, 0)),
-    Case("sigmoid", "sigmoid", TF.sigmoid, torch.sigmoid),
-    Case("tanh", "tanh", TF.tanh, torch.tanh),
-    Case("relu", "relu", TF.relu, F.relu),
-    Case("relu_", "relu_", lambda x: TF.relu(x.clone(), inplace=True), lambda x: F.relu(x.clone(), inplace=True)),
-    Case("leaky_relu", "leaky_relu", lambda x: TF.leaky_relu(x, 0.2), lambda x: F.leaky_relu(x, 0.2)),
-    Case("leaky_relu_", "leaky_relu_", lambda x: TF.leaky_relu(x.clone(), 0.2, inplace=True),
-         lambda x: F.leaky_relu(x.clone(), 0.2, inplace=True)),
-]
-# relu's and leaky_relu's gradient at a NaN input is ATen's (g, g * negative_slope), not NaN: tests/test_op_db.py
-# compares it with torch's.
-ATEN_NAN_GRADIENT = ("relu", "relu_", "leaky_relu", "leaky_relu_")
-CASE_PARAMS = [pytest.param(c, id=c.id) for c in CASES]
+def _cases(row) -> list:
+    """The row's cases (its AutogradInfo): one per entry of args, and the in-place op on the first one's."""
+    info = row.autograd
+    twin = info.twin or row.ref
+    name = info.refused_as or row.decomposed_op or row.forward_op
+    cases = []
+    for key, args in info.args.items():
+        case_id = row.name + (f"_{key}" if key else "")
+        cases.append(Case(case_id, row, name, lambda x, args=args: row.op(x, *args(x)),
+                          lambda x, args=args: twin(x, *args(x))))
+    if row.inplace is not None:
+        args = next(iter(info.args.values()))
+        # (a composite's in-place op, celu_ and selu_, is its decomposed op's)
+        inplace_name = name + "_" if info.refused_as or row.decomposed_op else row.inplace_op
+        cases.append(Case(row.name + "_", row, inplace_name, lambda x: row.inplace(x.clone(), *args(x)),
+                          lambda x: twin(x.clone(), *args(x)), inplace=True))
+    return cases
+
+
+# Every row's cases; a row that opts out (OptOut: tests/test_ops.py::test_every_row_fills_the_table_fields holds it
+# to a reason) is one skipped case.
+CASES = [c for row in op_db if not isinstance(row.autograd, OptOut) for c in _cases(row)]
+CASE_PARAMS = [pytest.param(c, id=c.id) for c in CASES] + [
+    pytest.param(None, id=row.name, marks=pytest.mark.skip(reason=row.autograd.reason))
+    for row in op_db if isinstance(row.autograd, OptOut)]
 
 
 def _inputs(device, dtype, seed=0):
@@ -135,6 +134,8 @@ class TestTangents:
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("case", CASE_PARAMS)
 def test_gradcheck_forward_ad(case, device):
+    if isinstance(case.row.gradcheck_samples, OptOut):  # gradcheck does not apply to the row (a surrogate gradient)
+        pytest.skip(case.row.gradcheck_samples.reason)
     x = away_from_zero_values((2, 3, 4)).to(device).requires_grad_()
     assert torch.autograd.gradcheck(case.ours, (x,), check_forward_ad=True, check_batched_forward_grad=False)
 
@@ -151,27 +152,32 @@ def test_prelu_weight_tangent(device):
     assert torch.autograd.gradcheck(TF.prelu, xw, check_forward_ad=True, check_batched_forward_grad=False)
 
 
-def _softmax_out(x):
-    return F.softmax(x, 1)
+def _backward_calls(row) -> dict:
+    """{id: f(grad_output, b)}: every call of the row's backward op in its op_calls (the table's calls of every
+    registered op), on a sample of input b with the row's autograd arguments; b is the forward input, or the input of a
+    forward whose output the backward op reads (op_calls computes it)."""
+    args = next(iter(row.autograd.args.values()))
+
+    def call(i):
+        def f(g, b):
+            return row.op_calls(SampleInput(b, args(b)), g, lambda t: t.clone())[i][1]()
+
+        return f
+
+    probe = torch.zeros(2, 3, 4)
+    names = [name for name, _ in row.op_calls(SampleInput(probe, args(probe)), probe, lambda t: t.clone())]
+    indices = [i for i, name in enumerate(names) if name == row.backward_op]
+    return {f"{row.name}-{row.backward_op}" + (f"-{k}" if len(indices) > 1 else ""): call(i)
+            for k, i in enumerate(indices)}
 
 
-def _log_softmax_out(x):
-    return F.log_softmax(x, 1)
-
-
-# The backward ops (what a forward-over-reverse or a jacfwd of a gradient reaches), each as f(grad_output, b):
-# b is the forward input, or the input of a forward whose output the backward op reads.
-BACKWARD_OPS = {
-    "elu_backward": lambda g, b: torch.ops.torch_ext.elu_backward(g, 0.7, 1.0, 1.0, False, b),
-    "elu_backward_is_result": lambda g, b: torch.ops.torch_ext.elu_backward(g, 0.7, 1.0, 1.0, True, F.elu(b, 0.7)),
-    "softplus_backward": lambda g, b: torch.ops.torch_ext.softplus_backward(g, b, 2.0, 5.0),
-    "prelu_backward": lambda g, b: torch.ops.torch_ext.prelu_backward(g, b, _weight(b)),
-    "rrelu_backward_train": lambda g, b: torch.ops.torch_ext.rrelu_backward(g, None, b.abs() * 0.5, 0.1, 0.3, True,
-                                                                           False),
-    "rrelu_backward_eval": lambda g, b: torch.ops.torch_ext.rrelu_backward(g, b, None, 0.1, 0.3, False, False),
-    "softmax_backward": lambda g, b: torch.ops.torch_ext.softmax_backward(g, _softmax_out(b), 1, g.dtype),
-    "log_softmax_backward": lambda g, b: torch.ops.torch_ext.log_softmax_backward(g, _log_softmax_out(b), 1, g.dtype),
-}
+# The backward ops (what a forward-over-reverse or a jacfwd of a gradient reaches), each as f(grad_output, b), from
+# every row with its own kernels (a row of another's kernels, kernels_of, calls that row's backward op).
+BACKWARD_OPS = {k: f for row in op_db if not isinstance(row.autograd, OptOut) and row.kernels_of is None
+                for k, f in _backward_calls(row).items()}
+# RReLU in training: the noise as a differentiable argument too (op_calls draws it, with no gradient).
+BACKWARD_OPS["rrelu_backward-noise"] = lambda g, b: torch.ops.torch_ext.rrelu_backward(g, None, b.abs() * 0.5, 0.1,
+                                                                                      0.3, True, False)
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -192,9 +198,8 @@ def test_tangent_on_an_input_that_requires_grad(case, device):
     x, t = _inputs(device, torch.float64)
     g = normal_values(SHAPE, seed=5).to(device=device, dtype=torch.float64)
     leaf, ref_leaf = x.clone().requires_grad_(), x.clone().requires_grad_()
-    inplace = case.id.endswith("_")
     with fwAD.dual_level():
-        if inplace:
+        if case.inplace:
             with pytest.raises(RuntimeError, match=rf"^{case.name}: forward-mode AD .* not supported in place"):
                 case.ours(fwAD.make_dual(leaf * 1, t))
             return
@@ -223,19 +228,21 @@ NAN_SIZES = [5, 67, 1031]
 @pytest.mark.parametrize("n", NAN_SIZES)
 @pytest.mark.parametrize("case", CASE_PARAMS)
 def test_nan_input_gives_nan_gradient(case, n, dtype, device):
-    if case.id in ATEN_NAN_GRADIENT:
-        pytest.skip("ATen's gradient at NaN (tests/test_op_db.py::test_backward_parity)")
-    # Shape [n, 3] (PReLU's 3 channels): 3n elements in memory, NaN in rows 0, n // 2 and n - 1.
-    x = normal_values((n, 3), seed=n).to(device=device, dtype=dtype)
+    if not case.row.nan_gradient_at_nan_input:
+        pytest.skip("ATen's (or the reference's) gradient at NaN (tests/test_op_db.py::test_backward_parity)")
+    # Shape [n, 3] (PReLU's 3 channels; a layer that takes only some ranks gets its inner dims after n): 3n
+    # elements in memory (times the inner dims), NaN in rows 0, n // 2 and n - 1.
+    shape = (n, *case.row.module.inner_dims, 3)
+    x = normal_values(shape, seed=n).to(device=device, dtype=dtype)
     nan_at = ([0, n // 2, n - 1], [1, 2, 0])
     x[nan_at] = math.nan
     x.requires_grad_()
-    g = normal_values((n, 3), seed=n + 1, std=1.0).to(device=device, dtype=dtype)
+    g = normal_values(shape, seed=n + 1, std=1.0).to(device=device, dtype=dtype)
     (gx,) = torch.autograd.grad(case.ours(x), x, g, create_graph=True)
     assert bool(torch.isnan(gx[nan_at]).all()), gx[nan_at]
-    if "softmax" not in case.id:  # an elementwise op: the other gradients stay finite
+    if case.row.autograd.elementwise:  # the other gradients stay finite
         assert bool(torch.isfinite(gx[~torch.isnan(x.detach())]).all())
-    if case.id in ("rrelu_train", "rrelu_train_"):
+    if case.row.random:
         return  # the gradient, g * noise, reads x only through the (non-differentiable) noise: no second order
     (ggx,) = torch.autograd.grad(gx, x, torch.ones_like(gx), allow_unused=True, materialize_grads=True)
     assert bool(torch.isnan(ggx[nan_at]).all()), ggx[nan_at]

@@ -1,4 +1,6 @@
-"""Property tests ("fuzzing") of every op against torch.nn.functional, with one input generator for all of them.
+"""Property tests ("fuzzing") of every op against torch.nn.functional, with one input generator for all of them:
+every row of the op table (torch_ext.testing.op_db) through the test its ``fuzz`` names (the generic elementwise
+one over the row's argument grid, or its family's own).
 
 Each example draws a shape (0-d and empty ones included), a layout (contiguous, permuted, sliced with steps and
 offsets, channels_last, expanded with zero strides, and combinations), a dtype, the op's parameters, and values
@@ -32,8 +34,8 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
-import torch_ext
 import torch_ext.functional as TF
+from torch_ext.testing import OptOut, op_db
 from common_utils import (
     DEVICES,
     DTYPE_NAMES,
@@ -183,14 +185,73 @@ FUZZ = settings(max_examples=10 * settings.default.max_examples)
 EXACT_RECIPROCAL_ALPHAS = [1.0, 0.5, 2.0, 0.25, 4.0, -0.5, -2.0, 1.0 / 1024]
 
 
+def _rows(kind):
+    """The rows of the op table whose property test (OpInfo.fuzz) is `kind`."""
+    return [row for row in op_db if row.fuzz == kind]
+
+
+def _row_params(kind):
+    return [pytest.param(row, id=row.name) for row in _rows(kind)]
+
+
+# kind: the test of TestFuzz that draws such a row's inputs
+KINDS = {"elementwise": "test_elementwise", "elu": "test_elu_celu_selu", "softplus": "test_softplus",
+         "prelu": "test_prelu", "rrelu_eval": "test_rrelu_eval", "rrelu_train": "test_rrelu_train",
+         "softmax": "test_softmax_log_softmax"}
+
+
+def test_every_row_has_a_property_test():
+    # A row names a test of this file (or opts out with a reason): a new op does not go unfuzzed unseen.
+    for row in op_db:
+        assert isinstance(row.fuzz, OptOut) or row.fuzz in KINDS, (row.name, row.fuzz)
+    for kind, test in KINDS.items():
+        assert _rows(kind) and hasattr(TestFuzz, test), kind
+
+
+def _args_grid(row):
+    """The arguments of the row's parity samples (its reference families' argument grid), each once."""
+    grid = []
+    for make in row.parity_samples.values():
+        args = make(torch.float32, "meta").args
+        if args not in grid:
+            grid.append(args)
+    return grid
+
+
 @pytest.mark.parametrize("device", DEVICES)
 class TestFuzz:
+    @FUZZ
+    @given(data=st.data())
+    @pytest.mark.parametrize("row", _row_params("elementwise"))
+    def test_elementwise(self, device, row, data):
+        # The generic test: forward and backward against ref over the row's argument grid, NaN positions, at NaN
+        # inputs NaN or ATen's value (nan_gradient_at_nan_input), in place, the layout.
+        dtype = draw_dtype(data)
+        x, desc = draw_tensor(data, dtype, device)
+        args = data.draw(st.sampled_from(_args_grid(row)), label="args")
+        g = draw_grad(data, x)
+        where = f"{row.name}{args}, {desc}"
+
+        out, (gx,) = grad_of(lambda t: row.op(t, *args), x, g)
+        expected, (gx_ref,) = grad_of(lambda t: row.ref(t, *args), x, g)
+        check_elementwise_layout(out, x)
+        assert_close(out, expected, **row.tolerances[dtype], msg=lambda m: f"forward, {where}: {m}")
+        assert_nan_positions(out, expected, f"forward, {where}")
+        nan = torch.isnan(x)
+        if row.nan_gradient_at_nan_input:
+            assert bool(torch.isnan(gx[nan]).all()), f"backward: not NaN at a NaN input, {where}"
+        else:
+            assert_close(gx[nan], gx_ref[nan], rtol=0, atol=0, msg=lambda m: f"backward at NaN, {where}: {m}")
+        assert_close(gx[~nan], gx_ref[~nan], **row.tolerances[dtype], msg=lambda m: f"backward, {where}: {m}")
+        if row.inplace is not None:
+            check_in_place(x, lambda z: row.inplace(z, *args), out, f"in place, {where}")
+
     @FUZZ
     @given(data=st.data())
     def test_elu_celu_selu(self, device, data):
         dtype = draw_dtype(data)
         x, desc = draw_tensor(data, dtype, device)
-        op = data.draw(st.sampled_from(["elu", "celu", "selu"]), label="op")
+        op = data.draw(st.sampled_from([row.name for row in _rows("elu")]), label="op")
         if op == "elu":
             alpha = data.draw(st.sampled_from([1.0, 0.5, 0.0, -0.5]) | st.floats(-3, 3, width=32), label="alpha")
             alpha += 0.0  # no -0.0
@@ -224,7 +285,8 @@ class TestFuzz:
 
     @FUZZ
     @given(data=st.data())
-    def test_softplus(self, device, data):
+    @pytest.mark.parametrize("row", _row_params("softplus"))
+    def test_softplus(self, device, row, data):
         dtype = draw_dtype(data)
         x, desc = draw_tensor(data, dtype, device)
         beta = data.draw(st.sampled_from([1.0, 0.5, 2.0, 10.0, -1.5]) | st.floats(0.0625, 50, width=32),
@@ -233,8 +295,8 @@ class TestFuzz:
                               label="threshold")
         g = draw_grad(data, x)
 
-        out, (gx,) = grad_of(lambda t: TF.softplus(t, beta, threshold), x, g)
-        expected, (gx_ref,) = grad_of(lambda t: F.softplus(t, beta, threshold), x, g)
+        out, (gx,) = grad_of(lambda t: row.op(t, beta, threshold), x, g)
+        expected, (gx_ref,) = grad_of(lambda t: row.ref(t, beta, threshold), x, g)
         check_elementwise_layout(out, x)
         # Where PyTorch's result is finite, and wherever x is NaN or +-inf (no overflow there, both agree).
         special = ~torch.isfinite(x)
@@ -254,7 +316,8 @@ class TestFuzz:
 
     @FUZZ
     @given(data=st.data())
-    def test_prelu(self, device, data):
+    @pytest.mark.parametrize("row", _row_params("prelu"))
+    def test_prelu(self, device, row, data):
         dtype = draw_dtype(data)
         x, desc = draw_tensor(data, dtype, device)
         channels = x.shape[1] if x.dim() >= 2 else 1
@@ -267,8 +330,8 @@ class TestFuzz:
         w = w.to(device=device, dtype=dtype)
         g = draw_grad(data, x)
 
-        out, (gx, gw) = grad_of(TF.prelu, x, g, w)
-        expected, (gx_ref, _) = grad_of(F.prelu, x, g, w)
+        out, (gx, gw) = grad_of(row.op, x, g, w)
+        expected, (gx_ref, _) = grad_of(row.ref, x, g, w)
         check_elementwise_layout(out, x)
         # One product per element, rounded once: exact.
         assert_close(out, expected, rtol=0, atol=0, msg=lambda m: f"prelu forward, {desc}: {m}")
@@ -299,24 +362,26 @@ class TestFuzz:
 
     @FUZZ
     @given(data=st.data())
-    def test_rrelu_eval(self, device, data):
+    @pytest.mark.parametrize("row", _row_params("rrelu_eval"))
+    def test_rrelu_eval(self, device, row, data):
         dtype = draw_dtype(data)
         x, desc = draw_tensor(data, dtype, device)
         lower, upper = draw_rrelu_bounds(data)
         g = draw_grad(data, x)
 
-        out, (gx,) = grad_of(lambda t: TF.rrelu(t, lower, upper, training=False), x, g)
-        expected, (gx_ref,) = grad_of(lambda t: F.rrelu(t, lower, upper, training=False), x, g)
+        out, (gx,) = grad_of(lambda t: row.op(t, lower, upper), x, g)
+        expected, (gx_ref,) = grad_of(lambda t: row.ref(t, lower, upper), x, g)
         check_elementwise_layout(out, x)
         assert_close(out, expected, rtol=0, atol=0, msg=lambda m: f"rrelu eval forward, {desc}: {m}")
         assert_close(gx, nan_at_nan_inputs(gx_ref, x), rtol=0, atol=0,
                      msg=lambda m: f"rrelu eval backward, {desc}: {m}")
-        check_in_place(x, lambda z: TF.rrelu(z, lower, upper, training=False, inplace=True), out,
+        check_in_place(x, lambda z: row.inplace(z, lower, upper), out,
                        f"rrelu eval in place, {desc}")
 
     @FUZZ
     @given(data=st.data())
-    def test_rrelu_train(self, device, data):
+    @pytest.mark.parametrize("row", _row_params("rrelu_train"))
+    def test_rrelu_train(self, device, row, data):
         dtype = draw_dtype(data)
         x, desc = draw_tensor(data, dtype, device)
         lower, upper = draw_rrelu_bounds(data)
@@ -363,9 +428,10 @@ class TestFuzz:
     def test_softmax_log_softmax(self, device, data):
         dtype = draw_dtype(data)
         x, desc = draw_tensor(data, dtype, device)
-        log = data.draw(st.booleans(), label="log")
-        ext, ref = (TF.log_softmax, F.log_softmax) if log else (TF.softmax, F.softmax)
-        name = "log_softmax" if log else "softmax"
+        row = data.draw(st.sampled_from(_rows("softmax")), label="row")
+        name = row.name
+        log = name == "log_softmax"  # (the formulas of the float64 references below)
+        ext, ref = row.op, row.ref
         n = max(x.dim(), 1)
         dim = data.draw(st.integers(-n, n - 1), label="dim")
         out_dtype = data.draw(st.sampled_from([None, None] + DTYPES), label="out_dtype")
@@ -373,8 +439,8 @@ class TestFuzz:
         like = torch.empty(x.shape, dtype=result_dtype, device=device)
         g = draw_grad(data, like)
 
-        out, (gx,) = grad_of(lambda t: ext(t, dim, dtype=out_dtype), x, g)
-        expected, (gx_ref,) = grad_of(lambda t: ref(t, dim, dtype=out_dtype), x, g)
+        out, (gx,) = grad_of(lambda t: ext(t, dim, out_dtype), x, g)
+        expected, (gx_ref,) = grad_of(lambda t: ref(t, dim, out_dtype), x, g)
         assert out.shape == x.shape and out.dtype == result_dtype and gx.dtype == dtype
         where = f"{name}, {desc}, dim {dim}, dtype {out_dtype}"
         # The coarser of the input's and the result's dtypes: the value went through both.

@@ -1,5 +1,6 @@
 """Every op, forward and backward, on tensors of more than 2**31 elements (64-bit indexing), in float16 and
-bfloat16 (~4 GiB a tensor).
+bfloat16 (~4 GiB a tensor): every row of the op table (torch_ext.testing.op_db) with its LargeInfo (the body that
+runs it, its dtype and arguments).
 
 Each test fills its input with a pattern of period PERIOD (a prime, so no two rows or slices along a softmax dim
 read alike, and an index that wraps or goes negative reads other values; prelu's repeats every 333 rows, which
@@ -24,10 +25,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import torch_ext
 import torch_ext.functional as TF
-from common_utils import (DEVICES, SELU_ALPHA, SELU_SCALE, assert_close, normal_values, philox_blocks,
-                          philox_slopes_float32)
+from torch_ext.testing import OptOut, op_db
+from torch_ext.testing.op_db import LargeInfo
+from common_utils import DEVICES, assert_close, normal_values, philox_blocks, philox_slopes_float32
 
 ops = torch.ops.torch_ext
 aten = torch.ops.aten
@@ -112,68 +113,52 @@ def check_windows(actual, expected_fn, x, what, **kw):
 
 
 # --------------------------------------------------------------------------------------------------
-# Element-wise ops: ELU family, softplus, rrelu in eval
+# The rows (torch_ext.testing.op_db), each run by the body its LargeInfo names
 # --------------------------------------------------------------------------------------------------
 
-LOWER, UPPER = 0.1, 0.3
-EVAL_SLOPE = (LOWER + UPPER) / 2
-
-# name: (forward, its reference, backward op (grad, x), its reference, in-place form)
-ELEMENTWISE = {
-    "elu": (lambda x: TF.elu(x, 0.5), lambda x: F.elu(x, 0.5),
-            lambda g, x: ops.elu_backward(g, 0.5, 1.0, 1.0, False, x),
-            lambda g, x: aten.elu_backward(g, 0.5, 1.0, 1.0, False, x),
-            lambda x: TF.elu(x, 0.5, inplace=True)),
-    "celu": (lambda x: TF.celu(x, 2.0), lambda x: F.celu(x, 2.0),
-             lambda g, x: ops.elu_backward(g, 2.0, 1.0, 0.5, False, x),
-             lambda g, x: aten.elu_backward(g, 2.0, 1.0, 0.5, False, x),
-             lambda x: TF.celu(x, 2.0, inplace=True)),
-    "selu": (TF.selu, F.selu,
-             lambda g, x: ops.elu_backward(g, SELU_ALPHA, SELU_SCALE, 1.0, False, x),
-             lambda g, x: aten.elu_backward(g, SELU_ALPHA, SELU_SCALE, 1.0, False, x),
-             lambda x: TF.selu(x, inplace=True)),
-    # beta * x > threshold takes the linear branch: both branches are populated.
-    "softplus": (lambda x: TF.softplus(x, 2.0, 1.0), lambda x: F.softplus(x, 2.0, 1.0),
-                 lambda g, x: ops.softplus_backward(g, x, 2.0, 1.0),
-                 lambda g, x: aten.softplus_backward(g, x, 2.0, 1.0),
-                 None),
-    "rrelu_eval": (lambda x: TF.rrelu(x, LOWER, UPPER), lambda x: F.leaky_relu(x, EVAL_SLOPE),
-                   lambda g, x: ops.rrelu_backward(g, x, None, LOWER, UPPER, False, False),
-                   lambda g, x: aten.leaky_relu_backward(g, x, EVAL_SLOPE, False),
-                   lambda x: TF.rrelu(x, LOWER, UPPER, inplace=True)),
-}
+LOWER, UPPER = 0.1, 0.3  # rrelu in training
 
 
-def _elementwise_body(device, name, dtype):
-    fwd, fwd_ref, bwd, bwd_ref, inplace = ELEMENTWISE[name]
+def _rows(kind):
+    return [pytest.param(row, id=f"{row.name}-{str(row.large.dtype)[6:]}") for row in op_db
+            if isinstance(row.large, LargeInfo) and row.large.kind == kind]
+
+
+def test_every_row_has_a_body():
+    # A row's LargeInfo names a body of this file (or the row opts out with a reason): none is left out unseen.
+    for row in op_db:
+        assert isinstance(row.large, OptOut) or row.large.kind in BODIES, (row.name, row.large)
+
+
+# --------------------------------------------------------------------------------------------------
+# Element-wise ops: forward, backward op and in place
+# --------------------------------------------------------------------------------------------------
+
+def _elementwise_body(device, row):
+    info = row.large
+    args, dtype, name = info.args, info.dtype, row.name
+    ref = info.ref or row.ref
+    bwd, bwd_ref = info.backward or row.bench_backward
     x = periodic(BIG, dtype, device)
-    y = fwd(x)
+    y = row.op(x, *args)
     assert y.shape == x.shape and y.dtype == dtype
-    check_windows(y, fwd_ref, x, f"{name} forward")
+    check_windows(y, lambda s: ref(s, *args), x, f"{name} forward")
     del y
-    gx = bwd(x, x)  # grad_output = x
-    check_windows(gx, lambda s: bwd_ref(s, s), x, f"{name} backward")
+    gx = bwd(x, x, x, *args)  # grad_output, input and result = x (the backward reads x or the result, not both)
+    check_windows(gx, lambda s: bwd_ref(s, s, s, *args), x, f"{name} backward")
     del gx
-    if inplace is not None:
+    if row.inplace is not None:
         before = [x[a:b].clone() for a, b in windows(BIG)]
-        inplace(x)
+        row.inplace(x, *args)
         for (a, b), s in zip(windows(BIG), before):
-            assert_close(x[a:b], fwd_ref(s), msg=lambda m: f"{name} in place, elements [{a}, {b}): {m}")
+            assert_close(x[a:b], ref(s, *args), msg=lambda m: f"{name} in place, elements [{a}, {b}): {m}")
     del x
 
 
-# One dtype each: the kernels are templates over the dtype, float16 and bfloat16 share their indexing.
-ELEMENTWISE_CASES = [
-    pytest.param(name, dtype, id=f"{name}-{str(dtype)[6:]}")
-    for name, dtype in [("elu", torch.float16), ("celu", torch.bfloat16), ("selu", torch.float16),
-                        ("softplus", torch.bfloat16), ("rrelu_eval", torch.float16)]
-]
-
-
-@pytest.mark.parametrize("name,dtype", ELEMENTWISE_CASES)
+@pytest.mark.parametrize("row", _rows("elementwise"))
 @pytest.mark.parametrize("device", DEVICES)
-def test_elementwise(device, name, dtype):
-    run_big(device, _elementwise_body, name, dtype)
+def test_elementwise(device, row):
+    run_big(device, _elementwise_body, row)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -238,9 +223,10 @@ def _rrelu_train_body(device, dtype):
     del gx, noise
 
 
+@pytest.mark.parametrize("row", _rows("rrelu_train"))
 @pytest.mark.parametrize("device", DEVICES)
-def test_rrelu_train(device):
-    run_big(device, _rrelu_train_body, torch.float16)
+def test_rrelu_train(device, row):
+    run_big(device, _rrelu_train_body, row.large.dtype)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -251,8 +237,8 @@ PRELU_C, PRELU_L = 3, 1001
 PRELU_ROWS = 333  # the input repeats every 333 rows of C * L = 3003 elements (999,999), which 2**31 is no multiple of
 
 
-def _prelu_body(device):
-    dtype = torch.bfloat16  # the sums of grad_weight (~3e10) are past float16's range
+def _prelu_body(device, dtype):
+    # (bfloat16: the sums of grad_weight, ~3e10, are past float16's range)
     row = PRELU_C * PRELU_L
     n = 2**31 // row + 2
     x = periodic(n * row, dtype, device, period=PRELU_ROWS * row).view(n, PRELU_C, PRELU_L)
@@ -288,27 +274,31 @@ def _prelu_body(device):
     del x
 
 
+@pytest.mark.parametrize("row", _rows("prelu"))
 @pytest.mark.parametrize("device", DEVICES)
-def test_prelu(device):
+def test_prelu(device, row):
     """One weight, and one per channel: grad_weight reduced over ~2**31 / C elements each."""
-    run_big(device, _prelu_body)
+    run_big(device, _prelu_body, row.large.dtype)
 
 
 # --------------------------------------------------------------------------------------------------
 # softmax and log_softmax: over the last dim (more than 2**31 / row length rows) and over a middle dim
 # --------------------------------------------------------------------------------------------------
 
-SOFTMAX_OPS = {
-    "softmax": (TF.softmax, F.softmax, ops.softmax_backward, aten._softmax_backward_data),
-    "log_softmax": (TF.log_softmax, F.log_softmax, ops.log_softmax_backward, aten._log_softmax_backward_data),
-}
 ROW = 1031  # last-dim case: (2**31 // ROW + 2, ROW)
 MIDDLE = (7, 4099)  # middle-dim case: (A, 7, 4099), dim 1
 
 
-def _softmax_body(device, name, where):
-    fn, ref, bwd, bwd_ref = SOFTMAX_OPS[name]
-    dtype = torch.float16
+def _softmax_body(device, row, where):
+    name, dtype = row.name, row.large.dtype
+    bwd, bwd_ref = row.large.backward
+
+    def fn(t, dim):
+        return row.op(t, dim, None)
+
+    def ref(t, dim):
+        return row.ref(t, dim, None)
+
     if where == "last":
         rows = 2**31 // ROW + 2
         x = periodic(rows * ROW, dtype, device).view(rows, ROW)
@@ -347,7 +337,11 @@ def _softmax_body(device, name, where):
 
 
 @pytest.mark.parametrize("where", ["last", "middle"])
-@pytest.mark.parametrize("name", list(SOFTMAX_OPS))
+@pytest.mark.parametrize("row", _rows("softmax"))
 @pytest.mark.parametrize("device", DEVICES)
-def test_softmax(device, name, where):
-    run_big(device, _softmax_body, name, where)
+def test_softmax(device, row, where):
+    run_big(device, _softmax_body, row, where)
+
+
+BODIES = {"elementwise": _elementwise_body, "softmax": _softmax_body, "prelu": _prelu_body,
+          "rrelu_train": _rrelu_train_body}

@@ -1,7 +1,8 @@
 """Reliability of every op under concurrency and over long runs (issue #8).
 
-- Python threads: eight threads calling every op at once (forward and backward, inputs large enough for the
-  kernels' ``at::parallel_for`` and small ones) give, bit for bit, what one thread gives.
+- Python threads: eight threads calling every op at once (every row of the op table, torch_ext.testing.op_db: its
+  op through autograd and every registered op it covers, on its thread samples, large enough for the kernels'
+  ``at::parallel_for``, and its small samples) give, bit for bit, what one thread gives.
 - RReLU's generator: threads with their own generators seeded alike draw what a serial run draws; threads sharing
   the default generator draw, between them, exactly the slopes a serial run draws (each call takes its seed from the
   generator under its mutex), every one within [lower, upper] and consistent with output / input.
@@ -23,14 +24,14 @@ from pathlib import Path
 import pytest
 import torch
 
-import torch_ext
 import torch_ext.functional as TF
+from torch_ext.testing import OptOut, op_db
 from common_utils import (
     FLOAT_DTYPES,
-    REDUCED_DTYPES,
     assert_bitwise_equal,
     make_input,
     normal_values,
+    same_layout_copy,
     values_with_specials,
 )
 
@@ -43,46 +44,11 @@ LOWER, UPPER = 0.1, 0.4
 
 
 # --------------------------------------------------------------------------------------------------
-# Inputs and the whole op surface, run once
+# Inputs and the whole op surface, run once: every row of the op table (torch_ext.testing.op_db)
 # --------------------------------------------------------------------------------------------------
-
-# Element-wise shapes: ~120k elements (several GRAIN_SIZE chunks) and a small one (one thread, a scalar tail).
-ELEMENTWISE_SHAPES = {"large": "large", "large_transposed": "large_transposed", "small": lambda v: v((5, 7))}
-# prelu: (N, C, H, W); large ones in both memory formats.
-PRELU_SHAPES = {
-    "large": lambda v: v((8, 16, 30, 30)),
-    "large_channels_last": lambda v: v((8, 16, 30, 30)).contiguous(memory_format=torch.channels_last),
-    "small": lambda v: v((2, 3, 2, 5)),
-}
-# softmax: (tensor builder, dim); last dim, a middle dim and dim 0.
-SOFTMAX_SHAPES = {
-    "large_last": (lambda v: v((300, 400)), -1),
-    "large_middle": (lambda v: v((40, 300, 10)), 1),
-    "large_dim0": (lambda v: v((2000, 60)), 0),
-    "small_last": (lambda v: v((3, 7)), 1),
-    "small_middle": (lambda v: v((2, 5, 3)), -2),
-}
-
 
 def _grad(like, seed=1):
     return normal_values(like.shape, seed=seed).to(dtype=like.dtype).contiguous()
-
-
-def make_inputs(dtype):
-    """Every input the op suite reads, with special values mixed into the element-wise and prelu ones."""
-    inputs = {}
-    for name, layout in ELEMENTWISE_SHAPES.items():
-        x = make_input(layout, dtype, "cpu", values=values_with_specials(dtype))
-        inputs[f"ew_{name}"] = (x, _grad(x))
-    for name, builder in PRELU_SHAPES.items():
-        x = make_input(builder, dtype, "cpu", seed=2, values=values_with_specials(dtype, seed=2))
-        c = x.shape[1]
-        w = (torch.linspace(-0.6, 1.4, c, dtype=torch.float64) + 0.013).to(dtype)
-        inputs[f"prelu_{name}"] = (x, w, _grad(x, 3))
-    for name, (builder, dim) in SOFTMAX_SHAPES.items():
-        x = make_input(builder, dtype, "cpu", seed=4)
-        inputs[f"softmax_{name}"] = (x, dim, _grad(x, 5))
-    return inputs
 
 
 def _fwd_bwd(fn, x, g):
@@ -93,78 +59,79 @@ def _fwd_bwd(fn, x, g):
     return [y.detach(), gx]
 
 
-def _elementwise_cases(x, g):
-    """(name, thunk) for every element-wise op on x: out of place with autograd, and in place."""
-
-    def inplace(fn):
-        def run():
-            z = x.clone()
-            fn(z)
-            return [z]
-
-        return run
-
-    def rrelu_train():
-        # An explicit generator, created and seeded in the call: the same slopes in any thread.
-        y, gx = _fwd_bwd(lambda t: ops.rrelu(t, LOWER, UPPER, True, torch.Generator().manual_seed(5)), x, g)
-        out, noise = ops.rrelu_with_noise(x, LOWER, UPPER, True, torch.Generator().manual_seed(6))
-        z = x.clone()
-        ops.rrelu_(z, LOWER, UPPER, True, torch.Generator().manual_seed(7))
-        return [y, gx, out, noise, z]
-
-    return [
-        ("elu", lambda: _fwd_bwd(lambda t: TF.elu(t, 0.5), x, g)),
-        ("celu", lambda: _fwd_bwd(lambda t: TF.celu(t, 2.0), x, g)),
-        ("selu", lambda: _fwd_bwd(TF.selu, x, g)),
-        ("elu_backward_is_result", lambda: [ops.elu_backward(g, 0.5, 1.0, 1.0, True, TF.elu(x, 0.5))]),
-        ("elu_", inplace(lambda z: TF.elu(z, 0.5, inplace=True))),
-        ("celu_", inplace(lambda z: TF.celu(z, 2.0, inplace=True))),
-        ("selu_", inplace(lambda z: TF.selu(z, inplace=True))),
-        ("softplus", lambda: _fwd_bwd(lambda t: TF.softplus(t, 2.0, 1.0), x, g)),
-        ("softplus_default", lambda: _fwd_bwd(TF.softplus, x, g)),
-        ("rrelu_eval", lambda: _fwd_bwd(lambda t: TF.rrelu(t, LOWER, UPPER), x, g)),
-        ("rrelu_eval_", inplace(lambda z: TF.rrelu(z, LOWER, UPPER, inplace=True))),
-        ("rrelu_train_generator", rrelu_train),
-    ]
+# The small samples' layouts (one thread, a scalar tail): dense, and a view with a decreasing stride order broken.
+SMALL_LAYOUTS = ("contiguous", "odd_1d", "transposed")
 
 
-def _prelu_case(x, w, g):
+def _row_samples(row):
+    """{name: SampleBuilder}: the row's thread samples, one per layout (large enough for the kernels'
+    ``at::parallel_for``, special values mixed in; none for a row of another's kernels) and its small samples of SMALL_LAYOUTS (every dim and
+    dtype argument of softmax's) and its small_sample."""
+    out = {}
+    if not isinstance(row.thread_samples, OptOut):
+        # One argument tuple per layout (the argument grid is tests/test_ops.py::test_thread_count_independent's).
+        for k, v in row.thread_samples.items():
+            out.setdefault(f"threads:{k.split('-(')[0]}", v)
+    out.update({f"small:{k}": v for k, v in row.samples.items()
+                if k == row.small_sample or k.split("-")[0] in SMALL_LAYOUTS})
+    return out
+
+
+def make_inputs(dtype):
+    """{name: (row, sample, grad_output)}: every input the op suite reads, from every row of the op table."""
+    inputs = {}
+    for row in op_db:
+        for name, make in _row_samples(row).items():
+            s = make(dtype, "cpu")
+            g = None if row.random else _grad(row.op(s.input, *s.args, **s.kwargs))
+            inputs[f"{row.name}[{name}]"] = (row, s, g)
+    return inputs
+
+
+def _flat(result):
+    """The tensors of an op's result (a tensor, or a tuple of them)."""
+    if isinstance(result, torch.Tensor):
+        return [result]
+    return [t for r in result for t in _flat(r)] if isinstance(result, (tuple, list)) else []
+
+
+def _row_case(row, s, g):
+    """The row's op through autograd (the gradient of every tensor input), and every registered op it covers, raw
+    (op_calls: forward, backward, in place)."""
+
     def run():
-        xi, wi = x.detach().requires_grad_(), w.detach().requires_grad_()
-        y = TF.prelu(xi, wi)
-        gx, gw = torch.autograd.grad(y, (xi, wi), g)
-        ws = w[:1].detach().requires_grad_()
-        y1 = TF.prelu(xi, ws)
-        gx1, gw1 = torch.autograd.grad(y1, (xi, ws), g)
-        return [y.detach(), gx, gw, y1.detach(), gx1, gw1]
-
-    return run
-
-
-def _softmax_case(x, dim, g):
-    def run():
-        outs = []
-        for fn in (TF.softmax, TF.log_softmax):
-            outs += _fwd_bwd(lambda t: fn(t, dim), x, g)
-            wide = torch.float32 if x.dtype in REDUCED_DTYPES else torch.float64
-            if x.dtype != torch.float64:
-                outs += _fwd_bwd(lambda t: fn(t, dim, dtype=wide), x, g.to(wide))
+        leafs = s.replace_tensors(lambda t: t.detach().requires_grad_())
+        y = row.op(leafs.input, *leafs.args, **leafs.kwargs)
+        outs = [y.detach(), *torch.autograd.grad(y, leafs.tensors, g)]
+        for _, call in row.op_calls(s, g, lambda t: same_layout_copy(t)[0]):
+            outs += _flat(call())
         return outs
 
     return run
 
 
+def _random_case(row, s):
+    """A random row (RReLU in training): an explicit generator, created and seeded in the call, so that any thread
+    draws the same slopes; out of place through autograd, with the noise, and in place."""
+    x, (lower, upper) = s.input, s.args
+
+    def run():
+        xi = x.detach().requires_grad_()
+        y = ops.rrelu(xi, lower, upper, True, torch.Generator().manual_seed(5))
+        (gx,) = torch.autograd.grad(y, xi, _grad(y))
+        out, noise = ops.rrelu_with_noise(x, lower, upper, True, torch.Generator().manual_seed(6))
+        z = same_layout_copy(x)[0] if torch._debug_has_internal_overlap(x) != 1 else x.clone()
+        ops.rrelu_(z, lower, upper, True, torch.Generator().manual_seed(7))
+        return [y.detach(), gx, out, noise, z]
+
+    return run
+
+
 def op_suite(inputs):
-    """[(name, thunk)]: every op (and its in-place form and backward) on every input; each thunk returns tensors."""
-    cases = []
-    for key, val in inputs.items():
-        if key.startswith("ew_"):
-            cases += [(f"{name}[{key}]", fn) for name, fn in _elementwise_cases(*val)]
-        elif key.startswith("prelu_"):
-            cases.append((f"prelu[{key}]", _prelu_case(*val)))
-        else:
-            cases.append((f"softmax/log_softmax[{key}]", _softmax_case(*val)))
-    return cases
+    """[(name, thunk)]: every row's ops (forward through autograd, and each registered op, in place included) on
+    each of its inputs; each thunk returns tensors."""
+    return [(name, _random_case(row, s) if row.random else _row_case(row, s, g))
+            for name, (row, s, g) in inputs.items()]
 
 
 def assert_all_bitwise_equal(actual, expected, context):

@@ -168,8 +168,8 @@ def test_module_repr():
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", STEPS)
 def test_vmap(name, device):
-    # The ops are elementwise: vmapped over any dim they equal the unbatched call (tests/test_autograd.py's table
-    # holds ops with a torch twin that functorch transforms; the reference's autograd.Function has no vmap rule).
+    # The ops are elementwise: vmapped over any dim they equal the unbatched call, exactly, the backward op's with
+    # either argument batched (tests/test_autograd.py vmaps the forward against the reference's).
     x = normal_values((4, 3, 5), seed=4).to(device=device, dtype=torch.float64)
     g = normal_values((4, 3, 5), seed=5).to(device=device, dtype=torch.float64)
     forward, backward = getattr(ops, name), getattr(ops, name + "_backward")

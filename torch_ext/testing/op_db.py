@@ -146,6 +146,44 @@ def _strided_grad(x: torch.Tensor) -> torch.Tensor:
 
 
 @dataclasses.dataclass(frozen=True)
+class AutogradInfo:
+    """What tests/test_autograd.py calls a row with (forward-mode AD against the twin's, a NaN input's gradient,
+    vmap and jacfwd without PyTorch's fallback, and the backward ops' forward AD): op(x, *args(x)) against
+    twin(x, *args(x)), x a small input whose dim 1 has 3 elements; in place too where the row has an in-place op
+    (on the first entry of ``args``)."""
+
+    # {case: x -> the arguments after x}: a case each, named "<row>" for "" and "<row>_<case>" otherwise (a weight
+    # in x's dtype and device for prelu; softmax's dtype argument).
+    args: Dict[str, Callable[[torch.Tensor], tuple]]
+    # The call the tangents are compared with where ref is not one functorch transforms (RReLU: leaky_relu at the
+    # mean slope, with lower == upper in training, as torch's rrelu has no forward AD under vmap); None: ref.
+    twin: Optional[Callable] = None
+    # The op a refused forward-over-reverse names, where it is not decomposed_op or forward_op (RReLU in training:
+    # TF.rrelu calls ops.rrelu); its in-place form names it with "_".
+    refused_as: Optional[str] = None
+    # Whether each output element reads its own input element alone (softmax's rows: False): a NaN input leaves the
+    # others' gradients finite.
+    elementwise: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class LargeInfo:
+    """How tests/test_large.py runs a row on tensors of more than 2**31 elements (64-bit indexing), in one dtype
+    (float16 or bfloat16: the kernels are templates over the dtype, and the two share their indexing). kind: the
+    test's body, "elementwise" (forward, backward op and in place over a flat input, checked at windows against
+    ref on the windows alone), "softmax" (over the last and a middle dim), or a body of the row's own ("prelu", its
+    weight gradient's reduction; "rrelu_train", the Philox draws by index)."""
+
+    kind: str
+    dtype: torch.dtype
+    args: tuple = ()  # the arguments after x ("elementwise")
+    # (ours, its reference): "elementwise", each f(grad_output, x, y, *args) (None: bench_backward's); "softmax",
+    # each f(grad_output, output, dim, input dtype).
+    backward: Optional[tuple] = None
+    ref: Optional[Callable] = None  # the forward's reference where it is not ref (RReLU's eval: leaky_relu)
+
+
+@dataclasses.dataclass(frozen=True)
 class AutocastPolicy:
     """The autocast policy of a row's forward op: the ATen op whose policy it follows (its kernels' keys must be that
     op's) and the autocast keys it has a kernel for (ATen's lists, written out so that a lost kernel shows)."""
@@ -248,6 +286,18 @@ class OpInfo:
     # The row whose kernels this row's op only composes (softmin: softmax of -input; Softmax2d: softmax over dim -3):
     # the benchmark times that row, not this one. None: the row's own kernels.
     kernels_of: Optional[str] = None
+    # What tests/test_autograd.py calls the row with: an AutogradInfo, or an OptOut; None: missing.
+    autograd: Optional[object] = None
+    # What tests/test_large.py runs the row with (more than 2**31 elements): a LargeInfo, or an OptOut; None: missing.
+    large: Optional[object] = None
+    # The benchmark's passes ("fwd", "bwd") of the row cheap enough to be held to a fraction of a copy's bandwidth
+    # in float32 (torch_ext.bench.report.goals, issue #6); () none; None: missing.
+    bench_copy_goal: Optional[Tuple[str, ...]] = None
+    # The property test of tests/test_fuzz.py that draws the row's inputs and arguments: "elementwise" (the generic
+    # one: forward and backward against ref over the arguments of parity_samples, in place), or a family's own
+    # ("elu", "softplus", "prelu", "rrelu_eval", "rrelu_train", "softmax": its arguments' ranges and its known
+    # differences from ATen); or an OptOut; None: missing.
+    fuzz: Optional[object] = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -384,6 +434,10 @@ _ELU_FORBIDDEN = frozenset({"aten::elu", "aten::elu_", "aten::elu_backward", "at
 ELU_ARGS_GRID = {"elu": ((1.0,), (0.5,), (2.0,), (-0.5,)), "celu": ((1.0,), (0.5,), (2.0,), (-2.0,)), "selu": ((),)}
 
 
+# tests/test_large.py's arguments: a negative branch that is neither elu's default nor a multiple of it.
+_LARGE_ELU_ARGS = {"elu": (0.5,), "celu": (2.0,), "selu": ()}
+
+
 def _elu_row(name, alpha, fn, ref, inplace, module, validation, bench_args, error_calls) -> OpInfo:
     """elu, celu or selu: an elu(alpha, scale, input_scale) (params) with its own forward ops, elu_backward's
     backward."""
@@ -414,7 +468,10 @@ def _elu_row(name, alpha, fn, ref, inplace, module, validation, bench_args, erro
         special_samples=_special_samples(ELU_ARGS_GRID[name]),
         gradcheck_samples=_gradcheck_samples(ELU_ARGS_GRID[name]),
         inplace_backward_allowed=lambda *args: ELU_PARAMS[name](*args)[0] >= 0,
-        zero_signs_like_ref=lambda *args: ELU_PARAMS[name](*args)[0] >= 0)
+        zero_signs_like_ref=lambda *args: ELU_PARAMS[name](*args)[0] >= 0,
+        autograd=AutogradInfo({"": lambda x: args}),
+        large=LargeInfo("elementwise", torch.bfloat16 if name == "celu" else torch.float16, _LARGE_ELU_ARGS[name]),
+        bench_copy_goal=("bwd",) if name == "elu" else (), fuzz="elu")
 
 
 def _softplus_calls(s, g, writable_copy):
@@ -478,10 +535,15 @@ _SOFTMAX_FORBIDDEN = frozenset({
 })
 # (shape, (dim, dtype)): a long last dim, a short one, and a middle dim.
 _SOFTMAX_LARGE = [((3, 40009), (1, None)), ((2, 9000), (1, None)), ((40, 30, 20), (1, None))]
+# The thread samples: those, dim 0 (the outer loop of one) and a dtype argument (the output's dtype wider).
+_SOFTMAX_THREADS = _SOFTMAX_LARGE + [((2000, 60), (0, None)), ((300, 400), (-1, torch.float64))]
 RRELU_LOWER, RRELU_UPPER = 0.1, 0.3
 RRELU_BENCH_LOWER, RRELU_BENCH_UPPER = 1.0 / 8, 1.0 / 3  # the functional's defaults
 _RRELU_BENCH = OptOut("random slopes and the noise tensor: torch_ext.bench.cases._build_rrelu")
 _RRELU_OPCHECK = OptOut("the generator argument, train and eval: tests/test_rrelu.py's opcheck tests")
+# torch's rrelu has no forward AD under vmap (jacfwd): the twin of tests/test_autograd.py is leaky_relu at the mean
+# slope, which is RReLU's in eval, and in training with lower == upper.
+_RRELU_TWIN = lambda x, lower, upper: F.leaky_relu(x, (lower + upper) / 2)  # noqa: E731
 _RRELU_MODULE = ModuleInfo("RReLU", dict(lower=0.1, upper=0.2), ("lower", "upper", "inplace"),
                            (((), {}), ((0.1, 0.3), {}), ((), {"inplace": True}),
                             ((0.2,), {"upper": 0.5, "inplace": False})))
@@ -533,6 +595,11 @@ def _prelu_gradcheck_samples() -> Dict[str, SampleBuilder]:
 
     return {"NCL-per_channel": sample(lambda v: v((2, 3, 4)), 3),
             "transposed-single": sample(lambda v: v((3, 4, 2)).transpose(0, 2), 1)}
+
+
+# A middle and the first dim, and a dtype argument over the last dim (the output's tangent of another dtype).
+_SOFTMAX_AUTOGRAD = AutogradInfo({"": lambda x: (1, None), "dim0": lambda x: (0, None),
+                                  "dtype": lambda x: (-1, torch.float64)}, elementwise=False)
 
 
 def _softmax_gradcheck_samples() -> Dict[str, SampleBuilder]:
@@ -617,14 +684,16 @@ def _unary_row(name: str, cls_name: str, backward_from_result: bool, ref: Callab
                family: str = "", inplace_kwarg: bool = True, aten_backward: Optional[Callable] = None,
                bench_input_scale: float = 4.0, args_grid: Tuple[tuple, ...] = ((),),
                backward_of_rounded_result: Optional[Callable] = None, has_inplace: bool = True,
-               aten_name: str = "", ref_contiguous_on_cpu: bool = False) -> OpInfo:
+               aten_name: str = "", ref_contiguous_on_cpu: bool = False, large_dtype: torch.dtype = torch.float16,
+               bench_copy_goal: Tuple[str, ...] = ()) -> OpInfo:
     """A row of a generic elementwise op (csrc/ops/elementwise/<name>.h): sigmoid, tanh, relu (their backward reads
     the result: backward_from_result), leaky_relu (the input, or the result in place: its backward takes an
     is_result argument) and logsigmoid (the input; no in-place form: has_inplace=False, no is_result argument).
     params: the forward's parameters after the input in the samples (the functional's defaults or not);
     aten_backward(g, x, y, *params): ATen's backward, for the benchmark; args_grid: the parameters of the reference
     families (tests/test_op_db.py). The in-place form is the functional's inplace=True (inplace_kwarg), else the raw
-    in-place op. aten_name: ATen's op, where its name is not ours (log_sigmoid)."""
+    in-place op. aten_name: ATen's op, where its name is not ours (log_sigmoid); large_dtype: tests/test_large.py's;
+    bench_copy_goal: the row's."""
     forward, backward = getattr(ops, name), getattr(ops, name + "_backward")
     inplace_op = getattr(ops, name + "_") if has_inplace else None
     fn = getattr(TF, name)
@@ -683,7 +752,9 @@ def _unary_row(name: str, cls_name: str, backward_from_result: bool, ref: Callab
         gradcheck_samples=_gradcheck_samples(args_grid),
         backward_of_rounded_result=backward_of_rounded_result, ref_contiguous_on_cpu=ref_contiguous_on_cpu,
         **inplace_fields,
-        zero_signs_like_ref=lambda *a: True, nan_gradient_at_nan_input=name not in ("relu", "leaky_relu"))
+        zero_signs_like_ref=lambda *a: True, nan_gradient_at_nan_input=name not in ("relu", "leaky_relu"),
+        autograd=AutogradInfo({"": lambda x: params}), large=LargeInfo("elementwise", large_dtype, params),
+        bench_copy_goal=bench_copy_goal, fuzz="elementwise")
 
 
 def _aten_logsigmoid_backward(g, x, y):
@@ -699,7 +770,7 @@ def _aten_logsigmoid_backward(g, x, y):
 _LOGSIGMOID_BUFFER: list = [None, None]  # (a weak reference to the input, its buffer)
 
 
-def _saturating_row(name: str, cls_name: str) -> OpInfo:
+def _saturating_row(name: str, cls_name: str, large_dtype: torch.dtype) -> OpInfo:
     """sigmoid or tanh: no parameters, no inplace argument in torch.nn.functional, an integer or bool input gives a
     float result."""
     return _unary_row(
@@ -715,7 +786,7 @@ def _saturating_row(name: str, cls_name: str) -> OpInfo:
                            for a, b, arg in (("x", "g", "grad_output"), ("g", "x", "output")))),
         family="sigmoid_tanh", inplace_kwarg=False, ctor_args=(((), {}),),
         aten_backward=lambda g, x, y: getattr(aten, f"{name}_backward")(g, y),
-        backward_of_rounded_result=getattr(aten, f"{name}_backward"))
+        backward_of_rounded_result=getattr(aten, f"{name}_backward"), large_dtype=large_dtype)
 
 
 # (grad, beta) of the step units' reference families: every surrogate, SwishSign at two sharpnesses.
@@ -776,7 +847,11 @@ def _step_row(name: str, cls_name: str) -> OpInfo:
                                  "compare; tests/test_step.py gradchecks the backward op and the forward AD"),
         inplace_backward_allowed=OptOut("no in-place form"), zero_signs_like_ref=lambda *a: True,
         # "identity" never reads x: its gradient at a NaN input is g, the reference's too.
-        nan_gradient_at_nan_input=False, backward_condition=reference.step_surrogate_condition)
+        nan_gradient_at_nan_input=False, backward_condition=reference.step_surrogate_condition,
+        # the reference's straight-through Function carries the surrogate in forward AD and under vmap too
+        autograd=AutogradInfo({"": lambda x: bench_args}),
+        large=LargeInfo("elementwise", torch.bfloat16 if name == "sign" else torch.float16, bench_args),
+        bench_copy_goal=(), fuzz="elementwise")
 
 
 op_db: List[OpInfo] = [
@@ -841,7 +916,8 @@ op_db: List[OpInfo] = [
         parity_samples=OptOut("exact parity and the weight gradient's own bound: tests/test_prelu.py's parity tests"),
         special_samples=OptOut("per-slope special values: tests/test_prelu.py::test_special_values"),
         gradcheck_samples=_prelu_gradcheck_samples(), inplace_backward_allowed=_NO_INPLACE,
-        zero_signs_like_ref=_NO_PARITY),
+        zero_signs_like_ref=_NO_PARITY, autograd=AutogradInfo({"": lambda x: (_prelu_weight(x, x.shape[1]),)}),
+        large=LargeInfo("prelu", torch.bfloat16), bench_copy_goal=("fwd",), fuzz="prelu"),
     OpInfo(
         name="rrelu_train", family="rrelu", functional="rrelu",
         op=lambda x, lower, upper: TF.rrelu(x, lower, upper, training=True),
@@ -874,7 +950,10 @@ op_db: List[OpInfo] = [
         special_samples=OptOut("random: tests/test_rrelu.py::test_train_special_values"),
         # lower == upper: every draw is the same slope, so that gradcheck's repeated calls see one function.
         gradcheck_samples=_gradcheck_samples(((0.2, 0.2),)), inplace_backward_allowed=lambda lower, upper: True,
-        zero_signs_like_ref=_NO_PARITY),
+        zero_signs_like_ref=_NO_PARITY,
+        # lower == upper: every draw is the same slope, leaky_relu's
+        autograd=AutogradInfo({"": lambda x: (0.2, 0.2)}, twin=_RRELU_TWIN, refused_as="rrelu"),
+        large=LargeInfo("rrelu_train", torch.float16), bench_copy_goal=(), fuzz="rrelu_train"),
     OpInfo(
         name="rrelu_eval", family="rrelu", functional="rrelu",
         op=lambda x, lower, upper: TF.rrelu(x, lower, upper, training=False),
@@ -903,7 +982,12 @@ op_db: List[OpInfo] = [
         special_samples=OptOut("exact: tests/test_rrelu.py::test_eval_special_values"),
         gradcheck_samples=_gradcheck_samples(((0.1, 0.3), (-0.6, -0.2))),
         # A negative slope (lower + upper) / 2: the in-place backward cannot recover the input.
-        inplace_backward_allowed=lambda lower, upper: lower + upper >= 0, zero_signs_like_ref=_NO_PARITY),
+        inplace_backward_allowed=lambda lower, upper: lower + upper >= 0, zero_signs_like_ref=_NO_PARITY,
+        autograd=AutogradInfo({"": lambda x: (RRELU_LOWER, RRELU_UPPER)}, twin=_RRELU_TWIN),
+        large=LargeInfo("elementwise", torch.float16, (RRELU_LOWER, RRELU_UPPER), ref=_RRELU_TWIN, backward=(
+            lambda g, x, y, lower, upper: ops.rrelu_backward(g, x, None, lower, upper, False, False),
+            lambda g, x, y, lower, upper: aten.leaky_relu_backward(g, x, (lower + upper) / 2, False))),
+        bench_copy_goal=("fwd",), fuzz="rrelu_eval"),
     OpInfo(
         name="softplus", family="softplus", functional="softplus", op=TF.softplus, ref=F.softplus,
         forward_op="softplus", backward_op="softplus_backward", ops=("softplus", "softplus_backward"),
@@ -936,7 +1020,10 @@ op_db: List[OpInfo] = [
         parity_samples=_grid_samples(ALL_LAYOUTS, SOFTPLUS_ARGS_GRID, _softplus_values),
         special_samples=_special_samples(SOFTPLUS_ARGS_GRID),
         gradcheck_samples=_gradcheck_samples(SOFTPLUS_ARGS_GRID, _softplus_off_kink_values),
-        inplace_backward_allowed=_NO_INPLACE, zero_signs_like_ref=lambda beta, threshold: True),
+        inplace_backward_allowed=_NO_INPLACE, zero_signs_like_ref=lambda beta, threshold: True,
+        autograd=AutogradInfo({"": lambda x: (2.0, 5.0)}),
+        # beta * x > threshold takes the linear branch: both branches are populated.
+        large=LargeInfo("elementwise", torch.bfloat16, (2.0, 1.0)), bench_copy_goal=(), fuzz="softplus"),
 ] + [
     OpInfo(
         name=name, family="softmax", functional=name,
@@ -945,7 +1032,7 @@ op_db: List[OpInfo] = [
         ref=lambda x, dim, dtype, name=name: getattr(F, name)(x, dim, dtype=dtype),
         forward_op=name, backward_op=name + "_backward", ops=(name, name + "_backward"),
         op_calls=_softmax_calls(name), samples=_softmax_samples(), large_samples=_shape_samples(_SOFTMAX_LARGE),
-        thread_samples=_shape_samples(_SOFTMAX_LARGE),
+        thread_samples=_shape_samples(_SOFTMAX_THREADS),
         autograd_function="LogSoftmaxFunction" if name == "log_softmax" else "SoftmaxFunction",
         forbidden_aten=_SOFTMAX_FORBIDDEN, small_sample="contiguous-dim1-None",
         module=ModuleInfo(cls_name, dict(dim=1), ("dim",),
@@ -960,7 +1047,10 @@ op_db: List[OpInfo] = [
         parity_samples=OptOut("per kernel path, dtype argument and row length: tests/test_softmax.py"),
         special_samples=OptOut("special rows (inf, NaN, huge logits): tests/test_softmax.py::test_special_rows*"),
         gradcheck_samples=_softmax_gradcheck_samples(), inplace_backward_allowed=_NO_INPLACE,
-        zero_signs_like_ref=_NO_PARITY)
+        zero_signs_like_ref=_NO_PARITY, autograd=_SOFTMAX_AUTOGRAD,
+        large=LargeInfo("softmax", torch.float16, backward=(
+            getattr(ops, name + "_backward"), getattr(aten, f"_{name}_backward_data"))), bench_copy_goal=(),
+        fuzz="softmax")
     for name, cls_name in (("softmax", "Softmax"), ("log_softmax", "LogSoftmax"))
 ] + [
     # softmin and Softmax2d compose softmax's op (softmax of -input; softmax over dim -3): their rows check the
@@ -988,7 +1078,9 @@ op_db: List[OpInfo] = [
         parity_samples=OptOut("softmax of -input, dtype argument: tests/test_softmax.py's softmin section"),
         special_samples=OptOut("softmax's special rows (the softmax row's), on -input"),
         gradcheck_samples=_softmax_gradcheck_samples(), inplace_backward_allowed=_NO_INPLACE,
-        zero_signs_like_ref=_NO_PARITY),
+        zero_signs_like_ref=_NO_PARITY, autograd=AutogradInfo({"": lambda x: (1, None)}, elementwise=False),
+        large=OptOut("softmax's kernels (the softmax row's) on -input"), bench_copy_goal=(),
+        fuzz=OptOut("softmax's kernels (the softmax row's) on -input")),
     OpInfo(
         name="softmax2d", family="softmax", functional="softmax", op=_SOFTMAX2D, ref=nn.Softmax2d(),
         forward_op="softmax", backward_op="softmax_backward", ops=("softmax", "softmax_backward"),
@@ -1011,10 +1103,13 @@ op_db: List[OpInfo] = [
                                make_input(lambda v: v((3, 2, 2)), dtype, device, seed=5)),
                            "(2, 3, 2, 2)-channels_last": lambda dtype, device: SampleInput(
                                make_input("channels_last", dtype, device, seed=6))},
-        inplace_backward_allowed=_NO_INPLACE, zero_signs_like_ref=_NO_PARITY),
+        inplace_backward_allowed=_NO_INPLACE, zero_signs_like_ref=_NO_PARITY,
+        autograd=AutogradInfo({"": lambda x: ()}, elementwise=False),
+        large=OptOut("softmax's kernels: the softmax row's (over a middle dim among them)"), bench_copy_goal=(),
+        fuzz=OptOut("softmax's kernels over dim -3: the softmax row's (every dim of any layout)")),
 ] + [
-    _saturating_row("sigmoid", "Sigmoid"),
-    _saturating_row("tanh", "Tanh"),
+    _saturating_row("sigmoid", "Sigmoid", torch.bfloat16),
+    _saturating_row("tanh", "Tanh", torch.float16),
     _unary_row(
         "relu", "ReLU", True, F.relu,
         {"aten::relu", "aten::relu_", "aten::threshold_backward", "aten::threshold", "aten::clamp_min",
@@ -1030,7 +1125,7 @@ op_db: List[OpInfo] = [
                            for a, b, arg in (("x", "g", "grad_output"), ("g", "x", "output")))),
         param_names=("inplace",), family="relu",
         ctor_args=(((), {}), ((True,), {}), ((), {"inplace": True}), ((), {"inplace": False})),
-        aten_backward=lambda g, x, y: aten.threshold_backward(g, y, 0)),
+        aten_backward=lambda g, x, y: aten.threshold_backward(g, y, 0), large_dtype=torch.bfloat16),
     _unary_row(
         "leaky_relu", "LeakyReLU", False, F.leaky_relu,
         {"aten::leaky_relu", "aten::leaky_relu_", "aten::leaky_relu_backward", "aten::where", "aten::mul"},
