@@ -106,7 +106,7 @@ def plot_activations(path: Path, lo: float = -4.0, hi: float = 4.0, points: int 
     for ax in list(axes.flat)[len(PANELS):]:
         ax.axis("off")
     fig.suptitle("torch_ext activations and their derivatives (torch_ext ops, backward by autograd; "
-                 "sign's is its surrogate gradient)")
+                 "sign's and heaviside's are their surrogate gradients)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
