@@ -5,6 +5,7 @@
 #include <string>
 
 #include "nn/activation.h"
+#include "nn/loss.h"
 #include "ops/ops.h"
 
 namespace torch_ext {

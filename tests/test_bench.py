@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from common_utils import requires_cuda
+from torch_ext.bench.cases import LOSS_OPS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 KEYS = {"op", "pass", "dtype", "shape", "dim", "layout", "ours_ms", "torch_ms", "speedup", "gbps", "copy_gbps"}
@@ -41,7 +42,8 @@ def _check_results(data, device):
         assert KEYS <= set(r), set(r) ^ KEYS
         assert "skipped" not in r, r
         assert r["check"] == "ok", r  # ours and ATen's computed the same thing
-        assert r["pass"] in ("fwd", "bwd") and r["layout"] in ("contiguous", "channels_last")
+        passes = ("fwd", "fwd+bwd") if r["op"] in LOSS_OPS else ("fwd", "bwd")
+        assert r["pass"] in passes and r["layout"] in ("contiguous", "channels_last")
         for k in ("ours_ms", "torch_ms", "gbps", "copy_gbps"):
             assert r[k] > 0 and math.isfinite(r[k]), (k, r)
         assert r["speedup"] == pytest.approx(r["torch_ms"] / r["ours_ms"])
@@ -50,6 +52,9 @@ def _check_results(data, device):
         seen.add((r["op"], r["pass"], r.get("variant", ""), r["layout"]))
     for op in ELEMENTWISE_OPS:
         for p in ("fwd", "bwd"):
+            assert any(s[0] == op and s[1] == p for s in seen), (op, p)
+    for op in LOSS_OPS:
+        for p in ("fwd", "fwd+bwd"):
             assert any(s[0] == op and s[1] == p for s in seen), (op, p)
     # PReLU with one weight and with 64, contiguous and channels_last
     assert {("prelu", "fwd", "C=1", "contiguous"), ("prelu", "bwd", "C=64", "channels_last")} <= seen

@@ -11,7 +11,7 @@ import torch
 
 import torch_ext.demo.__main__ as demo
 import torch_ext.validate as validate
-from torch_ext.demo import compare, plots
+from torch_ext.demo import binary, compare, plots
 from torch_ext.demo.model import classifier, load_digits_split, train
 
 PROGRAM = demo.DEFAULT_PROGRAM
@@ -62,6 +62,9 @@ def test_make_demo(tmp_path):
     assert "activation  " in out and "epochs to 90 %" in out
     for activation in compare.ACTIVATIONS:
         assert f"\n{activation.name}  " in out, activation.name  # a row of the comparison's table
+    for head in binary.HEADS:  # the two-class section's table
+        assert f"\n{head.name}  " in out, head.name
+    assert "the softmax head is a sigmoid head on z1 - z0" in out
     for name in ("training.png", "activations.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC, name
     for name in ("model.pt", "model.pt2", "test_set.pt", "activations.json", "activations.csv"):
@@ -175,3 +178,12 @@ def test_comparison_table_and_verdict():
     lines = compare.format_table(rows).splitlines()
     assert len(lines) == 2 + len(rows) and len({len(line) for line in lines}) == 1  # aligned
     assert lines[2].split() == ["sign", "(identity)", "50.00", "%", "never", "1.00", "s"]
+
+
+def test_binary_heads_are_one_model():
+    # The two-class section: both heads learn odd against even, and the softmax head equals its sigmoid twin.
+    data = load_digits_split()
+    for head in binary.HEADS:
+        _, losses, accuracy, _ = binary.train_head(head, data, epochs=3)
+        assert accuracy >= 0.85 and all(math.isfinite(v) for v in losses), head.name
+    assert binary.run(data, epochs=3)

@@ -1,5 +1,5 @@
-"""Batching rules (torch.vmap, and so jacfwd and batched gradients) for the elementwise ops, softmax and their
-backward ops: one call of the op on the whole batch, instead of PyTorch's fallback, which loops over it.
+"""Batching rules (torch.vmap, and so jacfwd and batched gradients) for the elementwise ops, softmax, the losses and
+their backward ops: one call of the op on the whole batch, instead of PyTorch's fallback, which loops over it.
 
 In-place ops write through the batched view of self. Each rule moves every batched tensor's batch dimension to the
 front and expands the unbatched ones over the batch (a stride-0 view: the kernels read any strides), so an elementwise
@@ -113,7 +113,55 @@ def _prelu_backward_rule(info, in_dims, grad_output, x, weight):
     return (_from_prelu_channels(grad_x, layout), grad_w.reshape(wb.shape)), (0, 0)
 
 
+def _bce_operands(info, bound, dims):
+    """binary_cross_entropy_with_logits's batched self and target in front, and a batched weight or pos_weight as
+    [B, 1, ..., *shape], so that it broadcasts to each sample's [*shape of self] as the unbatched one does."""
+    b = info.batch_size
+    for name in ("self", "target"):
+        bound[name] = _batch_first(bound[name], dims[name], b)
+    logical_ndim = bound["self"].dim() - 1
+    for name in ("weight", "pos_weight"):
+        w, d = bound.get(name), dims.get(name)
+        if w is not None and d is not None:
+            w = w.movedim(d, 0)
+            bound[name] = w.reshape(b, *([1] * (logical_ndim - (w.dim() - 1))), *w.shape[1:])
+    return bound
+
+
+def _bce_rule(info, in_dims, *args, **kwargs):
+    # Each sample's loss reduced over its own elements: the unreduced loss, then a sum or mean per sample.
+    op = ops.binary_cross_entropy_with_logits.default
+    bound = _bce_operands(info, *_bind(op, args, kwargs, in_dims))
+    reduction = bound.pop("reduction", 1)
+    loss = op(**bound, reduction=0)
+    if reduction == 0:
+        return loss, 0
+    per_sample = loss.reshape(info.batch_size, -1)
+    return (per_sample.sum(1) if reduction == 2 else per_sample.mean(1)), 0
+
+
+def _bce_backward_rule(op):
+    # Each sample's gradient of a reduced loss: its own grad_output (times 1/numel for a mean), element by element.
+    def rule(info, in_dims, *args, **kwargs):
+        bound = _bce_operands(info, *_bind(op, args, kwargs, in_dims))
+        reduction = bound.pop("reduction")
+        g = _batch_first(bound.pop("grad_output"), in_dims[0], info.batch_size)
+        x = bound["self"]
+        if reduction != 0:
+            numel = x[0].numel()
+            scale = 1.0 / numel if reduction == 1 and numel > 0 else 1.0
+            g = (g.reshape(info.batch_size, *([1] * (x.dim() - 1))) * scale).expand(x.shape)
+        return op(g, **bound, reduction=0), 0
+
+    return rule
+
+
 _RULES = {
+    ops.binary_cross_entropy_with_logits.default: _bce_rule,
+    ops.binary_cross_entropy_with_logits_backward.default: _bce_backward_rule(
+        ops.binary_cross_entropy_with_logits_backward.default),
+    ops.binary_cross_entropy_with_logits_target_backward.default: _bce_backward_rule(
+        ops.binary_cross_entropy_with_logits_target_backward.default),
     ops.prelu.default: _prelu_rule,
     ops.prelu_backward.default: _prelu_backward_rule,
     ops.elu.default: batch_rule(ops.elu.default, ["self"]),

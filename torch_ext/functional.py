@@ -5,10 +5,11 @@ from typing import Optional
 
 from torch import Tensor
 import torch
+from torch.nn import _reduction
 
 __all__ = [
     "elu", "celu", "selu", "prelu", "rrelu", "softplus", "softmax", "softmin", "log_softmax", "sigmoid", "tanh",
-    "relu", "leaky_relu", "logsigmoid", "sign", "heaviside",
+    "relu", "leaky_relu", "logsigmoid", "sign", "heaviside", "binary_cross_entropy_with_logits",
 ]
 
 
@@ -157,3 +158,25 @@ def heaviside(input: Tensor, grad: str = "identity", beta: float = 5.0) -> Tenso
     r"""The perceptron's step unit, trainable: :math:`(\text{sign}(x) + 1) / 2`, 0 for :math:`x < 0` and 1 for
     :math:`x \geq 0`; its gradient is half of :func:`sign`'s surrogate. See :class:`torch_ext.nn.Heaviside`."""
     return torch.ops.torch_ext.heaviside(input, grad, beta)
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Optional[Tensor] = None,
+    size_average: Optional[bool] = None,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+    pos_weight: Optional[Tensor] = None,
+) -> Tensor:
+    r"""Binary cross-entropy between the sigmoid of :attr:`input` (logits) and :attr:`target`, fused into one pass:
+    per element :math:`w \left((1 - t) x - (1 + (p - 1) t) \log\sigma(x)\right)`, then reduced, as
+    :func:`torch.nn.functional.binary_cross_entropy_with_logits` (same arguments; :attr:`weight` and
+    :attr:`pos_weight` broadcast to the input's shape and are not differentiable; target, weight and pos_weight
+    have the input's dtype). See :class:`torch_ext.nn.BCEWithLogitsLoss`."""
+    if size_average is not None or reduce is not None:
+        reduction = _reduction.legacy_get_string(size_average, reduce)
+    if target.size() != input.size():
+        raise ValueError(f"Target size ({target.size()}) must be the same as input size ({input.size()})")
+    return torch.ops.torch_ext.binary_cross_entropy_with_logits(
+        input, target, weight, pos_weight, _reduction.get_enum(reduction))

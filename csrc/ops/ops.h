@@ -2,6 +2,7 @@
 // Every op of torch_ext's public C++ API. Each function calls the dispatcher, so autograd,
 // autocast and the device kernels apply as for the Python ops.
 
+#include "binary_cross_entropy_with_logits.h"
 #include "elu.h"
 #include "leaky_relu.h"
 #include "logsigmoid.h"

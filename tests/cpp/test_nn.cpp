@@ -212,3 +212,39 @@ TEST(NnModules, InSequential) {
 }
 
 }  // namespace
+
+// The loss takes torch::nn's options: the same loss, gradients and buffers as torch::nn::BCEWithLogitsLoss.
+TEST(NnModules, BCEWithLogitsLossMatchesTorchNn) {
+  const auto opts = torch::TensorOptions().dtype(torch::kDouble);
+  const at::Tensor pos_weight = torch::tensor({0.5, 1.0, 3.0}, opts);
+  const at::Tensor weight = torch::tensor({{2.0}, {0.25}}, opts);
+  const std::vector<torch::nn::BCEWithLogitsLossOptions> cases = {
+      torch::nn::BCEWithLogitsLossOptions(),
+      torch::nn::BCEWithLogitsLossOptions().pos_weight(pos_weight).reduction(torch::kSum),
+      torch::nn::BCEWithLogitsLossOptions().weight(weight).pos_weight(pos_weight).reduction(torch::kNone),
+  };
+  for (const auto& options : cases) {
+    torch_ext::nn::BCEWithLogitsLoss ours(options);
+    torch::nn::BCEWithLogitsLoss theirs(options);
+    const at::Tensor x = (torch::linspace(-6, 6, 6, opts).reshape({2, 3})).requires_grad_();
+    const at::Tensor x_ref = x.detach().clone().requires_grad_();
+    const at::Tensor t = torch::tensor({{0.0, 0.3, 1.0}, {1.0, 0.5, 0.0}}, opts);
+    const at::Tensor y = ours(x, t);
+    const at::Tensor y_ref = theirs(x_ref, t);
+    EXPECT_TRUE(AllClose(y, y_ref, 1e-12, 1e-12));
+    y.sum().backward();
+    y_ref.sum().backward();
+    EXPECT_TRUE(AllClose(x.grad(), x_ref.grad(), 1e-12, 1e-12));
+    std::vector<std::string> names, names_ref;
+    for (const auto& b : ours->named_buffers()) {
+      names.push_back(b.key());
+    }
+    for (const auto& b : theirs->named_buffers()) {
+      names_ref.push_back(b.key());
+    }
+    EXPECT_EQ(names, names_ref);
+  }
+  EXPECT_EQ(printed(*torch_ext::nn::BCEWithLogitsLoss()), "torch_ext::nn::BCEWithLogitsLoss()");
+  torch_ext::nn::BCEWithLogitsLoss loss;
+  EXPECT_THROW(loss(torch::zeros({2, 3}), torch::zeros({3, 2})), c10::Error);
+}

@@ -199,6 +199,10 @@ def _custom_sizes(device, ops, dtypes, sizes) -> List[_cases.Case]:
     for dtype in dtypes:
         for numel in sizes:
             for op in ops:
+                if op in _cases.LOSS_OPS:  # rows of 1024 classes
+                    for p in ("fwd", "fwd+bwd"):
+                        out.append(_cases.Case(op, p, dtype, (max(1, numel // 1024), 1024), device))
+                    continue
                 for p in ("fwd", "bwd"):
                     if op in _cases.SOFTMAX_OPS:
                         for shape, dim, variant in _cases._softmax_shapes(device, numel):

@@ -11,6 +11,10 @@ What is compared with what:
        against the ATen op autograd calls (``aten.elu_backward``, ``aten.softplus_backward``, ...).
        PReLU's ATen backward returns a full-size weight gradient that autograd then sums to the
        weight's shape (``sum_to_size``); that sum is part of ATen's side, as it is part of its step.
+  losses (fwd, fwd+bwd): the functional call on logits [N, C] against torch.nn.functional's, the loss reduced to
+       its mean; fwd+bwd is a training step's share, the forward and the backward through autograd to the
+       logits' gradient. Their minimum bytes: fwd reads the logits and the target (2 N C), fwd+bwd reads them
+       twice and writes the gradient (5 N C).
   rrelu_train fwd: the forward a training step runs, which keeps the slopes for the backward:
        ``torch.ops.torch_ext.rrelu_with_noise`` against ``F.rrelu(training=True)`` (ATen's
        ``rrelu_with_noise``, which writes a noise tensor too). Both write out and noise: 3N bytes.
@@ -24,11 +28,13 @@ import torch
 import torch.nn.functional as F
 
 from torch_ext.testing import op_db, op_db_by_name
+from torch_ext.testing.loss_db import loss_db, loss_db_by_name
 
-# One benchmark op per row of the op table, in its order.
+# One benchmark op per row of the op table, in its order, then one per loss of the loss table.
 # (A row that only composes another row's kernels, softmin's and Softmax2d's, is timed as that row.)
-ALL_OPS = [row.name for row in op_db if row.kernels_of is None]
-SOFTMAX_OPS = tuple(name for name in ALL_OPS if op_db_by_name[name].family == "softmax")
+LOSS_OPS = tuple(row.name for row in loss_db)
+ALL_OPS = [row.name for row in op_db if row.kernels_of is None] + list(LOSS_OPS)
+SOFTMAX_OPS = tuple(name for name in ALL_OPS if name in op_db_by_name and op_db_by_name[name].family == "softmax")
 
 
 @dataclasses.dataclass
@@ -63,7 +69,9 @@ class Case:
     @property
     def bytes(self) -> int:
         """The minimum bytes the op must move: each input read once, each output written once."""
-        if self.pass_ == "fwd":
+        if self.op in LOSS_OPS:
+            tensors = 2 if self.pass_ == "fwd" else 5
+        elif self.pass_ == "fwd":
             tensors = 3 if self.op == "rrelu_train" else 2  # x, out (and rrelu's noise)
         else:
             tensors = 3  # grad_output, the saved tensor, grad_input
@@ -74,6 +82,8 @@ class Case:
         return self.op + (f"[{self.variant}]" if self.variant else "")
 
     def build(self) -> Built:
+        if self.op in LOSS_OPS:
+            return _build_loss(self)
         row = op_db_by_name[self.op]
         if isinstance(row.bench_backward, tuple):
             return _build_elementwise(self)
@@ -250,6 +260,31 @@ def _build_softmax(case: Case) -> Built:
     return Built(ours, theirs, _compare(ours, theirs, case.dtype, **tol), _copy_src(case))
 
 
+def _build_loss(case: Case) -> Built:
+    row = loss_db_by_name[case.op]
+    x = _input(case, scale=4.0)
+    g = torch.Generator(device=case.device).manual_seed(1)
+    target = torch.rand(case.shape, generator=g, device=case.device).to(case.dtype)
+    kwargs = {}
+    if case.variant == "pos_weight":
+        kwargs["pos_weight"] = (torch.rand(case.shape[-1], generator=g, device=case.device) * 2 + 0.5).to(case.dtype)
+    if case.pass_ == "fwd":
+        ours = lambda: row.op(x, target, **kwargs)  # noqa: E731
+        theirs = lambda: row.ref(x, target, **kwargs)  # noqa: E731
+        return Built(ours, theirs, _compare(ours, theirs, case.dtype), _copy_src(case))
+    leaf = x.detach().requires_grad_()
+
+    def step(fn):
+        leaf.grad = None
+        fn(leaf, target, **kwargs).backward()
+        return leaf.grad
+
+    # NB: the mean's gradient is at most about 1 / (N C) per element (times pos_weight); compared relative to it.
+    atol = _tol(case.dtype)["atol"] / case.numel
+    return Built(lambda: step(row.op), lambda: step(row.ref),
+                 _compare(lambda: step(row.op), lambda: step(row.ref), case.dtype, atol=atol), _copy_src(case))
+
+
 # The builders of the families whose rows opt out of bench_backward (the elementwise rows share _build_elementwise).
 _BUILDERS = {
     "prelu": _build_prelu,
@@ -301,8 +336,19 @@ def _softmax_gpu_grid() -> List[Tuple[Tuple[int, ...], int, str]]:
     return grid
 
 
+def loss_shapes(device: str, quick: bool) -> List[Tuple[int, int]]:
+    """[N, C] of the loss cases: N = 4096 rows (and 8192 on a GPU), C from 1k classes up to what the memory holds
+    with ATen's intermediates (32k on the CPU, 256k on a GPU)."""
+    if device == "cpu":
+        return [(4096, 1024), (4096, 32768)] if quick else [(4096, 1024), (4096, 8192), (4096, 32768)]
+    classes = (1024, 32768, 262144) if quick else (1024, 8192, 32768, 131072, 262144)
+    return [(n, c) for n in (4096, 8192) for c in classes]
+
+
 def make_cases(device: str, ops: Sequence[str], dtypes: Sequence[torch.dtype], quick: bool) -> List[Case]:
     cases: List[Case] = []
+    loss_ops = [op for op in ops if op in LOSS_OPS]
+    ops = [op for op in ops if op not in LOSS_OPS]
     for dtype in dtypes:
         for numel in sizes(device, dtype, quick):
             for op in ops:
@@ -334,4 +380,9 @@ def make_cases(device: str, ops: Sequence[str], dtypes: Sequence[torch.dtype], q
                 for pass_ in ("fwd", "bwd"):
                     for shape, dim, variant in grid:
                         cases.append(Case(op, pass_, dtype, shape, device, "contiguous", dim, variant))
+        for op in loss_ops:
+            for shape in loss_shapes(device, quick):
+                for pass_ in ("fwd", "fwd+bwd"):
+                    for variant in ("", "pos_weight"):
+                        cases.append(Case(op, pass_, dtype, shape, device, "contiguous", None, variant))
     return cases

@@ -1,6 +1,7 @@
 """``make demo``: train a torch_ext classifier on the 8x8 digits, print the validation report, run the
 trained model from C++ (TorchScript and AOTInductor) on the whole test set, compare the activations (a
-small MLP trained once per activation), and plot.
+small MLP trained once per activation), answer the seed's "two classes: sigmoid or softmax?" (odd against even
+digits with each head), and plot.
 
     python -m torch_ext.demo [--out build/demo] [--run-model build/cmake/examples/run_model/run_model]
                              [--epochs 40] [--formats aoti,torchscript] [--skip-validate] [--compare-epochs 20]
@@ -20,7 +21,7 @@ import torch
 import torch_ext
 from torch_ext import validate
 
-from . import compare, export
+from . import binary, compare, export
 from .model import classifier, load_digits_split, train
 
 ROOT = Path(torch_ext.__file__).resolve().parents[1]
@@ -87,7 +88,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(f"torch_ext {info['version']} (torch {info['torch_version']}, CPU kernels {info['cpu_capability']}), "
           f"{torch.get_num_threads()} threads; artifacts in {args.out}")
 
-    steps = Steps(4 + (not args.skip_validate))
+    steps = Steps(5 + (not args.skip_validate))
     state = {}
 
     def train_step() -> bool:
@@ -144,6 +145,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         data = state.get("data") or load_digits_split(seed=args.seed)
         return compare.run(data, args.out, epochs=args.compare_epochs, seed=args.seed)
 
+    def binary_step() -> bool:
+        data = state.get("data") or load_digits_split(seed=args.seed)
+        return binary.run(data, seed=args.seed)
+
     def plot_step() -> bool:
         from . import plots
 
@@ -163,6 +168,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     else:
         steps.skip("Run the trained model from C++", "no trained model")
     steps.run("Activations compared: the digits MLP trained once per activation", compare_step)
+    steps.run("Two classes, sigmoid or softmax: odd against even digits with each head", binary_step)
     steps.run("Plots: training curve, activations and derivatives", plot_step)
 
     if steps.failed:

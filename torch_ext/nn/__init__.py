@@ -1,11 +1,13 @@
-"""Drop-in replacements for ``torch.nn`` activation modules, and :func:`convert` to swap them into a model
+"""Drop-in replacements for ``torch.nn`` activation modules and classification losses, and :func:`convert` to swap them into a model
 (:func:`revert` swaps them back)."""
 
 from .activation import (CELU, ELU, SELU, Heaviside, LeakyReLU, LogSigmoid, LogSoftmax, PReLU, ReLU, RReLU, Sigmoid,
                          Sign, Softmax, Softmax2d, Softmin, Softplus, Tanh)
 from .convert import convert, revert
+from .loss import BCEWithLogitsLoss
 
 __all__ = [
     "ELU", "CELU", "SELU", "PReLU", "RReLU", "Softplus", "Softmax", "Softmin", "Softmax2d", "LogSoftmax", "Sigmoid",
-    "Tanh", "LogSigmoid", "ReLU", "LeakyReLU", "Sign", "Heaviside", "convert", "revert",
+    "Tanh", "LogSigmoid", "ReLU", "LeakyReLU", "Sign", "Heaviside", "BCEWithLogitsLoss", "convert",
+    "revert",
 ]

@@ -6,6 +6,7 @@ import torch
 from torch.nn import Module
 
 from . import activation as A
+from . import loss as L
 
 __all__ = ["convert", "revert"]
 
@@ -15,6 +16,14 @@ def _prelu(m: torch.nn.PReLU) -> A.PReLU:
     # holds it keep working, and no memory is allocated twice.
     new = A.PReLU(m.num_parameters, m.init, device="meta", dtype=m.weight.dtype)
     new.weight = m.weight
+    return new
+
+
+def _bce_with_logits(m: Module, cls: type) -> Module:
+    # The same buffers (weight, pos_weight): the state_dict keys and tensors do not change.
+    new = cls(reduction=m.reduction)
+    new.weight = m.weight
+    new.pos_weight = m.pos_weight
     return new
 
 
@@ -35,13 +44,14 @@ def _converters() -> Dict[Type[Module], Callable[[Module], Module]]:
         torch.nn.LogSigmoid: lambda m: A.LogSigmoid(),
         torch.nn.ReLU: lambda m: A.ReLU(m.inplace),
         torch.nn.LeakyReLU: lambda m: A.LeakyReLU(m.negative_slope, m.inplace),
+        torch.nn.BCEWithLogitsLoss: lambda m: _bce_with_logits(m, L.BCEWithLogitsLoss),
     }
 
 
 def convert(module: Module) -> Module:
     r"""Replace every ``torch.nn`` PReLU, RReLU, ELU, CELU, SELU, Softplus, Softmax, Softmin, Softmax2d, LogSoftmax,
-    Sigmoid, Tanh, LogSigmoid, ReLU and LeakyReLU in :attr:`module` with the ``torch_ext.nn`` layer of the same
-    arguments.
+    Sigmoid, Tanh, LogSigmoid, ReLU, LeakyReLU and BCEWithLogitsLoss in :attr:`module` with the ``torch_ext.nn``
+    layer of the same arguments.
 
     Parameters are kept (the same :class:`~torch.nn.Parameter` objects, so an optimizer built before the
     call still updates them), as are the layers' flags and training mode; the state_dict keys do not
@@ -74,8 +84,14 @@ def convert(module: Module) -> Module:
     return module
 
 
+def _ours(cls: Type[Module]) -> Type[Module]:
+    return getattr(A, cls.__name__, None) or getattr(L, cls.__name__)
+
+
 def _to_torch(m: Module) -> Module:
     cls = getattr(torch.nn, type(m).__name__)
+    if isinstance(m, L.BCEWithLogitsLoss):
+        return _bce_with_logits(m, cls)
     if isinstance(m, A.PReLU):
         new = torch.nn.PReLU(m.num_parameters, m.init, device="meta", dtype=m.weight.dtype)
         new.weight = m.weight
@@ -88,7 +104,7 @@ def revert(module: Module) -> Module:
     ``torch.nn`` layer of the same name and arguments, keeping parameters (the same
     :class:`~torch.nn.Parameter` objects), flags and training mode, in place as :func:`convert` does.
     For a program that must run without torch_ext, or a side-by-side comparison with torch.nn."""
-    ours = {getattr(A, cls.__name__) for cls in _converters()}
+    ours = {_ours(cls) for cls in _converters()}
     if type(module) in ours:
         return _to_torch(module).train(module.training)
     for name, child in module.named_children():

@@ -1,0 +1,31 @@
+#pragma once
+// binary_cross_entropy_with_logits's declarations shared by its kernels (CPU, CUDA, Meta); not part of the public API.
+
+#include "ops/binary_cross_entropy_with_logits.h"
+
+namespace torch_ext::ops {
+
+// Argument checks shared by the CPU, CUDA and Meta kernels. The forward's: self floating, target of self's dtype,
+// device and shape, weight and pos_weight of self's dtype and device and broadcastable to self's shape, a known
+// reduction. The backward's add grad_output: self's dtype and device, and the loss's shape (self's for "none", one
+// element otherwise).
+void check_bce_with_logits(const char* op, const at::Tensor& self, const at::Tensor& target,
+                           const std::optional<at::Tensor>& weight, const std::optional<at::Tensor>& pos_weight,
+                           int64_t reduction);
+void check_bce_with_logits_backward(const char* op, const at::Tensor& grad_output, const at::Tensor& self,
+                                    const at::Tensor& target, const std::optional<at::Tensor>& weight,
+                                    const std::optional<at::Tensor>& pos_weight, int64_t reduction);
+
+// The loss's shape: self's for "none", a 0-dim tensor otherwise.
+at::Tensor empty_bce_with_logits_output(const at::Tensor& self, int64_t reduction);
+
+// weight or pos_weight as a view of self's shape (stride 0 where broadcast); undefined when not given.
+at::Tensor expand_bce_with_logits_operand(const std::optional<at::Tensor>& t, const at::Tensor& self);
+
+// The per-element loss reduced: itself for "none", its sum or mean (accumulated in the op-math type) otherwise.
+at::Tensor reduce_bce_with_logits_loss(const at::Tensor& loss, int64_t reduction);
+
+// The reduction's scale of each element's gradient: 1 / numel for "mean", 1 otherwise.
+double bce_with_logits_grad_scale(const at::Tensor& self, int64_t reduction);
+
+}  // namespace torch_ext::ops

@@ -1,0 +1,417 @@
+"""The checks every loss shares, over the loss table (torch_ext.testing.loss_db): parity with torch.nn.functional and
+with float64, gradients (gradcheck, gradgradcheck, forward-mode AD, vmap), opcheck and the Meta kernels, thread
+counts, no ATen loss inside, the layer against torch.nn's, autocast, and the error messages. Then what is particular
+to a loss: the seed's two-class identity (softmax cross-entropy on two logits is BCE-with-logits on their
+difference)."""
+
+import copy
+import pickle
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import torch_ext.functional as TF
+import torch_ext.nn as TN
+from torch_ext.testing.loss_db import REDUCTIONS, LossSample, loss_db, optional_kwargs, reduce_like
+from common_utils import DEVICES, FLOAT_DTYPES, assert_bitwise_equal, assert_close, requires_cuda
+
+ops = torch.ops.torch_ext
+
+# Rounding bound against float64 truth, in units of the dtype's eps times the terms' magnitudes: a fused pass
+# rounds each term once in the op-math type and the result once in the dtype.
+ULPS = 4
+
+
+def _sample_params():
+    return [pytest.param(row, name, id=f"{row.name}-{name}") for row in loss_db for name in row.samples]
+
+
+def _loss(row, s: LossSample):
+    return row.op(s.input, s.target, **s.kwargs)
+
+
+def _as64(s: LossSample) -> LossSample:
+    return LossSample(s.input.double(), s.target.double(), optional_kwargs(s.kwargs, lambda t: t.double()))
+
+
+def _grad_output(y: torch.Tensor, seed: int = 3) -> torch.Tensor:
+    g = torch.randn(y.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return g.to(y.dtype).to(y.device)
+
+
+def _forward_and_grads(fn, s: LossSample, g=None):
+    x = s.input.detach().requires_grad_()
+    t = s.target.detach().requires_grad_()
+    y = fn(x, t, **s.kwargs)
+    g = _grad_output(y) if g is None else g
+    gx, gt = torch.autograd.grad(y, (x, t), g)
+    return y.detach(), gx, gt, g
+
+
+# --------------------------------------------------------------------------------------------
+# Parity: against torch.nn.functional in the same dtype, and against float64 truth
+# --------------------------------------------------------------------------------------------
+
+def _rounding_bounds(row, s: LossSample, g: torch.Tensor, ulps: float):
+    """Per output (loss, input gradient, target gradient): ulps * eps of the dtype times the magnitudes of its terms
+    in float64 (their sum, for a reduced loss), as a tensor of the output's shape."""
+    dtype = s.input.dtype
+    s64 = _as64(s)
+    x64, t64, kw = s64.input, s64.target, s64.kwargs
+    eps, tiny = torch.finfo(dtype).eps, torch.finfo(dtype).tiny
+    per_element = 1.0 / max(x64.numel(), 1) if s.reduction == "mean" else 1.0
+    g64 = (g.double() if s.reduction == "none" else g.double().reshape(())).abs() * per_element
+    loss_scale = reduce_like(row.forward_scale(x64, t64, kw), s.reduction)
+    return [ulps * eps * (scale + tiny) for scale in (
+        loss_scale, row.backward_scale(x64, t64, kw) * g64, row.target_backward_scale(x64, t64, kw) * g64)]
+
+
+_OUTPUTS = ("loss", "grad input", "grad target")
+
+
+def _assert_within(actual, expected, bound, name):
+    """|actual - expected| <= bound elementwise, NaN where both are NaN (the mean of no elements)."""
+    a, b = actual.double().cpu(), expected.double().cpu()
+    ok = ((a - b).abs() <= bound.cpu()) | (a.isnan() & b.isnan())
+    assert bool(ok.all()), f"{name}: max difference {(a - b).abs().max().item()} over the bound"
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("row,sample", _sample_params())
+def test_parity_with_torch(row, sample, dtype, device):
+    """Against torch in the same dtype: float32 and float64 at the table's tolerances; the reduced dtypes, where ATen
+    rounds each of its several passes to the dtype and we round once, within the sum of both rounding bounds."""
+    s = row.samples[sample](dtype, device)
+    ours = _forward_and_grads(row.op, s)
+    theirs = _forward_and_grads(row.ref, s, g=ours[3])
+    bounds = _rounding_bounds(row, s, ours[3], 2 * ULPS)
+    for name, a, b, bound in zip(_OUTPUTS, ours[:3], theirs[:3], bounds):
+        assert a.dtype == b.dtype and a.shape == b.shape and a.device == b.device, name
+        if dtype in (torch.float32, torch.float64):
+            assert_close(a, b, **row.tolerances[dtype], msg=lambda m, n=name: f"{n}: {m}")
+        else:
+            _assert_within(a, b, bound, name)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("row,sample", _sample_params())
+def test_accuracy_against_float64(row, sample, dtype, device):
+    """Loss, input gradient and target gradient each within ULPS eps of float64 truth (torch in float64 on the same
+    inputs), scaled by the magnitudes of its terms."""
+    s = row.samples[sample](dtype, device)
+    ours = _forward_and_grads(row.op, s)
+    truth = _forward_and_grads(row.ref, _as64(s), g=ours[3].double())
+    for name, a, b, bound in zip(_OUTPUTS, ours[:3], truth[:3], _rounding_bounds(row, s, ours[3], ULPS)):
+        _assert_within(a, b, bound, name)
+
+
+# --------------------------------------------------------------------------------------------
+# Gradients: gradcheck with forward and reverse mode, gradgradcheck, vmap
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("row,sample", _sample_params())
+def test_gradcheck(row, sample, device):
+    s = row.samples[sample](torch.float64, device)
+    if s.input.numel() == 0 and s.reduction == "mean":
+        pytest.skip("the mean of no elements is NaN: gradcheck cannot compare NaN tangents (test_accuracy checks it)")
+    x = s.input.detach().requires_grad_()
+    t = s.target.detach().requires_grad_()
+
+    def fn(x, t):
+        return row.op(x, t, **s.kwargs)
+
+    assert torch.autograd.gradcheck(fn, (x, t), check_forward_ad=True, check_batched_grad=True,
+                                    check_batched_forward_grad=True)
+    assert torch.autograd.gradgradcheck(fn, (x, t), check_batched_grad=True)
+
+
+@pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in loss_db])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_vmap_and_jacfwd(row, reduction):
+    s = row.samples[f"both-{reduction}"](torch.float64, "cpu")
+    xs = torch.stack([s.input, s.input * 0.5, -s.input])
+    ts = torch.stack([s.target, 1 - s.target, s.target.round()])
+    kw = s.kwargs
+
+    def ours(x, t):
+        return row.op(x, t, **kw)
+
+    def theirs(x, t):
+        return row.ref(x, t, **kw)
+
+    assert_close(torch.vmap(ours)(xs, ts), torch.vmap(theirs)(xs, ts))
+    assert_close(torch.vmap(ours, in_dims=(0, None))(xs, s.target), torch.vmap(theirs, in_dims=(0, None))(xs, s.target))
+    # A batched weight, one per sample.
+    weights = torch.rand(3, *kw["weight"].shape, dtype=torch.float64) + 0.5
+    kw_w = {k: v for k, v in kw.items() if k != "weight"}
+    assert_close(torch.vmap(lambda x, t, w: row.op(x, t, weight=w, **kw_w))(xs, ts, weights),
+                 torch.vmap(lambda x, t, w: row.ref(x, t, weight=w, **kw_w))(xs, ts, weights))
+    jac = torch.func.jacfwd(ours, argnums=(0, 1))(s.input, s.target)
+    ref_jac = torch.func.jacrev(theirs, argnums=(0, 1))(s.input, s.target)
+    for a, b in zip(jac, ref_jac):
+        assert_close(a, b)
+
+
+@pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in loss_db])
+@pytest.mark.parametrize("constant", ["weight", "pos_weight"])
+def test_constants_are_not_differentiable(row, constant):
+    s = row.samples["both-mean"](torch.float64, "cpu")
+    kw = dict(s.kwargs)
+    kw[constant] = kw[constant].clone().requires_grad_()
+    with pytest.raises(RuntimeError, match=f"not differentiable with respect to argument '{constant}'"):
+        row.op(s.input, s.target, **kw)
+    with torch.no_grad():  # nothing is recorded: allowed, as in ATen
+        assert_close(row.op(s.input, s.target, **kw), row.ref(s.input, s.target, **kw))
+    with torch.autograd.forward_ad.dual_level():
+        kw[constant] = torch.autograd.forward_ad.make_dual(kw[constant].detach(), torch.ones_like(kw[constant]))
+        with pytest.raises(RuntimeError, match=f"expected {constant} to carry no tangent"):
+            row.op(s.input, s.target, **kw)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in loss_db])
+def test_grad_mode(row, device):
+    s = row.samples["both-mean"](torch.float32, device)
+    assert not _loss(row, s).requires_grad
+    x = s.input.detach().requires_grad_()
+    y = row.op(x, s.target, **s.kwargs)
+    assert y.requires_grad and row.autograd_function in y.grad_fn.name(), y.grad_fn.name()
+    with torch.no_grad():
+        assert not row.op(x, s.target, **s.kwargs).requires_grad
+    with torch.inference_mode():
+        assert_close(row.op(s.input, s.target, **s.kwargs), row.ref(s.input, s.target, **s.kwargs))
+
+
+# --------------------------------------------------------------------------------------------
+# opcheck and the Meta kernels; thread counts; no ATen loss inside
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("row,sample", _sample_params())
+def test_opcheck(row, sample):
+    s = row.samples[sample](torch.float32, "cpu")
+    if s.input.numel() == 0 and s.reduction == "mean":
+        pytest.skip("the mean of no elements is NaN, which opcheck's output comparisons do not take as equal "
+                    "(test_meta_matches_real and test_accuracy_against_float64 cover the sample)")
+    g = _grad_output(row.op(s.input, s.target, **s.kwargs))
+    for name, op, args in row.raw_calls(s, g):
+        names = [a.name for a in op._schema.arguments]
+        for requires_grad in (False, True):
+            # Only the differentiable tensors require grad (the constants are refused: test_constants_...).
+            call_args = tuple(a.detach().clone().requires_grad_(requires_grad and n in ("self", "target", "grad_output"))
+                              if isinstance(a, torch.Tensor) else a for n, a in zip(names, args))
+            torch.library.opcheck(op, call_args)
+
+
+@pytest.mark.parametrize("row,sample", _sample_params())
+def test_meta_matches_real(row, sample):
+    s = row.samples[sample](torch.float32, "cpu")
+    g = _grad_output(row.op(s.input, s.target, **s.kwargs))
+
+    def meta(a):
+        return torch.empty_strided(a.shape, a.stride(), dtype=a.dtype, device="meta") if isinstance(
+            a, torch.Tensor) else a
+
+    for name, op, args in row.raw_calls(s, g):
+        real = op(*args)
+        fake = op(*[meta(a) for a in args])
+        assert fake.device.type == "meta"
+        assert (fake.shape, fake.stride(), fake.dtype) == (real.shape, real.stride(), real.dtype), name
+
+
+def _large_sample(row, reduction):
+    base = row.samples[f"both-{reduction}"](torch.float32, "cpu")
+    n = 300_007  # several parallel chunks and a vector tail
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(n, 5, generator=g) * 4
+    t = torch.rand(n, 5, generator=g)
+    kw = dict(base.kwargs, weight=torch.rand(n, 1, generator=g) + 0.5)
+    return LossSample(x, t, kw)
+
+
+@pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in loss_db])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_thread_count_independent(row, reduction):
+    s = _large_sample(row, reduction)
+    results = {}
+    for threads in (1, 2, 3):
+        torch.set_num_threads(threads)
+        results[threads] = _forward_and_grads(row.op, s)[:3]
+    for threads in (2, 3):
+        for name, a, b in zip(("loss", "grad input", "grad target"), results[1], results[threads]):
+            assert_bitwise_equal(b, a, f"{row.name} {name} with {threads} threads vs 1")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in loss_db])
+def test_does_not_call_aten(row, device):
+    s = _large_sample(row, "mean")
+    x = s.input.to(device).requires_grad_()
+    t = s.target.to(device).requires_grad_()
+    kw = optional_kwargs(s.kwargs, lambda v: v.to(device))
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], acc_events=True) as prof:
+        row.op(x, t, **kw).backward()
+    names = {e.name for e in prof.events()}
+    forbidden = {f"aten::{row.forward_op}", "aten::log_sigmoid_forward", "aten::sigmoid", "aten::log_sigmoid",
+                 "aten::sub", "aten::rsub", "aten::exp", "aten::log1p"}
+    assert not (names & forbidden), sorted(names & forbidden)
+    assert {f"torch_ext::{op}" for op in row.ops} <= names, sorted(names)
+
+
+# --------------------------------------------------------------------------------------------
+# The layer: a drop-in for torch.nn's (repr, state_dict, copies, convert), under torch.compile
+# --------------------------------------------------------------------------------------------
+
+def _ctor_params():
+    return [pytest.param(row, args, kwargs, id=f"{row.module.name}-{i}") for row in loss_db
+            for i, (args, kwargs) in enumerate(row.module.ctor_args)]
+
+
+@pytest.mark.parametrize("row,args,kwargs", _ctor_params())
+def test_module_matches_torch(row, args, kwargs):
+    ours, theirs = row.module.cls(*args, **kwargs), row.module.torch_cls(*args, **kwargs)
+    assert repr(ours) == repr(theirs)
+    assert ours.state_dict().keys() == theirs.state_dict().keys()
+    for k, v in theirs.state_dict().items():
+        assert_bitwise_equal(ours.state_dict()[k], v)
+    assert dict(ours.named_buffers()).keys() == dict(theirs.named_buffers()).keys()
+    x = torch.randn(4, 3)
+    t = torch.rand(4, 3)
+    assert_close(ours(x, t), theirs(x, t))
+    for clone in (copy.deepcopy(ours), pickle.loads(pickle.dumps(ours))):
+        assert type(clone) is type(ours) and repr(clone) == repr(ours)
+        assert_close(clone(x, t), theirs(x, t))
+    # A torch.nn state_dict loads into ours and back.
+    ours.load_state_dict(theirs.state_dict())
+    theirs.load_state_dict(ours.state_dict())
+
+
+@pytest.mark.parametrize("row,args,kwargs", _ctor_params())
+def test_convert_and_revert_keep_the_buffers(row, args, kwargs):
+    model = torch.nn.ModuleDict({"loss": row.module.torch_cls(*args, **kwargs)}).train(False)
+    before = dict(model["loss"].named_buffers())
+    TN.convert(model)
+    assert type(model["loss"]) is row.module.cls and not model["loss"].training
+    for name, buf in model["loss"].named_buffers():
+        assert buf is before[name]
+    for name in row.module.constants:
+        assert getattr(model["loss"], name) == getattr(row.module.torch_cls(*args, **kwargs), name)
+    TN.revert(model)
+    assert type(model["loss"]) is row.module.torch_cls
+    for name, buf in model["loss"].named_buffers():
+        assert buf is before[name]
+
+
+@pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in loss_db])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_compile_fullgraph(row, reduction):
+    torch._dynamo.reset()
+    s = row.samples[f"both-{reduction}"](torch.float32, "cpu")
+    layer = row.module.cls(reduction=reduction, **{k: s.kwargs[k] for k in row.constants})
+    compiled = torch.compile(layer, fullgraph=True, backend="aot_eager")
+    x = s.input.detach().requires_grad_()
+    y = compiled(x, s.target)
+    y.backward(torch.ones_like(y))
+    x_ref = s.input.detach().requires_grad_()
+    y_ref = row.module.torch_cls(reduction=reduction, **{k: s.kwargs[k] for k in row.constants})(x_ref, s.target)
+    y_ref.backward(torch.ones_like(y_ref))
+    assert_close(y, y_ref)
+    assert_close(x.grad, x_ref.grad)
+
+
+@pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in loss_db])
+def test_export(row):
+    s = row.samples["both-mean"](torch.float32, "cpu")
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(5, 5)
+            self.loss = row.module.cls(**{k: s.kwargs[k] for k in row.constants})
+
+        def forward(self, x, t):
+            return self.loss(self.linear(x), t)
+
+    model = Model()
+    ep = torch.export.export(model, (s.input, s.target))
+    assert f"torch_ext.{row.forward_op}" in str(ep.graph)
+    assert_close(ep.module()(s.input, s.target), model(s.input, s.target))
+
+
+# --------------------------------------------------------------------------------------------
+# Autocast: ATen's policy (its keys, its output dtypes)
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in loss_db])
+def test_autocast_kernels_mirror_aten(row):
+    def keys(op):
+        dump = torch._C._dispatch_dump(op)
+        return {k for k in ("AutocastCPU", "AutocastCUDA") if f"\n{k}: registered" in "\n" + dump}
+
+    assert keys(f"aten::{row.autocast.twin}") == set(row.autocast.keys)
+    assert keys(f"torch_ext::{row.forward_op}") == set(row.autocast.keys)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in loss_db])
+def test_autocast_output_dtype(row, device):
+    dtype = torch.bfloat16 if device == "cpu" else torch.float16
+    s = row.samples["both-mean"](dtype, device)
+    kw = optional_kwargs(s.kwargs, lambda v: v.float())  # float32 constants meet the reduced-precision logits
+    with torch.autocast(device):
+        ours = row.op(s.input, s.target, **kw)
+        theirs = row.ref(s.input, s.target, **kw)
+    assert ours.dtype == theirs.dtype
+    assert_close(ours, theirs)
+
+
+# --------------------------------------------------------------------------------------------
+# Errors: each a clear message naming the argument
+# --------------------------------------------------------------------------------------------
+
+def _error_params():
+    return [pytest.param(row, stmt, exc, msg, id=f"{row.name}-{i}") for row in loss_db
+            for i, (stmt, exc, msg) in enumerate(row.errors)]
+
+
+@pytest.mark.parametrize("row,stmt,exc,msg", _error_params())
+def test_error_messages(row, stmt, exc, msg):
+    scope = dict(torch=torch, ops=ops, TF=TF, x=torch.randn(4, 3), t=torch.rand(4, 3),
+                 i=torch.ones(4, 3, dtype=torch.int64))
+    with pytest.raises(exc, match=msg):
+        exec(stmt, scope)
+
+
+@requires_cuda
+@pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in loss_db])
+def test_mixed_devices(row):
+    s = row.samples["both-mean"](torch.float32, "cuda")
+    with pytest.raises(RuntimeError, match="expected target to be on the device of self"):
+        row.op(s.input, s.target.cpu(), **s.kwargs)
+    with pytest.raises(RuntimeError, match="expected weight to be on the device of self"):
+        row.op(s.input, s.target, **dict(s.kwargs, weight=s.kwargs["weight"].cpu()))
+
+
+# --------------------------------------------------------------------------------------------
+# The seed's question, "for two classes, sigmoid or softmax?": the same model
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_two_class_softmax_cross_entropy_is_bce_on_the_logit_difference(reduction, device):
+    """softmax([z0, z1])[1] = sigmoid(z1 - z0), so cross-entropy over two classes with class y is
+    BCE-with-logits on z1 - z0 with target y, and their gradients agree: d/dz1 = -d/dz0 = d/d(z1 - z0)."""
+    g = torch.Generator().manual_seed(5)
+    z = (torch.randn(64, 2, generator=g, dtype=torch.float64) * 4).to(device).requires_grad_()
+    y = torch.randint(0, 2, (64,), generator=g).to(device)
+    ce = F.cross_entropy(z, y, reduction=reduction)
+    bce = TF.binary_cross_entropy_with_logits(z[:, 1] - z[:, 0], y.double(), reduction=reduction)
+    assert_close(bce, ce)
+    gout = torch.ones_like(ce)
+    (g_ce,) = torch.autograd.grad(ce, z, gout)
+    (g_bce,) = torch.autograd.grad(bce, z, gout)
+    assert_close(g_bce, g_ce)
+    assert_close(g_bce[:, 1], -g_bce[:, 0])
