@@ -135,6 +135,29 @@ double bce_with_logits_grad_scale(const at::Tensor& self, int64_t reduction) {
   return reduction == at::Reduction::Mean && self.numel() > 0 ? 1.0 / static_cast<double>(self.numel()) : 1.0;
 }
 
+at::Tensor bce_with_logits_forward(const at::Tensor& self, const at::Tensor& target,
+                                   const std::optional<at::Tensor>& weight,
+                                   const std::optional<at::Tensor>& pos_weight, int64_t reduction,
+                                   BceWithLogitsLossLauncher launch) {
+  check_bce_with_logits("binary_cross_entropy_with_logits", self, target, weight, pos_weight, reduction);
+  at::Tensor loss = at::empty_like(self);
+  launch(loss, self, target, expand_bce_with_logits_operand(weight, self),
+         expand_bce_with_logits_operand(pos_weight, self));
+  return reduce_bce_with_logits_loss(loss, reduction);
+}
+
+at::Tensor bce_with_logits_backward(const char* op, const at::Tensor& grad_output, const at::Tensor& self,
+                                    const at::Tensor& target, const std::optional<at::Tensor>& weight,
+                                    const std::optional<at::Tensor>& pos_weight, int64_t reduction, bool of_target,
+                                    BceWithLogitsGradLauncher launch) {
+  check_bce_with_logits_backward(op, grad_output, self, target, weight, pos_weight, reduction);
+  at::Tensor grad = at::empty_like(of_target ? target : self);
+  launch(grad, grad_output, bce_with_logits_grad_scale(self, reduction), self, target,
+         expand_bce_with_logits_operand(weight, self), expand_bce_with_logits_operand(pos_weight, self), reduction,
+         of_target);
+  return grad;
+}
+
 namespace {
 
 at::Tensor bce_with_logits_meta(const at::Tensor& self, const at::Tensor& target,

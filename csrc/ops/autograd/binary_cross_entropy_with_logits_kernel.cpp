@@ -16,6 +16,8 @@
 #include <torch/autograd.h>
 #include <torch/library.h>
 
+#include <array>
+
 #include "ops/autograd/record.h"
 #include "ops/internal/binary_cross_entropy_with_logits.h"
 
@@ -66,7 +68,8 @@ at::Tensor common_factor(const at::Tensor& gg, const at::Tensor& g, const at::Te
   return w.defined() ? f * w : f;
 }
 
-// The backward op's derivative along gg (its gradient for gg the incoming gradient, or its tangent for gg a tangent).
+// The gradient ops' derivatives along gg (their gradient for gg the incoming gradient, or their tangent for gg a
+// tangent): of `backward` with respect to x and t, of `target_backward` with respect to x (none to t).
 at::Tensor backward_d_self(const at::Tensor& gg, const at::Tensor& g, const at::Tensor& x, const at::Tensor& t,
                            const at::Tensor& w, const at::Tensor& p, int64_t reduction) {
   const at::Tensor s = at::sigmoid(x);
@@ -86,23 +89,38 @@ at::Tensor target_backward_d_self(const at::Tensor& gg, const at::Tensor& g, con
   return p.defined() ? f * ((1 - p) * (1 - at::sigmoid(x)) - 1) : -f;
 }
 
-// d/dG of a backward op (linear in G): op(gg) for an unreduced loss, else sum(gg * op(1)) in G's shape.
-template <typename BackwardOp>
-at::Tensor d_grad_output(const BackwardOp& op, const at::Tensor& gg, const at::Tensor& g, int64_t reduction) {
-  if (reduction == at::Reduction::None) {
-    return op(gg);
+// A gradient op: d loss / d self (kOfTarget false, `backward`) or d loss / d target (`target_backward`).
+template <bool kOfTarget>
+at::Tensor grad_op(const at::Tensor& g, const at::Tensor& x, const at::Tensor& t, const at::Tensor& w,
+                   const at::Tensor& p, int64_t reduction) {
+  if constexpr (kOfTarget) {
+    return torch_ext::detail::binary_cross_entropy_with_logits_target_backward(g, x, t, given(w), given(p),
+                                                                               reduction);
+  } else {
+    return torch_ext::detail::binary_cross_entropy_with_logits_backward(g, x, t, given(w), given(p), reduction);
   }
-  return (gg * op(at::ones_like(g))).sum().reshape(g.sizes());
 }
 
-at::Tensor backward_op(const at::Tensor& g, const at::Tensor& x, const at::Tensor& t, const at::Tensor& w,
-                       const at::Tensor& p, int64_t reduction) {
-  return torch_ext::detail::binary_cross_entropy_with_logits_backward(g, x, t, given(w), given(p), reduction);
-}
-
-at::Tensor target_backward_op(const at::Tensor& g, const at::Tensor& x, const at::Tensor& t, const at::Tensor& w,
-                              const at::Tensor& p, int64_t reduction) {
-  return torch_ext::detail::binary_cross_entropy_with_logits_target_backward(g, x, t, given(w), given(p), reduction);
+// A gradient op's derivatives along gg: with respect to g (linear in it: op(gg) for an unreduced loss, else
+// sum(gg * op(1)) in g's shape), x and t (undefined where it does not depend on t).
+template <bool kOfTarget>
+std::array<at::Tensor, 3> grad_op_derivatives(const at::Tensor& gg, const at::Tensor& g, const at::Tensor& x,
+                                              const at::Tensor& t, const at::Tensor& w, const at::Tensor& p,
+                                              int64_t reduction, std::array<bool, 3> needed) {
+  std::array<at::Tensor, 3> d;
+  if (needed[0]) {
+    d[0] = reduction == at::Reduction::None
+               ? grad_op<kOfTarget>(gg, x, t, w, p, reduction)
+               : (gg * grad_op<kOfTarget>(at::ones_like(g), x, t, w, p, reduction)).sum().reshape(g.sizes());
+  }
+  if (needed[1]) {
+    d[1] = kOfTarget ? target_backward_d_self(gg, g, x, w, p, reduction)
+                     : backward_d_self(gg, g, x, t, w, p, reduction);
+  }
+  if (needed[2] && !kOfTarget) {
+    d[2] = backward_d_target(gg, g, x, w, p, reduction);
+  }
+  return d;
 }
 
 // weight and pos_weight are saved as data, not variables: they are constants (check_constants), and a Function's
@@ -129,7 +147,8 @@ Saved saved_of(AutogradContext* ctx) {
           ctx->saved_data["reduction"].toInt()};
 }
 
-class BceWithLogitsBackwardFunction : public torch::autograd::Function<BceWithLogitsBackwardFunction> {
+template <bool kOfTarget>
+class BceWithLogitsGradFunction : public torch::autograd::Function<BceWithLogitsGradFunction<kOfTarget>> {
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& g, const at::Tensor& x, const at::Tensor& t,
                             const std::optional<at::Tensor>& weight, const std::optional<at::Tensor>& pos_weight,
@@ -138,63 +157,24 @@ class BceWithLogitsBackwardFunction : public torch::autograd::Function<BceWithLo
     const at::Tensor w = or_undefined(weight), p = or_undefined(pos_weight);
     save_constants(ctx, w, p, reduction);
     ctx->save_for_backward({g, x, t});
-    return backward_op(g, x, t, w, p, reduction);
+    return grad_op<kOfTarget>(g, x, t, w, p, reduction);
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
     const Saved s = saved_of(ctx);
-    const at::Tensor& gg = grad_outputs[0];
-    at::Tensor d_g, d_x, d_t;
-    if (gg.defined()) {
-      if (ctx->needs_input_grad(0)) {
-        d_g = d_grad_output([&](const at::Tensor& v) { return backward_op(v, s.x, s.t, s.w, s.p, s.reduction); },
-                            gg, s.g, s.reduction);
-      }
-      if (ctx->needs_input_grad(1)) {
-        d_x = backward_d_self(gg, s.g, s.x, s.t, s.w, s.p, s.reduction);
-      }
-      if (ctx->needs_input_grad(2)) {
-        d_t = backward_d_target(gg, s.g, s.x, s.w, s.p, s.reduction);
-      }
+    if (!grad_outputs[0].defined()) {
+      return {at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
     }
-    return {d_g, d_x, d_t, at::Tensor(), at::Tensor(), at::Tensor()};
+    const auto d = grad_op_derivatives<kOfTarget>(
+        grad_outputs[0], s.g, s.x, s.t, s.w, s.p, s.reduction,
+        {ctx->needs_input_grad(0), ctx->needs_input_grad(1), ctx->needs_input_grad(2)});
+    return {d[0], d[1], d[2], at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
-class BceWithLogitsTargetBackwardFunction : public torch::autograd::Function<BceWithLogitsTargetBackwardFunction> {
- public:
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& g, const at::Tensor& x, const at::Tensor& t,
-                            const std::optional<at::Tensor>& weight, const std::optional<at::Tensor>& pos_weight,
-                            int64_t reduction) {
-    at::AutoDispatchBelowADInplaceOrView guard;
-    const at::Tensor w = or_undefined(weight), p = or_undefined(pos_weight);
-    save_constants(ctx, w, p, reduction);
-    ctx->save_for_backward({g, x, t});
-    return target_backward_op(g, x, t, w, p, reduction);
-  }
-
-  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
-    const Saved s = saved_of(ctx);
-    const at::Tensor& gg = grad_outputs[0];
-    at::Tensor d_g, d_x;
-    if (gg.defined()) {
-      if (ctx->needs_input_grad(0)) {
-        d_g = d_grad_output(
-            [&](const at::Tensor& v) { return target_backward_op(v, s.x, s.t, s.w, s.p, s.reduction); }, gg, s.g,
-            s.reduction);
-      }
-      if (ctx->needs_input_grad(1)) {
-        d_x = target_backward_d_self(gg, s.g, s.x, s.w, s.p, s.reduction);
-      }
-    }
-    return {d_g, d_x, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
-  }
-};
-
-at::Tensor backward_autograd(const at::Tensor& g, const at::Tensor& x, const at::Tensor& t, const at::Tensor& w,
-                             const at::Tensor& p, int64_t reduction);
-at::Tensor target_backward_autograd(const at::Tensor& g, const at::Tensor& x, const at::Tensor& t,
-                                    const at::Tensor& w, const at::Tensor& p, int64_t reduction);
+template <bool kOfTarget>
+at::Tensor grad_autograd(const at::Tensor& g, const at::Tensor& x, const at::Tensor& t, const at::Tensor& w,
+                         const at::Tensor& p, int64_t reduction);
 
 class BceWithLogitsFunction : public torch::autograd::Function<BceWithLogitsFunction> {
  public:
@@ -214,10 +194,10 @@ class BceWithLogitsFunction : public torch::autograd::Function<BceWithLogitsFunc
     const at::Tensor& g = grad_outputs[0];
     at::Tensor d_x, d_t;
     if (ctx->needs_input_grad(0)) {
-      d_x = backward_autograd(g, v[0], v[1], w, p, reduction);
+      d_x = grad_autograd<false>(g, v[0], v[1], w, p, reduction);
     }
     if (ctx->needs_input_grad(1)) {
-      d_t = target_backward_autograd(g, v[0], v[1], w, p, reduction);
+      d_t = grad_autograd<true>(g, v[0], v[1], w, p, reduction);
     }
     return {d_x, d_t, at::Tensor(), at::Tensor(), at::Tensor()};
   }
@@ -231,9 +211,8 @@ at::Tensor bce_autograd(const at::Tensor& self, const at::Tensor& target, const 
   const at::Tensor w = or_undefined(weight), p = or_undefined(pos_weight);
   if (has_tangent(self, target)) {
     const at::Tensor x = primal(self), t = primal(target), t_x = tangent(self), t_t = tangent(target);
-    at::Tensor t_out = add_terms(t_x.defined() ? backward_op(t_x, x, t, w, p, at::Reduction::None) : at::Tensor(),
-                                 t_t.defined() ? target_backward_op(t_t, x, t, w, p, at::Reduction::None)
-                                               : at::Tensor());
+    at::Tensor t_out = add_terms(t_x.defined() ? grad_op<false>(t_x, x, t, w, p, at::Reduction::None) : at::Tensor(),
+                                 t_t.defined() ? grad_op<true>(t_t, x, t, w, p, at::Reduction::None) : at::Tensor());
     if (reduction == at::Reduction::Sum) {
       t_out = t_out.sum();
     } else if (reduction == at::Reduction::Mean) {
@@ -250,65 +229,37 @@ at::Tensor bce_autograd(const at::Tensor& self, const at::Tensor& target, const 
   return BceWithLogitsFunction::apply(self, target, weight, pos_weight, reduction);
 }
 
-at::Tensor backward_autograd(const at::Tensor& g, const at::Tensor& x, const at::Tensor& t, const at::Tensor& w,
-                             const at::Tensor& p, int64_t reduction) {
+template <bool kOfTarget>
+at::Tensor grad_autograd(const at::Tensor& g, const at::Tensor& x, const at::Tensor& t, const at::Tensor& w,
+                         const at::Tensor& p, int64_t reduction) {
+  const char* op = kOfTarget ? kTargetBackward : kBackward;
   if (has_tangent(g, x, t)) {
     const at::Tensor gp = primal(g), xp = primal(x), tp = primal(t);
     const at::Tensor t_g = tangent(g), t_x = tangent(x), t_t = tangent(t);
-    at::Tensor t_out = t_g.defined() ? backward_op(t_g, xp, tp, w, p, reduction) : at::Tensor();
-    if (t_x.defined()) {
-      t_out = add_terms(t_out, backward_d_self(t_x, gp, xp, tp, w, p, reduction));
-    }
-    if (t_t.defined()) {
-      t_out = add_terms(t_out, backward_d_target(t_t, gp, xp, w, p, reduction));
-    }
-    return with_tangent(backward_autograd(guarded_primal(kBackward, g), guarded_primal(kBackward, x),
-                                          guarded_primal(kBackward, t), w, p, reduction),
-                        t_out);
-  }
-  if (!records_grad(g, x, t)) {
-    at::AutoDispatchBelowADInplaceOrView guard;
-    return backward_op(g, x, t, w, p, reduction);
-  }
-  return BceWithLogitsBackwardFunction::apply(g, x, t, given(w), given(p), reduction);
-}
-
-at::Tensor target_backward_autograd(const at::Tensor& g, const at::Tensor& x, const at::Tensor& t,
-                                    const at::Tensor& w, const at::Tensor& p, int64_t reduction) {
-  if (has_tangent(g, x, t)) {
-    const at::Tensor gp = primal(g), xp = primal(x), tp = primal(t);
-    const at::Tensor t_g = tangent(g), t_x = tangent(x);
-    at::Tensor t_out = t_g.defined() ? target_backward_op(t_g, xp, tp, w, p, reduction) : at::Tensor();
-    if (t_x.defined()) {
-      t_out = add_terms(t_out, target_backward_d_self(t_x, gp, xp, w, p, reduction));
-    }
+    at::Tensor t_out = t_g.defined() ? grad_op<kOfTarget>(t_g, xp, tp, w, p, reduction) : at::Tensor();
+    const auto d_x = grad_op_derivatives<kOfTarget>(t_x, gp, xp, tp, w, p, reduction, {false, t_x.defined(), false});
+    const auto d_t = grad_op_derivatives<kOfTarget>(t_t, gp, xp, tp, w, p, reduction, {false, false, t_t.defined()});
+    t_out = add_terms(add_terms(t_out, d_x[1]), d_t[2]);
     if (!t_out.defined()) {
-      t_out = at::zeros_like(xp);  // a tangent on target only: the gradient does not depend on it
+      t_out = at::zeros_like(xp);  // a tangent on target only, which target_backward does not depend on
     }
-    return with_tangent(target_backward_autograd(guarded_primal(kTargetBackward, g),
-                                                 guarded_primal(kTargetBackward, x),
-                                                 guarded_primal(kTargetBackward, t), w, p, reduction),
+    return with_tangent(grad_autograd<kOfTarget>(guarded_primal(op, g), guarded_primal(op, x),
+                                                 guarded_primal(op, t), w, p, reduction),
                         t_out);
   }
   if (!records_grad(g, x, t)) {
     at::AutoDispatchBelowADInplaceOrView guard;
-    return target_backward_op(g, x, t, w, p, reduction);
+    return grad_op<kOfTarget>(g, x, t, w, p, reduction);
   }
-  return BceWithLogitsTargetBackwardFunction::apply(g, x, t, given(w), given(p), reduction);
+  return BceWithLogitsGradFunction<kOfTarget>::apply(g, x, t, given(w), given(p), reduction);
 }
 
-at::Tensor backward_kernel(const at::Tensor& g, const at::Tensor& x, const at::Tensor& t,
-                           const std::optional<at::Tensor>& weight, const std::optional<at::Tensor>& pos_weight,
-                           int64_t reduction) {
-  check_constants(kBackward, weight, pos_weight);
-  return backward_autograd(g, x, t, or_undefined(weight), or_undefined(pos_weight), reduction);
-}
-
-at::Tensor target_backward_kernel(const at::Tensor& g, const at::Tensor& x, const at::Tensor& t,
-                                  const std::optional<at::Tensor>& weight, const std::optional<at::Tensor>& pos_weight,
-                                  int64_t reduction) {
-  check_constants(kTargetBackward, weight, pos_weight);
-  return target_backward_autograd(g, x, t, or_undefined(weight), or_undefined(pos_weight), reduction);
+template <bool kOfTarget>
+at::Tensor grad_kernel(const at::Tensor& g, const at::Tensor& x, const at::Tensor& t,
+                       const std::optional<at::Tensor>& weight, const std::optional<at::Tensor>& pos_weight,
+                       int64_t reduction) {
+  check_constants(kOfTarget ? kTargetBackward : kBackward, weight, pos_weight);
+  return grad_autograd<kOfTarget>(g, x, t, or_undefined(weight), or_undefined(pos_weight), reduction);
 }
 
 }  // namespace
@@ -316,6 +267,6 @@ at::Tensor target_backward_kernel(const at::Tensor& g, const at::Tensor& x, cons
 
 TORCH_LIBRARY_IMPL(torch_ext, Autograd, m) {
   m.impl("binary_cross_entropy_with_logits", TORCH_FN(torch_ext::ops::bce_autograd));
-  m.impl("binary_cross_entropy_with_logits_backward", TORCH_FN(torch_ext::ops::backward_kernel));
-  m.impl("binary_cross_entropy_with_logits_target_backward", TORCH_FN(torch_ext::ops::target_backward_kernel));
+  m.impl("binary_cross_entropy_with_logits_backward", TORCH_FN(torch_ext::ops::grad_kernel<false>));
+  m.impl("binary_cross_entropy_with_logits_target_backward", TORCH_FN(torch_ext::ops::grad_kernel<true>));
 }

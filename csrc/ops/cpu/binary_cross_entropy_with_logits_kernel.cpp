@@ -117,54 +117,26 @@ TORCH_EXT_REGISTER_CPU_KERNEL(torch_ext::ops::cpu::BceWithLogitsBackwardLoop,
 namespace torch_ext::ops {
 namespace {
 
-at::Tensor bce_with_logits_kernel(const at::Tensor& self, const at::Tensor& target,
-                                  const std::optional<at::Tensor>& weight, const std::optional<at::Tensor>& pos_weight,
-                                  int64_t reduction) {
-  check_bce_with_logits("binary_cross_entropy_with_logits", self, target, weight, pos_weight, reduction);
-  at::Tensor loss = at::empty_like(self);
-  cpu::cpu_kernel<cpu::BceWithLogitsLoop>()(loss, self, target, expand_bce_with_logits_operand(weight, self),
-                                            expand_bce_with_logits_operand(pos_weight, self));
-  return reduce_bce_with_logits_loss(loss, reduction);
+void loss_loop(const at::Tensor& loss, const at::Tensor& self, const at::Tensor& target, const at::Tensor& weight,
+               const at::Tensor& pos_weight) {
+  cpu::cpu_kernel<cpu::BceWithLogitsLoop>()(loss, self, target, weight, pos_weight);
 }
 
-at::Tensor bce_with_logits_backward_common(const char* op, const at::Tensor& grad_output, const at::Tensor& self,
-                                           const at::Tensor& target, const std::optional<at::Tensor>& weight,
-                                           const std::optional<at::Tensor>& pos_weight, int64_t reduction,
-                                           bool of_target) {
-  check_bce_with_logits_backward(op, grad_output, self, target, weight, pos_weight, reduction);
-  at::Tensor grad = at::empty_like(of_target ? target : self);
+void grad_loop(const at::Tensor& grad, const at::Tensor& grad_output, double scale, const at::Tensor& self,
+               const at::Tensor& target, const at::Tensor& weight, const at::Tensor& pos_weight, int64_t reduction,
+               bool of_target) {
   const bool reduced = reduction != at::Reduction::None;
   // NB: a reduced loss's gradient is one value, read once here (a CPU tensor: no device synchronisation).
-  const double grad_value = reduced ? grad_output.item<double>() : 0.0;
-  cpu::cpu_kernel<cpu::BceWithLogitsBackwardLoop>()(
-      grad, reduced ? at::Tensor() : grad_output, grad_value, bce_with_logits_grad_scale(self, reduction), self,
-      target, expand_bce_with_logits_operand(weight, self), expand_bce_with_logits_operand(pos_weight, self),
-      of_target);
-  return grad;
-}
-
-at::Tensor bce_with_logits_backward_kernel(const at::Tensor& grad_output, const at::Tensor& self,
-                                           const at::Tensor& target, const std::optional<at::Tensor>& weight,
-                                           const std::optional<at::Tensor>& pos_weight, int64_t reduction) {
-  return bce_with_logits_backward_common("binary_cross_entropy_with_logits_backward", grad_output, self, target,
-                                         weight, pos_weight, reduction, /*of_target=*/false);
-}
-
-at::Tensor bce_with_logits_target_backward_kernel(const at::Tensor& grad_output, const at::Tensor& self,
-                                                  const at::Tensor& target, const std::optional<at::Tensor>& weight,
-                                                  const std::optional<at::Tensor>& pos_weight, int64_t reduction) {
-  return bce_with_logits_backward_common("binary_cross_entropy_with_logits_target_backward", grad_output, self,
-                                         target, weight, pos_weight, reduction, /*of_target=*/true);
+  cpu::cpu_kernel<cpu::BceWithLogitsBackwardLoop>()(grad, reduced ? at::Tensor() : grad_output,
+                                                    reduced ? grad_output.item<double>() : 0.0, scale, self, target,
+                                                    weight, pos_weight, of_target);
 }
 
 }  // namespace
 }  // namespace torch_ext::ops
 
 TORCH_LIBRARY_IMPL(torch_ext, CPU, m) {
-  m.impl("binary_cross_entropy_with_logits", TORCH_FN(torch_ext::ops::bce_with_logits_kernel));
-  m.impl("binary_cross_entropy_with_logits_backward", TORCH_FN(torch_ext::ops::bce_with_logits_backward_kernel));
-  m.impl("binary_cross_entropy_with_logits_target_backward",
-         TORCH_FN(torch_ext::ops::bce_with_logits_target_backward_kernel));
+  torch_ext::ops::register_bce_with_logits_kernels<&torch_ext::ops::loss_loop, &torch_ext::ops::grad_loop>(m);
 }
 
 #endif  // CPU_CAPABILITY_DEFAULT

@@ -121,34 +121,24 @@ void launch_bce(const at::Tensor& out, const at::Tensor (&req)[NREQ], const at::
   }
 }
 
-at::Tensor bce_with_logits_kernel(const at::Tensor& self, const at::Tensor& target,
-                                  const std::optional<at::Tensor>& weight, const std::optional<at::Tensor>& pos_weight,
-                                  int64_t reduction) {
-  check_bce_with_logits("binary_cross_entropy_with_logits", self, target, weight, pos_weight, reduction);
+void loss_loop(const at::Tensor& loss, const at::Tensor& self, const at::Tensor& target, const at::Tensor& weight,
+               const at::Tensor& pos_weight) {
   const c10::cuda::CUDAGuard device_guard(self.device());
-  at::Tensor loss = at::empty_like(self);
-  const at::Tensor w = expand_bce_with_logits_operand(weight, self);
-  const at::Tensor p = expand_bce_with_logits_operand(pos_weight, self);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, self.scalar_type(), "bce_with_logits_cuda", [&] {
-    launch_bce<scalar_t, BceForwardOp, false>(loss, {self, target}, w, p, BceArgs<scalar_t>{nullptr, 1});
+    launch_bce<scalar_t, BceForwardOp, false>(loss, {self, target}, weight, pos_weight,
+                                              BceArgs<scalar_t>{nullptr, 1});
   });
-  return reduce_bce_with_logits_loss(loss, reduction);
 }
 
-at::Tensor bce_with_logits_backward_common(const char* op, const at::Tensor& grad_output, const at::Tensor& self,
-                                           const at::Tensor& target, const std::optional<at::Tensor>& weight,
-                                           const std::optional<at::Tensor>& pos_weight, int64_t reduction,
-                                           bool of_target) {
-  check_bce_with_logits_backward(op, grad_output, self, target, weight, pos_weight, reduction);
+void grad_loop(const at::Tensor& grad, const at::Tensor& grad_output, double scale, const at::Tensor& self,
+               const at::Tensor& target, const at::Tensor& w, const at::Tensor& p, int64_t reduction,
+               bool of_target) {
   const c10::cuda::CUDAGuard device_guard(self.device());
-  at::Tensor grad = at::empty_like(of_target ? target : self);
-  const at::Tensor w = expand_bce_with_logits_operand(weight, self);
-  const at::Tensor p = expand_bce_with_logits_operand(pos_weight, self);
   const bool reduced = reduction != at::Reduction::None;
   const at::Tensor g = reduced ? grad_output.contiguous() : grad_output;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, self.scalar_type(), "bce_with_logits_backward_cuda", [&] {
     const BceArgs<scalar_t> args{reduced ? g.const_data_ptr<scalar_t>() : nullptr,
-                                 static_cast<at::opmath_type<scalar_t>>(bce_with_logits_grad_scale(self, reduction))};
+                                 static_cast<at::opmath_type<scalar_t>>(scale)};
     if (of_target && reduced) {
       launch_bce<scalar_t, BceTargetBackwardOp, true>(grad, {self}, w, p, args);
     } else if (of_target) {
@@ -159,29 +149,11 @@ at::Tensor bce_with_logits_backward_common(const char* op, const at::Tensor& gra
       launch_bce<scalar_t, BceBackwardOp, false>(grad, {grad_output, self, target}, w, p, args);
     }
   });
-  return grad;
-}
-
-at::Tensor bce_with_logits_backward_kernel(const at::Tensor& grad_output, const at::Tensor& self,
-                                           const at::Tensor& target, const std::optional<at::Tensor>& weight,
-                                           const std::optional<at::Tensor>& pos_weight, int64_t reduction) {
-  return bce_with_logits_backward_common("binary_cross_entropy_with_logits_backward", grad_output, self, target,
-                                         weight, pos_weight, reduction, /*of_target=*/false);
-}
-
-at::Tensor bce_with_logits_target_backward_kernel(const at::Tensor& grad_output, const at::Tensor& self,
-                                                  const at::Tensor& target, const std::optional<at::Tensor>& weight,
-                                                  const std::optional<at::Tensor>& pos_weight, int64_t reduction) {
-  return bce_with_logits_backward_common("binary_cross_entropy_with_logits_target_backward", grad_output, self,
-                                         target, weight, pos_weight, reduction, /*of_target=*/true);
 }
 
 }  // namespace
 }  // namespace torch_ext::ops
 
 TORCH_LIBRARY_IMPL(torch_ext, CUDA, m) {
-  m.impl("binary_cross_entropy_with_logits", TORCH_FN(torch_ext::ops::bce_with_logits_kernel));
-  m.impl("binary_cross_entropy_with_logits_backward", TORCH_FN(torch_ext::ops::bce_with_logits_backward_kernel));
-  m.impl("binary_cross_entropy_with_logits_target_backward",
-         TORCH_FN(torch_ext::ops::bce_with_logits_target_backward_kernel));
+  torch_ext::ops::register_bce_with_logits_kernels<&torch_ext::ops::loss_loop, &torch_ext::ops::grad_loop>(m);
 }

@@ -1,6 +1,8 @@
 #pragma once
 // binary_cross_entropy_with_logits's declarations shared by its kernels (CPU, CUDA, Meta); not part of the public API.
 
+#include <torch/library.h>
+
 #include "ops/binary_cross_entropy_with_logits.h"
 
 namespace torch_ext::ops {
@@ -15,6 +17,49 @@ void check_bce_with_logits(const char* op, const at::Tensor& self, const at::Ten
 void check_bce_with_logits_backward(const char* op, const at::Tensor& grad_output, const at::Tensor& self,
                                     const at::Tensor& target, const std::optional<at::Tensor>& weight,
                                     const std::optional<at::Tensor>& pos_weight, int64_t reduction);
+
+// A device's loops. weight and pos_weight: undefined, or expanded to self's shape.
+// loss (self's shape) = the unreduced loss.
+using BceWithLogitsLossLauncher = void (*)(const at::Tensor& loss, const at::Tensor& self, const at::Tensor& target,
+                                           const at::Tensor& weight, const at::Tensor& pos_weight);
+// grad (self's shape) = d loss / d self, or d loss / d target when of_target; grad_output: self's shape for
+// "none", else the one gradient of the reduced loss; scale: bce_with_logits_grad_scale.
+using BceWithLogitsGradLauncher = void (*)(const at::Tensor& grad, const at::Tensor& grad_output, double scale,
+                                           const at::Tensor& self, const at::Tensor& target,
+                                           const at::Tensor& weight, const at::Tensor& pos_weight,
+                                           int64_t reduction, bool of_target);
+
+// The op-facing kernels of every device: the checks, the outputs, the device's loops, the reduction.
+at::Tensor bce_with_logits_forward(const at::Tensor& self, const at::Tensor& target,
+                                   const std::optional<at::Tensor>& weight,
+                                   const std::optional<at::Tensor>& pos_weight, int64_t reduction,
+                                   BceWithLogitsLossLauncher launch);
+at::Tensor bce_with_logits_backward(const char* op, const at::Tensor& grad_output, const at::Tensor& self,
+                                    const at::Tensor& target, const std::optional<at::Tensor>& weight,
+                                    const std::optional<at::Tensor>& pos_weight, int64_t reduction, bool of_target,
+                                    BceWithLogitsGradLauncher launch);
+
+// Registers a device's op-facing kernels over its loops: TORCH_LIBRARY_IMPL(torch_ext, CPU, m) {
+// register_bce_with_logits_kernels<&loss_loop, &grad_loop>(m); }.
+template <BceWithLogitsLossLauncher kLoss, BceWithLogitsGradLauncher kGrad>
+void register_bce_with_logits_kernels(torch::Library& m) {
+  using OptionalTensor = const std::optional<at::Tensor>&;
+  m.impl("binary_cross_entropy_with_logits",
+         [](const at::Tensor& self, const at::Tensor& target, OptionalTensor weight, OptionalTensor pos_weight,
+            int64_t reduction) { return bce_with_logits_forward(self, target, weight, pos_weight, reduction, kLoss); });
+  m.impl("binary_cross_entropy_with_logits_backward",
+         [](const at::Tensor& grad_output, const at::Tensor& self, const at::Tensor& target, OptionalTensor weight,
+            OptionalTensor pos_weight, int64_t reduction) {
+           return bce_with_logits_backward("binary_cross_entropy_with_logits_backward", grad_output, self, target,
+                                           weight, pos_weight, reduction, /*of_target=*/false, kGrad);
+         });
+  m.impl("binary_cross_entropy_with_logits_target_backward",
+         [](const at::Tensor& grad_output, const at::Tensor& self, const at::Tensor& target, OptionalTensor weight,
+            OptionalTensor pos_weight, int64_t reduction) {
+           return bce_with_logits_backward("binary_cross_entropy_with_logits_target_backward", grad_output, self,
+                                           target, weight, pos_weight, reduction, /*of_target=*/true, kGrad);
+         });
+}
 
 // The loss's shape: self's for "none", a 0-dim tensor otherwise.
 at::Tensor empty_bce_with_logits_output(const at::Tensor& self, int64_t reduction);
