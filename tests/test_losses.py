@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 import torch_ext.functional as TF
 import torch_ext.nn as TN
-from torch_ext.testing.loss_db import REDUCTIONS, LossSample, loss_db, optional_kwargs, reduce_like
+from torch_ext.testing.loss_db import REDUCTIONS, LossSample, loss_db, loss_db_by_name, optional_kwargs, reduce_like
 from common_utils import DEVICES, FLOAT_DTYPES, assert_bitwise_equal, assert_close, requires_cuda
 
 ops = torch.ops.torch_ext
@@ -129,6 +129,31 @@ def test_gradcheck(row, sample, device):
     assert torch.autograd.gradgradcheck(fn, (x, t), check_batched_grad=True)
 
 
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("row,sample", _sample_params())
+def test_gradient_ops_gradcheck(row, sample, device):
+    """The registered gradient ops themselves, in grad_output, self and target: their double backward and their
+    tangents (forward-mode AD through a gradient op, as torch.func.jacfwd of a gradient computes)."""
+    s = row.samples[sample](torch.float64, device)
+    if s.input.numel() == 0 and s.reduction == "mean":
+        pytest.skip("the mean of no elements is NaN (see test_gradcheck)")
+    g = _grad_output(row.op(s.input, s.target, **s.kwargs))
+    for name, op, args in row.raw_calls(s, g):
+        names = [a.name for a in op._schema.arguments]
+        if "grad_output" not in names:
+            continue
+        wrt = [i for i, n in enumerate(names) if n in ("grad_output", "self", "target")]
+
+        def fn(*tensors, op=op, args=args, wrt=wrt):
+            call = list(args)
+            for i, t in zip(wrt, tensors):
+                call[i] = t
+            return op(*call)
+
+        inputs = tuple(args[i].detach().requires_grad_() for i in wrt)
+        assert torch.autograd.gradcheck(fn, inputs, check_forward_ad=True, check_batched_grad=True), name
+
+
 @pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in loss_db])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_vmap_and_jacfwd(row, reduction):
@@ -222,33 +247,45 @@ def test_meta_matches_real(row, sample):
         assert (fake.shape, fake.stride(), fake.dtype) == (real.shape, real.stride(), real.dtype), name
 
 
-def _large_sample(row, reduction):
-    base = row.samples[f"both-{reduction}"](torch.float32, "cpu")
-    n = 300_007  # several parallel chunks and a vector tail
+def _large_sample(reduction, weights="per class"):
+    """Several parallel chunks and a vector tail: weights per class (repeating along the rows) or per row (a
+    broadcast inside)."""
+    n, c = 20_011, 96
     g = torch.Generator().manual_seed(11)
-    x = torch.randn(n, 5, generator=g) * 4
-    t = torch.rand(n, 5, generator=g)
-    kw = dict(base.kwargs, weight=torch.rand(n, 1, generator=g) + 0.5)
-    return LossSample(x, t, kw)
+    x = torch.randn(n, c, generator=g) * 4
+    t = torch.rand(n, c, generator=g)
+    if weights == "per class":
+        kw = dict(weight=torch.rand(c, generator=g) + 0.5, pos_weight=torch.rand(1, c, generator=g) * 2 + 0.5)
+    else:
+        kw = dict(weight=torch.rand(n, 1, generator=g) + 0.5)
+    return LossSample(x, t, dict(kw, reduction=reduction))
 
 
 @pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in loss_db])
+@pytest.mark.parametrize("weights", ["per class", "per row", "none"])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_thread_count_independent(row, reduction):
-    s = _large_sample(row, reduction)
+def test_thread_count_independent(row, reduction, weights):
+    s = _large_sample(reduction, weights)
+    if weights == "none":
+        s = LossSample(s.input, s.target, dict(reduction=reduction))
     results = {}
     for threads in (1, 2, 3):
         torch.set_num_threads(threads)
         results[threads] = _forward_and_grads(row.op, s)[:3]
     for threads in (2, 3):
-        for name, a, b in zip(("loss", "grad input", "grad target"), results[1], results[threads]):
+        for name, a, b in zip(_OUTPUTS, results[1], results[threads]):
             assert_bitwise_equal(b, a, f"{row.name} {name} with {threads} threads vs 1")
+    # And the large sample against float64, a sum over 2M elements.
+    truth = _forward_and_grads(row.ref, _as64(s), g=results[1][0].new_ones(results[1][0].shape).double())
+    ours = _forward_and_grads(row.op, s, g=results[1][0].new_ones(results[1][0].shape))
+    for name, a, b, bound in zip(_OUTPUTS, ours[:3], truth[:3], _rounding_bounds(row, s, ours[3], ULPS)):
+        _assert_within(a, b, bound, name)
 
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in loss_db])
 def test_does_not_call_aten(row, device):
-    s = _large_sample(row, "mean")
+    s = _large_sample("mean")
     x = s.input.to(device).requires_grad_()
     t = s.target.to(device).requires_grad_()
     kw = optional_kwargs(s.kwargs, lambda v: v.to(device))
@@ -415,3 +452,22 @@ def test_two_class_softmax_cross_entropy_is_bce_on_the_logit_difference(reductio
     (g_bce,) = torch.autograd.grad(bce, z, gout)
     assert_close(g_bce, g_ce)
     assert_close(g_bce[:, 1], -g_bce[:, 0])
+
+
+# --------------------------------------------------------------------------------------------
+# binary_cross_entropy_with_logits: a reduced loss on the CPU in one pass
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sample,one_pass", [("plain-mean", True), ("class_weights-mean", True),
+                                             ("full_weights-sum", True), ("row_weights-mean", False),
+                                             ("weight-mean", False)])
+def test_bce_reduced_loss_in_one_pass_on_cpu(sample, one_pass):
+    """With the input and target contiguous and the weights of the input's shape or repeating along its rows every
+    64 elements or more, the CPU sums the losses as it computes them (no buffer, no aten::sum); otherwise (a
+    weight broadcast inside, a short period) it reduces a buffer of losses."""
+    row = loss_db_by_name["binary_cross_entropy_with_logits"]
+    s = row.samples[sample](torch.float32, "cpu")
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], acc_events=True) as prof:
+        _loss(row, s)
+    names = {e.name for e in prof.events()}
+    assert ("aten::sum" not in names) == one_pass, sorted(names)

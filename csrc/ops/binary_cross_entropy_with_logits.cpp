@@ -135,15 +135,22 @@ double bce_with_logits_grad_scale(const at::Tensor& self, int64_t reduction) {
   return reduction == at::Reduction::Mean && self.numel() > 0 ? 1.0 / static_cast<double>(self.numel()) : 1.0;
 }
 
+at::Tensor bce_with_logits_through_buffer(const at::Tensor& self, const at::Tensor& target,
+                                          const std::optional<at::Tensor>& weight,
+                                          const std::optional<at::Tensor>& pos_weight, int64_t reduction,
+                                          BceWithLogitsLossLoop loop) {
+  at::Tensor loss = at::empty_like(self);
+  loop(loss, self, target, expand_bce_with_logits_operand(weight, self),
+       expand_bce_with_logits_operand(pos_weight, self));
+  return reduce_bce_with_logits_loss(loss, reduction);
+}
+
 at::Tensor bce_with_logits_forward(const at::Tensor& self, const at::Tensor& target,
                                    const std::optional<at::Tensor>& weight,
                                    const std::optional<at::Tensor>& pos_weight, int64_t reduction,
-                                   BceWithLogitsLossLauncher launch) {
+                                   BceWithLogitsForward forward) {
   check_bce_with_logits("binary_cross_entropy_with_logits", self, target, weight, pos_weight, reduction);
-  at::Tensor loss = at::empty_like(self);
-  launch(loss, self, target, expand_bce_with_logits_operand(weight, self),
-         expand_bce_with_logits_operand(pos_weight, self));
-  return reduce_bce_with_logits_loss(loss, reduction);
+  return forward(self, target, weight, pos_weight, reduction);
 }
 
 at::Tensor bce_with_logits_backward(const char* op, const at::Tensor& grad_output, const at::Tensor& self,

@@ -103,6 +103,10 @@ def _bce_samples() -> Dict[str, LossSampleBuilder]:
         samples[f"both-{reduction}"] = _bce_sample((6, 5), weight=(6, 1), pos_weight=(5,), reduction=reduction)
     samples.update({
         "full_weights": _bce_sample((6, 5), weight=(6, 5), pos_weight=(6, 5), reduction="none"),
+        # Reduced losses whose weights repeat along the rows (the CPU's one-pass sum) and do not.
+        "full_weights-sum": _bce_sample((6, 5), weight=(6, 5), pos_weight=(6, 5), reduction="sum"),
+        "class_weights-mean": _bce_sample((7, 96), weight=(96,), pos_weight=(1, 96), reduction="mean"),
+        "row_weights-mean": _bce_sample((7, 96), weight=(7, 1), reduction="mean"),
         "transposed": _bce_sample((5, 6), weight=(6,), pos_weight=(6,), reduction="none", layout="transposed"),
         "4d": _bce_sample((2, 3, 4, 5), weight=(3, 1, 5), pos_weight=(4, 1), reduction="sum"),
         "hard_targets": _bce_sample((7, 3), pos_weight=(3,), reduction="none", hard=True),

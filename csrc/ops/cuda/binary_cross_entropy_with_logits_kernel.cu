@@ -130,6 +130,11 @@ void loss_loop(const at::Tensor& loss, const at::Tensor& self, const at::Tensor&
   });
 }
 
+at::Tensor forward(const at::Tensor& self, const at::Tensor& target, const std::optional<at::Tensor>& weight,
+                   const std::optional<at::Tensor>& pos_weight, int64_t reduction) {
+  return bce_with_logits_through_buffer(self, target, weight, pos_weight, reduction, &loss_loop);
+}
+
 void grad_loop(const at::Tensor& grad, const at::Tensor& grad_output, double scale, const at::Tensor& self,
                const at::Tensor& target, const at::Tensor& w, const at::Tensor& p, int64_t reduction,
                bool of_target) {
@@ -155,5 +160,5 @@ void grad_loop(const at::Tensor& grad, const at::Tensor& grad_output, double sca
 }  // namespace torch_ext::ops
 
 TORCH_LIBRARY_IMPL(torch_ext, CUDA, m) {
-  torch_ext::ops::register_bce_with_logits_kernels<&torch_ext::ops::loss_loop, &torch_ext::ops::grad_loop>(m);
+  torch_ext::ops::register_bce_with_logits_kernels<&torch_ext::ops::forward, &torch_ext::ops::grad_loop>(m);
 }

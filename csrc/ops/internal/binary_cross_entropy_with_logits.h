@@ -18,35 +18,48 @@ void check_bce_with_logits_backward(const char* op, const at::Tensor& grad_outpu
                                     const at::Tensor& target, const std::optional<at::Tensor>& weight,
                                     const std::optional<at::Tensor>& pos_weight, int64_t reduction);
 
-// A device's loops. weight and pos_weight: undefined, or expanded to self's shape.
-// loss (self's shape) = the unreduced loss.
-using BceWithLogitsLossLauncher = void (*)(const at::Tensor& loss, const at::Tensor& self, const at::Tensor& target,
-                                           const at::Tensor& weight, const at::Tensor& pos_weight);
-// grad (self's shape) = d loss / d self, or d loss / d target when of_target; grad_output: self's shape for
-// "none", else the one gradient of the reduced loss; scale: bce_with_logits_grad_scale.
+// A device's kernels, after the checks. The forward: self, target, weight, pos_weight -> the (reduced) loss.
+using BceWithLogitsForward = at::Tensor (*)(const at::Tensor& self, const at::Tensor& target,
+                                            const std::optional<at::Tensor>& weight,
+                                            const std::optional<at::Tensor>& pos_weight, int64_t reduction);
+// An elementwise loop: loss (self's shape) = the unreduced loss; weight and pos_weight undefined or expanded to
+// self's shape.
+using BceWithLogitsLossLoop = void (*)(const at::Tensor& loss, const at::Tensor& self, const at::Tensor& target,
+                                       const at::Tensor& weight, const at::Tensor& pos_weight);
+// The gradients: grad (self's shape) = d loss / d self, or d loss / d target when of_target; grad_output: self's
+// shape for "none", else the one gradient of the reduced loss; scale: bce_with_logits_grad_scale; weight and
+// pos_weight undefined or expanded to self's shape.
 using BceWithLogitsGradLauncher = void (*)(const at::Tensor& grad, const at::Tensor& grad_output, double scale,
                                            const at::Tensor& self, const at::Tensor& target,
                                            const at::Tensor& weight, const at::Tensor& pos_weight,
                                            int64_t reduction, bool of_target);
 
-// The op-facing kernels of every device: the checks, the outputs, the device's loops, the reduction.
+// The loss through an elementwise loop: the unreduced loss in a buffer of self's shape, then reduced
+// (reduce_bce_with_logits_loss).
+at::Tensor bce_with_logits_through_buffer(const at::Tensor& self, const at::Tensor& target,
+                                          const std::optional<at::Tensor>& weight,
+                                          const std::optional<at::Tensor>& pos_weight, int64_t reduction,
+                                          BceWithLogitsLossLoop loop);
+
+// The op-facing kernels of every device: the checks, the outputs, the device's kernels.
 at::Tensor bce_with_logits_forward(const at::Tensor& self, const at::Tensor& target,
                                    const std::optional<at::Tensor>& weight,
                                    const std::optional<at::Tensor>& pos_weight, int64_t reduction,
-                                   BceWithLogitsLossLauncher launch);
+                                   BceWithLogitsForward forward);
 at::Tensor bce_with_logits_backward(const char* op, const at::Tensor& grad_output, const at::Tensor& self,
                                     const at::Tensor& target, const std::optional<at::Tensor>& weight,
                                     const std::optional<at::Tensor>& pos_weight, int64_t reduction, bool of_target,
                                     BceWithLogitsGradLauncher launch);
 
 // Registers a device's op-facing kernels over its loops: TORCH_LIBRARY_IMPL(torch_ext, CPU, m) {
-// register_bce_with_logits_kernels<&loss_loop, &grad_loop>(m); }.
-template <BceWithLogitsLossLauncher kLoss, BceWithLogitsGradLauncher kGrad>
+// register_bce_with_logits_kernels<&forward, &grad_loop>(m); }.
+template <BceWithLogitsForward kForward, BceWithLogitsGradLauncher kGrad>
 void register_bce_with_logits_kernels(torch::Library& m) {
   using OptionalTensor = const std::optional<at::Tensor>&;
   m.impl("binary_cross_entropy_with_logits",
          [](const at::Tensor& self, const at::Tensor& target, OptionalTensor weight, OptionalTensor pos_weight,
-            int64_t reduction) { return bce_with_logits_forward(self, target, weight, pos_weight, reduction, kLoss); });
+            int64_t reduction) { return bce_with_logits_forward(self, target, weight, pos_weight, reduction, kForward);
+         });
   m.impl("binary_cross_entropy_with_logits_backward",
          [](const at::Tensor& grad_output, const at::Tensor& self, const at::Tensor& target, OptionalTensor weight,
             OptionalTensor pos_weight, int64_t reduction) {
