@@ -14,7 +14,7 @@ import torch.nn.functional as F
 import torch_ext.functional as TF
 import torch_ext.nn as TN
 from torch_ext.testing.loss_db import REDUCTIONS, LossSample, loss_db, loss_db_by_name, optional_kwargs, reduce_like
-from common_utils import DEVICES, FLOAT_DTYPES, assert_bitwise_equal, assert_close, requires_cuda
+from common_utils import DEVICES, FLOAT_DTYPES, assert_bitwise_equal, assert_close, requires_cuda, run_with_cpu_isa
 
 ops = torch.ops.torch_ext
 
@@ -296,6 +296,31 @@ def test_does_not_call_aten(row, device):
                  "aten::sub", "aten::rsub", "aten::exp", "aten::log1p"}
     assert not (names & forbidden), sorted(names & forbidden)
     assert {f"torch_ext::{op}" for op in row.ops} <= names, sorted(names)
+
+
+_ISA_SCRIPT = """
+import torch
+import test_losses as T
+for row in T.loss_db:
+    for sample in row.samples:
+        for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+            T.test_parity_with_torch(row, sample, dtype, "cpu")
+            T.test_accuracy_against_float64(row, sample, dtype, "cpu")
+    for reduction in T.REDUCTIONS:
+        s = T._large_sample(reduction)
+        ours = T._forward_and_grads(row.op, s)
+        truth = T._forward_and_grads(row.ref, T._as64(s), g=ours[3].double())
+        for name, a, b, bound in zip(T._OUTPUTS, ours[:3], truth[:3], T._rounding_bounds(row, s, ours[3], T.ULPS)):
+            T._assert_within(a, b, bound, name)
+print("OK")
+"""
+
+
+@pytest.mark.parametrize("isa", ["default", "avx2", "avx512"])
+def test_cpu_isa_kernels(isa):
+    """Each compiled CPU kernel (the other ISAs than this process's, in a subprocess): parity and accuracy on every
+    sample, and the large ones (the one-pass sum)."""
+    run_with_cpu_isa(isa, _ISA_SCRIPT)
 
 
 # --------------------------------------------------------------------------------------------
