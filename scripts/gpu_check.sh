@@ -103,13 +103,14 @@ declare -A subset=(
   [softmax-rows]='tests/test_softmax.py -k "cuda and float32 and (test_long_rows or test_row_lengths)"'
   [softmax-columns]='tests/test_softmax.py -k "cuda and float32 and (test_inner_sizes or test_row_counts)"'
   [softmax-special]='tests/test_softmax.py -k "cuda and float32 and test_special_rows"'
+  [losses]='tests/test_losses.py -k "cuda and (float32 or bfloat16) and test_parity_with_torch"'
 )
 sanitizers=()
 if command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do
     wanted $tool || continue
-    for part in softmax-rows softmax-columns softmax-special elementwise elu prelu rrelu; do
-      [[ " ${GPU_CHECK_SANITIZE_OPS:-softmax elementwise elu prelu rrelu} " == *" ${part%%-*} "* ]] || continue
+    for part in softmax-rows softmax-columns softmax-special elementwise elu prelu rrelu losses; do
+      [[ " ${GPU_CHECK_SANITIZE_OPS:-softmax elementwise elu prelu rrelu losses} " == *" ${part%%-*} "* ]] || continue
       eval "args=(${subset[$part]})"
       step "${tool}_$part" 300 compute-sanitizer --tool $tool --error-exitcode 9 $py -m pytest -q -p no:cacheprovider "${args[@]}" \
         >"$out/${tool}_$part.txt" 2>&1 &
