@@ -3,16 +3,9 @@
 #include <torch/enum.h>
 
 #include "ops/binary_cross_entropy_with_logits.h"
+#include "ops/common/optional_tensor.h"
 
 namespace torch_ext::nn {
-
-namespace {
-
-std::optional<at::Tensor> given(const at::Tensor& t) {
-  return t.defined() ? std::optional<at::Tensor>(t) : std::nullopt;
-}
-
-}  // namespace
 
 BCEWithLogitsLossImpl::BCEWithLogitsLossImpl(BCEWithLogitsLossOptions options_) : options(std::move(options_)) {
   reset();
@@ -24,9 +17,9 @@ void BCEWithLogitsLossImpl::reset() {
 }
 
 at::Tensor BCEWithLogitsLossImpl::forward(const at::Tensor& input, const at::Tensor& target) {
-  TORCH_CHECK(target.sizes() == input.sizes(), "BCEWithLogitsLoss: expected target to have the shape of input ",
-              input.sizes(), ", got ", target.sizes());
-  return torch_ext::binary_cross_entropy_with_logits(input, target, given(weight), given(pos_weight),
+  // NB: the op checks that target has input's shape (torch::nn's module checks it too).
+  return torch_ext::binary_cross_entropy_with_logits(input, target, optional_if_defined(weight),
+                                                     optional_if_defined(pos_weight),
                                                      torch::enumtype::reduction_get_enum(options.reduction()));
 }
 

@@ -117,6 +117,9 @@ at::Tensor expand_bce_with_logits_operand(const std::optional<at::Tensor>& t, co
   return t.has_value() && t->defined() ? t->expand(self.sizes()) : at::Tensor();
 }
 
+namespace {
+
+// The per-element loss reduced: itself for "none", its sum or mean (accumulated in the op-math type) otherwise.
 at::Tensor reduce_bce_with_logits_loss(const at::Tensor& loss, int64_t reduction) {
   if (reduction == at::Reduction::None) {
     return loss;
@@ -129,6 +132,8 @@ at::Tensor reduce_bce_with_logits_loss(const at::Tensor& loss, int64_t reduction
   }
   return total.to(loss.scalar_type());
 }
+
+}  // namespace
 
 double bce_with_logits_grad_scale(const at::Tensor& self, int64_t reduction) {
   // NB: a 0-element self has no gradient elements to scale.

@@ -19,6 +19,7 @@
 #include <array>
 
 #include "ops/autograd/record.h"
+#include "ops/common/optional_tensor.h"
 #include "ops/internal/binary_cross_entropy_with_logits.h"
 
 namespace torch_ext::ops {
@@ -30,12 +31,6 @@ using torch::autograd::variable_list;
 constexpr const char* kForward = "binary_cross_entropy_with_logits";
 constexpr const char* kBackward = "binary_cross_entropy_with_logits_backward";
 constexpr const char* kTargetBackward = "binary_cross_entropy_with_logits_target_backward";
-
-std::optional<at::Tensor> given(const at::Tensor& t) {
-  return t.defined() ? std::optional<at::Tensor>(t) : std::nullopt;
-}
-
-at::Tensor or_undefined(const std::optional<at::Tensor>& t) { return t.has_value() ? *t : at::Tensor(); }
 
 // weight and pos_weight are constants of the loss, as in ATen (whose message this is).
 void check_not_differentiable(const char* op, const char* arg, const std::optional<at::Tensor>& t) {
@@ -93,11 +88,12 @@ at::Tensor target_backward_d_self(const at::Tensor& gg, const at::Tensor& g, con
 template <bool kOfTarget>
 at::Tensor grad_op(const at::Tensor& g, const at::Tensor& x, const at::Tensor& t, const at::Tensor& w,
                    const at::Tensor& p, int64_t reduction) {
+  const std::optional<at::Tensor> weight = optional_if_defined(w), pos_weight = optional_if_defined(p);
   if constexpr (kOfTarget) {
-    return torch_ext::detail::binary_cross_entropy_with_logits_target_backward(g, x, t, given(w), given(p),
+    return torch_ext::detail::binary_cross_entropy_with_logits_target_backward(g, x, t, weight, pos_weight,
                                                                                reduction);
   } else {
-    return torch_ext::detail::binary_cross_entropy_with_logits_backward(g, x, t, given(w), given(p), reduction);
+    return torch_ext::detail::binary_cross_entropy_with_logits_backward(g, x, t, weight, pos_weight, reduction);
   }
 }
 
@@ -126,8 +122,8 @@ std::array<at::Tensor, 3> grad_op_derivatives(const at::Tensor& gg, const at::Te
 // weight and pos_weight are saved as data, not variables: they are constants (check_constants), and a Function's
 // variable arguments must be defined tensors.
 void save_constants(AutogradContext* ctx, const at::Tensor& w, const at::Tensor& p, int64_t reduction) {
-  ctx->saved_data["weight"] = given(w);
-  ctx->saved_data["pos_weight"] = given(p);
+  ctx->saved_data["weight"] = optional_if_defined(w);
+  ctx->saved_data["pos_weight"] = optional_if_defined(p);
   ctx->saved_data["reduction"] = reduction;
 }
 
@@ -154,7 +150,7 @@ class BceWithLogitsGradFunction : public torch::autograd::Function<BceWithLogits
                             const std::optional<at::Tensor>& weight, const std::optional<at::Tensor>& pos_weight,
                             int64_t reduction) {
     at::AutoDispatchBelowADInplaceOrView guard;
-    const at::Tensor w = or_undefined(weight), p = or_undefined(pos_weight);
+    const at::Tensor w = value_or_undefined(weight), p = value_or_undefined(pos_weight);
     save_constants(ctx, w, p, reduction);
     ctx->save_for_backward({g, x, t});
     return grad_op<kOfTarget>(g, x, t, w, p, reduction);
@@ -182,7 +178,7 @@ class BceWithLogitsFunction : public torch::autograd::Function<BceWithLogitsFunc
                             const std::optional<at::Tensor>& weight, const std::optional<at::Tensor>& pos_weight,
                             int64_t reduction) {
     at::AutoDispatchBelowADInplaceOrView guard;
-    save_constants(ctx, or_undefined(weight), or_undefined(pos_weight), reduction);
+    save_constants(ctx, value_or_undefined(weight), value_or_undefined(pos_weight), reduction);
     ctx->save_for_backward({x, t});
     return torch_ext::binary_cross_entropy_with_logits(x, t, weight, pos_weight, reduction);
   }
@@ -208,7 +204,7 @@ class BceWithLogitsFunction : public torch::autograd::Function<BceWithLogitsFunc
 at::Tensor bce_autograd(const at::Tensor& self, const at::Tensor& target, const std::optional<at::Tensor>& weight,
                         const std::optional<at::Tensor>& pos_weight, int64_t reduction) {
   check_constants(kForward, weight, pos_weight);
-  const at::Tensor w = or_undefined(weight), p = or_undefined(pos_weight);
+  const at::Tensor w = value_or_undefined(weight), p = value_or_undefined(pos_weight);
   if (has_tangent(self, target)) {
     const at::Tensor x = primal(self), t = primal(target), t_x = tangent(self), t_t = tangent(target);
     at::Tensor t_out = add_terms(t_x.defined() ? grad_op<false>(t_x, x, t, w, p, at::Reduction::None) : at::Tensor(),
@@ -251,7 +247,8 @@ at::Tensor grad_autograd(const at::Tensor& g, const at::Tensor& x, const at::Ten
     at::AutoDispatchBelowADInplaceOrView guard;
     return grad_op<kOfTarget>(g, x, t, w, p, reduction);
   }
-  return BceWithLogitsGradFunction<kOfTarget>::apply(g, x, t, given(w), given(p), reduction);
+  return BceWithLogitsGradFunction<kOfTarget>::apply(g, x, t, optional_if_defined(w), optional_if_defined(p),
+                                                      reduction);
 }
 
 template <bool kOfTarget>
@@ -259,7 +256,7 @@ at::Tensor grad_kernel(const at::Tensor& g, const at::Tensor& x, const at::Tenso
                        const std::optional<at::Tensor>& weight, const std::optional<at::Tensor>& pos_weight,
                        int64_t reduction) {
   check_constants(kOfTarget ? kTargetBackward : kBackward, weight, pos_weight);
-  return grad_autograd<kOfTarget>(g, x, t, or_undefined(weight), or_undefined(pos_weight), reduction);
+  return grad_autograd<kOfTarget>(g, x, t, value_or_undefined(weight), value_or_undefined(pos_weight), reduction);
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
-#include <ATen/ops/empty_like.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/scalar_tensor.h>
 #include <torch/library.h>
 
@@ -34,6 +34,10 @@ struct BceWithLogitsSumLoop {
   // period (0: self's shape; K: self's last dims, repeated every K elements)
   using Fn = double (*)(const at::Tensor& self, const at::Tensor& target, const at::Tensor& weight,
                         int64_t weight_period, const at::Tensor& pos_weight, int64_t pos_weight_period);
+};
+struct BceWithLogitsBufferSumLoop {
+  // the sum of a contiguous buffer of losses, in double in the order of BceWithLogitsSumLoop
+  using Fn = double (*)(const at::Tensor& loss);
 };
 struct BceWithLogitsBackwardLoop {
   // grad (self's shape) = d loss / d self, or d loss / d target when of_target
@@ -153,6 +157,15 @@ double bce_with_logits_sum_loop(const at::Tensor& self, const at::Tensor& target
   return total;
 }
 
+double bce_with_logits_buffer_sum_loop(const at::Tensor& loss) {
+  double total = 0.0;
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, loss.scalar_type(), "bce_with_logits_buffer_sum_cpu", [&] {
+    const int64_t period = 0;
+    total = periodic_sum<scalar_t>(loss.numel(), &period, [](auto v) { return v; }, loss);
+  });
+  return total;
+}
+
 void bce_with_logits_loop(const at::Tensor& loss, const at::Tensor& self, const at::Tensor& target,
                           const at::Tensor& weight, const at::Tensor& pos_weight) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, self.scalar_type(), "bce_with_logits_cpu", [&] {
@@ -203,6 +216,8 @@ TORCH_EXT_REGISTER_CPU_KERNEL(torch_ext::ops::cpu::BceWithLogitsLoop,
                               &torch_ext::ops::cpu::CPU_CAPABILITY::bce_with_logits_loop);
 TORCH_EXT_REGISTER_CPU_KERNEL(torch_ext::ops::cpu::BceWithLogitsSumLoop,
                               &torch_ext::ops::cpu::CPU_CAPABILITY::bce_with_logits_sum_loop);
+TORCH_EXT_REGISTER_CPU_KERNEL(torch_ext::ops::cpu::BceWithLogitsBufferSumLoop,
+                              &torch_ext::ops::cpu::CPU_CAPABILITY::bce_with_logits_buffer_sum_loop);
 TORCH_EXT_REGISTER_CPU_KERNEL(torch_ext::ops::cpu::BceWithLogitsBackwardLoop,
                               &torch_ext::ops::cpu::CPU_CAPABILITY::bce_with_logits_backward_loop);
 
@@ -244,17 +259,26 @@ int64_t period_of(const std::optional<at::Tensor>& operand, const at::Tensor& se
 
 at::Tensor forward(const at::Tensor& self, const at::Tensor& target, const std::optional<at::Tensor>& weight,
                    const std::optional<at::Tensor>& pos_weight, int64_t reduction) {
-  const int64_t weight_period = period_of(weight, self), pos_weight_period = period_of(pos_weight, self);
-  if (reduction == at::Reduction::None || !self.is_contiguous() || !target.is_contiguous() || weight_period < 0 ||
-      pos_weight_period < 0) {
+  if (reduction == at::Reduction::None) {
     return bce_with_logits_through_buffer(self, target, weight, pos_weight, reduction, &loss_loop);
   }
-  // A reduced loss in one pass, without the buffer: the sum of the rounded per-element losses, in double.
-  const auto contiguous = [](const std::optional<at::Tensor>& t) {
-    return t.has_value() && t->defined() ? t->contiguous() : at::Tensor();
-  };
-  const double total = cpu::cpu_kernel<cpu::BceWithLogitsSumLoop>()(
-      self, target, contiguous(weight), weight_period, contiguous(pos_weight), pos_weight_period);
+  // A reduced loss is the sum of the rounded per-element losses in double, in self's element order and fixed
+  // blocks, whichever way it is computed: in the forward's own pass (no buffer) where the operands allow it, else
+  // through a contiguous buffer of losses.
+  const int64_t weight_period = period_of(weight, self), pos_weight_period = period_of(pos_weight, self);
+  double total = 0.0;
+  if (self.is_contiguous() && target.is_contiguous() && weight_period >= 0 && pos_weight_period >= 0) {
+    const auto contiguous = [](const std::optional<at::Tensor>& t) {
+      return t.has_value() && t->defined() ? t->contiguous() : at::Tensor();
+    };
+    total = cpu::cpu_kernel<cpu::BceWithLogitsSumLoop>()(self, target, contiguous(weight), weight_period,
+                                                         contiguous(pos_weight), pos_weight_period);
+  } else {
+    const at::Tensor loss = at::empty(self.sizes(), self.options());
+    loss_loop(loss, self, target, expand_bce_with_logits_operand(weight, self),
+              expand_bce_with_logits_operand(pos_weight, self));
+    total = cpu::cpu_kernel<cpu::BceWithLogitsBufferSumLoop>()(loss);
+  }
   // NB: the mean of no elements is 0 / 0, NaN, as ATen's.
   const double value = reduction == at::Reduction::Mean ? total / static_cast<double>(self.numel()) : total;
   return at::scalar_tensor(value, self.options());

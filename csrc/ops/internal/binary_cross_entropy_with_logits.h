@@ -34,8 +34,8 @@ using BceWithLogitsGradLauncher = void (*)(const at::Tensor& grad, const at::Ten
                                            const at::Tensor& weight, const at::Tensor& pos_weight,
                                            int64_t reduction, bool of_target);
 
-// The loss through an elementwise loop: the unreduced loss in a buffer of self's shape, then reduced
-// (reduce_bce_with_logits_loss).
+// The loss through an elementwise loop: the unreduced loss in a buffer of self's shape, then, for a reduced loss,
+// its sum or mean accumulated in the op-math type by at::sum (CUDA's reduction; the CPU reduces its own way).
 at::Tensor bce_with_logits_through_buffer(const at::Tensor& self, const at::Tensor& target,
                                           const std::optional<at::Tensor>& weight,
                                           const std::optional<at::Tensor>& pos_weight, int64_t reduction,
@@ -79,9 +79,6 @@ at::Tensor empty_bce_with_logits_output(const at::Tensor& self, int64_t reductio
 
 // weight or pos_weight as a view of self's shape (stride 0 where broadcast); undefined when not given.
 at::Tensor expand_bce_with_logits_operand(const std::optional<at::Tensor>& t, const at::Tensor& self);
-
-// The per-element loss reduced: itself for "none", its sum or mean (accumulated in the op-math type) otherwise.
-at::Tensor reduce_bce_with_logits_loss(const at::Tensor& loss, int64_t reduction);
 
 // The reduction's scale of each element's gradient: 1 / numel for "mean", 1 otherwise.
 double bce_with_logits_grad_scale(const at::Tensor& self, int64_t reduction);
