@@ -13,6 +13,14 @@
 
 namespace torch_ext {
 
+at::Tensor cross_entropy(const at::Tensor& self, const at::Tensor& target, const std::optional<at::Tensor>& weight,
+                         int64_t reduction, int64_t ignore_index, double label_smoothing, double lse_square_scale) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("torch_ext::cross_entropy", "")
+                       .typed<decltype(cross_entropy)>();
+  return op.call(self, target, weight, reduction, ignore_index, label_smoothing, lse_square_scale);
+}
+
 std::tuple<at::Tensor, at::Tensor, at::Tensor> detail::cross_entropy_forward(
     const at::Tensor& self, const at::Tensor& target, const std::optional<at::Tensor>& weight, int64_t reduction,
     int64_t ignore_index, double label_smoothing, double lse_square_scale) {
@@ -176,6 +184,14 @@ at::Tensor cross_entropy_backward_meta(const at::Tensor& grad_output, const at::
   return empty_grad_rows(self);
 }
 
+// cross_entropy on any device: the forward op's loss (its Autograd kernel saves the other outputs).
+at::Tensor cross_entropy_loss(const at::Tensor& self, const at::Tensor& target, const std::optional<at::Tensor>& weight,
+                              int64_t reduction, int64_t ignore_index, double label_smoothing,
+                              double lse_square_scale) {
+  return std::get<0>(torch_ext::detail::cross_entropy_forward(self, target, weight, reduction, ignore_index,
+                                                              label_smoothing, lse_square_scale));
+}
+
 }  // namespace
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> cross_entropy_forward_kernel(
@@ -214,11 +230,18 @@ at::Tensor cross_entropy_backward_kernel(const at::Tensor& grad_output, const at
 
 TORCH_LIBRARY_FRAGMENT(torch_ext, m) {
   m.def(
+      "cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100, "
+      "float label_smoothing=0.0, float lse_square_scale=0.0) -> Tensor");
+  m.def(
       "cross_entropy_forward(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100, "
       "float label_smoothing=0.0, float lse_square_scale=0.0) -> (Tensor output, Tensor lse, Tensor total_weight)");
   m.def(
       "cross_entropy_backward(Tensor grad_output, Tensor self, Tensor target, Tensor? weight, int reduction, "
       "int ignore_index, float label_smoothing, float lse_square_scale, Tensor lse, Tensor total_weight) -> Tensor");
+}
+
+TORCH_LIBRARY_IMPL(torch_ext, CompositeExplicitAutograd, m) {
+  m.impl("cross_entropy", TORCH_FN(torch_ext::ops::cross_entropy_loss));
 }
 
 TORCH_LIBRARY_IMPL(torch_ext, Meta, m) {

@@ -13,7 +13,12 @@
 
 namespace torch_ext {
 
-// The backward ops, which the autograd kernels call.
+at::Tensor cross_entropy(const at::Tensor& self, const at::Tensor& target,
+                         const std::optional<at::Tensor>& weight = std::nullopt,
+                         int64_t reduction = at::Reduction::Mean, int64_t ignore_index = -100,
+                         double label_smoothing = 0.0, double lse_square_scale = 0.0);
+
+// The forward and backward ops, which the autograd kernels call.
 namespace detail {
 
 // (output, lse, total_weight): the loss; each row's log-sum-exp (the loss's unreduced shape, the op-math dtype),

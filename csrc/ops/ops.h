@@ -3,6 +3,7 @@
 // autocast and the device kernels apply as for the Python ops.
 
 #include "binary_cross_entropy_with_logits.h"
+#include "cross_entropy.h"
 #include "elu.h"
 #include "leaky_relu.h"
 #include "logsigmoid.h"
