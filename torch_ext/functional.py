@@ -10,6 +10,7 @@ from torch.nn import _reduction
 __all__ = [
     "elu", "celu", "selu", "prelu", "rrelu", "softplus", "softmax", "softmin", "log_softmax", "sigmoid", "tanh",
     "relu", "leaky_relu", "logsigmoid", "sign", "heaviside", "binary_cross_entropy_with_logits",
+    "cross_entropy",
 ]
 
 
@@ -180,3 +181,29 @@ def binary_cross_entropy_with_logits(
         raise ValueError(f"Target size ({target.size()}) must be the same as input size ({input.size()})")
     return torch.ops.torch_ext.binary_cross_entropy_with_logits(
         input, target, weight, pos_weight, _reduction.get_enum(reduction))
+
+
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Optional[Tensor] = None,
+    size_average: Optional[bool] = None,
+    ignore_index: int = -100,
+    reduce: Optional[bool] = None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+    lse_square_scale: float = 0.0,
+) -> Tensor:
+    r"""Cross-entropy between the softmax of :attr:`input` (logits) over its class dim and :attr:`target`, fused:
+    log_softmax and the negative log-likelihood in one pass that keeps one log-sum-exp per row (no N x C tensor),
+    and the gradient in one more. The arguments and semantics of :func:`torch.nn.functional.cross_entropy`:
+    input ``[C]``, ``[N, C]`` or ``[N, C, d1, ...]``; target class indices (int64, the input's shape without the
+    class dim) or class probabilities (the input's shape and dtype); :attr:`weight` per class (not
+    differentiable); :attr:`ignore_index` for class indices; :attr:`label_smoothing` in [0, 1].
+
+    :attr:`lse_square_scale` adds the z-loss :math:`z \cdot \operatorname{logsumexp}(x)^2` to each row's loss (rows
+    ignored by :attr:`ignore_index` excepted), as in large-model training. See :class:`torch_ext.nn.CrossEntropyLoss`."""
+    if size_average is not None or reduce is not None:
+        reduction = _reduction.legacy_get_string(size_average, reduce)
+    return torch.ops.torch_ext.cross_entropy(input, target, weight, _reduction.get_enum(reduction), ignore_index,
+                                             label_smoothing, lse_square_scale)

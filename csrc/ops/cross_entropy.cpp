@@ -64,6 +64,8 @@ bool check_cross_entropy(const char* op, const at::Tensor& self, const at::Tenso
   TORCH_CHECK(target.defined(), op, ": expected target to be a tensor, got an undefined tensor");
   check_same_device(op, "target", target, "self", self);
   const int64_t classes = class_count(self);
+  TORCH_CHECK(classes > 0, op, ": expected self to have at least one class (a class dim of size > 0), got shape ",
+              self.sizes());
   const bool probabilities = target.sizes() == self.sizes() && target.scalar_type() != at::kLong;
   if (probabilities) {
     check_floating(op, "target", target);
@@ -75,7 +77,8 @@ bool check_cross_entropy(const char* op, const at::Tensor& self, const at::Tenso
                 "without the class dim, ", at::IntArrayRef(loss_shape(self)), ") or class probabilities (self's "
                 "shape ", self.sizes(), " and dtype), got ", target.scalar_type(), " of shape ", target.sizes());
     if (self.dim() >= 2) {
-      TORCH_CHECK(target.dim() >= 1 && target.size(0) == self.size(0), op, ": expected input batch_size (",
+      // NB: a ValueError, as ATen's.
+      TORCH_CHECK_VALUE(target.dim() >= 1 && target.size(0) == self.size(0), op, ": expected input batch_size (",
                   self.size(0), ") to match target batch_size (", target.dim() >= 1 ? target.size(0) : 0, ")");
     }
     TORCH_CHECK(target.sizes() == at::IntArrayRef(loss_shape(self)), op, ": expected target of class indices to "

@@ -4,10 +4,10 @@
 from .activation import (CELU, ELU, SELU, Heaviside, LeakyReLU, LogSigmoid, LogSoftmax, PReLU, ReLU, RReLU, Sigmoid,
                          Sign, Softmax, Softmax2d, Softmin, Softplus, Tanh)
 from .convert import convert, revert
-from .loss import BCEWithLogitsLoss
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss
 
 __all__ = [
     "ELU", "CELU", "SELU", "PReLU", "RReLU", "Softplus", "Softmax", "Softmin", "Softmax2d", "LogSoftmax", "Sigmoid",
-    "Tanh", "LogSigmoid", "ReLU", "LeakyReLU", "Sign", "Heaviside", "BCEWithLogitsLoss", "convert",
+    "Tanh", "LogSigmoid", "ReLU", "LeakyReLU", "Sign", "Heaviside", "BCEWithLogitsLoss", "CrossEntropyLoss", "convert",
     "revert",
 ]

@@ -27,6 +27,13 @@ def _bce_with_logits(m: Module, cls: type) -> Module:
     return new
 
 
+def _cross_entropy(m: Module, cls: type) -> Module:
+    # The same weight buffer and constants.
+    new = cls(ignore_index=m.ignore_index, reduction=m.reduction, label_smoothing=m.label_smoothing)
+    new.weight = m.weight
+    return new
+
+
 def _converters() -> Dict[Type[Module], Callable[[Module], Module]]:
     return {
         torch.nn.ELU: lambda m: A.ELU(m.alpha, m.inplace),
@@ -45,12 +52,13 @@ def _converters() -> Dict[Type[Module], Callable[[Module], Module]]:
         torch.nn.ReLU: lambda m: A.ReLU(m.inplace),
         torch.nn.LeakyReLU: lambda m: A.LeakyReLU(m.negative_slope, m.inplace),
         torch.nn.BCEWithLogitsLoss: lambda m: _bce_with_logits(m, L.BCEWithLogitsLoss),
+        torch.nn.CrossEntropyLoss: lambda m: _cross_entropy(m, L.CrossEntropyLoss),
     }
 
 
 def convert(module: Module) -> Module:
     r"""Replace every ``torch.nn`` PReLU, RReLU, ELU, CELU, SELU, Softplus, Softmax, Softmin, Softmax2d, LogSoftmax,
-    Sigmoid, Tanh, LogSigmoid, ReLU, LeakyReLU and BCEWithLogitsLoss in :attr:`module` with the ``torch_ext.nn``
+    Sigmoid, Tanh, LogSigmoid, ReLU, LeakyReLU, BCEWithLogitsLoss and CrossEntropyLoss in :attr:`module` with the ``torch_ext.nn``
     layer of the same arguments.
 
     Parameters are kept (the same :class:`~torch.nn.Parameter` objects, so an optimizer built before the
@@ -92,6 +100,11 @@ def _to_torch(m: Module) -> Module:
     cls = getattr(torch.nn, type(m).__name__)
     if isinstance(m, L.BCEWithLogitsLoss):
         return _bce_with_logits(m, cls)
+    if isinstance(m, L.CrossEntropyLoss):
+        if m.lse_square_scale != 0.0:
+            raise ValueError(f"revert: torch.nn.CrossEntropyLoss has no z-loss; this layer has lse_square_scale="
+                             f"{m.lse_square_scale}")
+        return _cross_entropy(m, cls)
     if isinstance(m, A.PReLU):
         new = torch.nn.PReLU(m.num_parameters, m.init, device="meta", dtype=m.weight.dtype)
         new.weight = m.weight

@@ -3,11 +3,11 @@
 from typing import Optional
 
 from torch import Tensor
-from torch.nn.modules.loss import _Loss
+from torch.nn.modules.loss import _Loss, _WeightedLoss
 
 from .. import functional as F
 
-__all__ = ["BCEWithLogitsLoss"]
+__all__ = ["BCEWithLogitsLoss", "CrossEntropyLoss"]
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -55,3 +55,59 @@ class BCEWithLogitsLoss(_Loss):
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.binary_cross_entropy_with_logits(input, target, self.weight, pos_weight=self.pos_weight,
                                                   reduction=self.reduction)
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    r"""The cross-entropy loss between input logits and target, as :class:`torch.nn.CrossEntropyLoss` (same
+    arguments, buffer ``weight``, constants, repr and state_dict keys), computed by torch_ext's fused op
+    (:func:`torch_ext.functional.cross_entropy`): one pass for the loss that keeps one log-sum-exp per row, one
+    for the gradient.
+
+    Args:
+        weight (Tensor, optional): a manual rescaling weight per class, of size `C`.
+        size_average, reduce: deprecated (see :attr:`reduction`).
+        ignore_index (int, optional): a class-index target that is ignored (no loss, no gradient, not counted in
+            the mean). Default: -100
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'``. Default: ``'mean'``
+        label_smoothing (float, optional): in [0.0, 1.0], the amount of smoothing. Default: 0.0
+        lse_square_scale (float, optional): the z-loss scale (each row's loss gains
+            ``lse_square_scale * logsumexp(input)**2``); not in torch.nn. Default: 0.0
+
+    Shape:
+        - Input: :math:`(C)`, :math:`(N, C)` or :math:`(N, C, d_1, ..., d_K)`.
+        - Target: class indices, :math:`()`, :math:`(N)` or :math:`(N, d_1, ..., d_K)`, int64 in :math:`[0, C)`;
+          or class probabilities of the input's shape and dtype.
+        - Output: scalar; :math:`()`, :math:`(N)` or :math:`(N, d_1, ..., d_K)` for ``reduction='none'``.
+
+    Examples::
+
+        >>> loss = torch_ext.nn.CrossEntropyLoss()
+        >>> input = torch.randn(3, 5, requires_grad=True)
+        >>> target = torch.empty(3, dtype=torch.long).random_(5)
+        >>> output = loss(input, target)
+        >>> output.backward()
+    """
+
+    __constants__ = ["ignore_index", "reduction", "label_smoothing"]
+    ignore_index: int
+    label_smoothing: float
+
+    def __init__(
+        self,
+        weight: Optional[Tensor] = None,
+        size_average=None,
+        ignore_index: int = -100,
+        reduce=None,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+        lse_square_scale: float = 0.0,
+    ) -> None:
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+        self.lse_square_scale = lse_square_scale
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing,
+                               lse_square_scale=self.lse_square_scale)
