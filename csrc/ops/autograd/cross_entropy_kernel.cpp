@@ -241,11 +241,13 @@ at::Tensor loss_autograd(const at::Tensor& self, const at::Tensor& target, const
   check_weight_constant(kLoss, weight);
   if (has_tangent(self, target)) {
     const Constants c{value_or_undefined(weight), reduction, ignore_index, label_smoothing, lse_square_scale};
+    // NB: the primals are taken above autograd (_fw_primal is an autograd-level method).
+    const at::Tensor self_primal = primal(self).detach(), target_primal = primal(target).detach();
     at::Tensor total_weight;
     {
       at::AutoDispatchBelowADInplaceOrView guard;
       total_weight = std::get<2>(torch_ext::detail::cross_entropy_forward(
-          primal(self), primal(target), weight, reduction, ignore_index, label_smoothing, lse_square_scale));
+          self_primal, target_primal, weight, reduction, ignore_index, label_smoothing, lse_square_scale));
     }
     return composite_loss(self, target, c, total_weight);
   }
