@@ -16,7 +16,8 @@ from common_utils import requires_cuda
 from torch_ext.bench.cases import LOSS_OPS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-KEYS = {"op", "pass", "dtype", "shape", "dim", "layout", "ours_ms", "torch_ms", "speedup", "gbps", "copy_gbps"}
+KEYS = {"op", "pass", "dtype", "shape", "dim", "layout", "ours_ms", "torch_ms", "speedup", "gbps", "copy_gbps",
+        "ours_peak_bytes", "torch_peak_bytes"}
 ELEMENTWISE_OPS = ["elu", "celu", "selu", "prelu", "rrelu_train", "rrelu_eval", "softplus"]
 
 
@@ -33,7 +34,7 @@ def _bench(tmp_path, *args, timeout=240):
 
 
 def _check_results(data, device):
-    assert {"device", "torch", "threads", "results"} <= set(data)
+    assert {"device", "torch", "threads", "results", "peak_memory_method"} <= set(data)
     assert data["torch"] == torch.__version__
     results = data["results"]
     assert results
@@ -47,6 +48,8 @@ def _check_results(data, device):
         for k in ("ours_ms", "torch_ms", "gbps", "copy_gbps"):
             assert r[k] > 0 and math.isfinite(r[k]), (k, r)
         assert r["speedup"] == pytest.approx(r["torch_ms"] / r["ours_ms"])
+        for k in ("ours_peak_bytes", "torch_peak_bytes"):
+            assert isinstance(r[k], int) and r[k] >= 0, (k, r)
         assert r["gbps"] == pytest.approx(r["bytes"] / (r["ours_ms"] * 1e-3) / 1e9)
         assert r["dtype"] in ("float32", "bfloat16")
         seen.add((r["op"], r["pass"], r.get("variant", ""), r["layout"]))
@@ -118,6 +121,31 @@ def test_compiled_model(tmp_path):
     for r in results:
         assert r["torch_nn_ms"] > 0 and r["ratio"] == pytest.approx(r["torch_nn_ms"] / r["torch_ext_ms"])
         assert r["ratio_decomposed"] == pytest.approx(r["torch_nn_ms"] / r["decomposed_ms"])
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=requires_cuda)])
+def test_peak_memory(device):
+    """peak_extra_bytes measures what a call allocates: nothing for nothing, a clone's output exactly, and for a BCE
+    training step (fwd+bwd) on [N, C] float32 ATen's N x C intermediates besides the gradient, ours the gradient
+    alone (the loss is summed in one pass)."""
+    from torch_ext.bench import cases
+    from torch_ext.bench.timing import peak_extra_bytes
+
+    x = torch.randn(512, 1024, device=device)
+    nbytes = x.nbytes  # 2 MiB
+    assert peak_extra_bytes(lambda: None, device) == 0
+    assert peak_extra_bytes(x.clone, device) == pytest.approx(nbytes, rel=0.01)
+    built = cases.Case("binary_cross_entropy_with_logits", "fwd+bwd", torch.float32, (512, 1024), device).build()
+    built.ours(), built.torch()  # warm: first calls may allocate once-only state
+    ours, theirs = peak_extra_bytes(built.ours, device), peak_extra_bytes(built.torch, device)
+    assert 2 * nbytes <= theirs <= 4 * nbytes, theirs / nbytes  # the gradient and at least one N x C intermediate
+    fwd = cases.Case("binary_cross_entropy_with_logits", "fwd", torch.float32, (512, 1024), device).build()
+    assert peak_extra_bytes(fwd.torch, device) >= nbytes
+    if device == "cpu":  # the CPU's reduced loss is summed in one pass, without a buffer
+        assert ours == pytest.approx(nbytes, rel=0.01), ours / nbytes  # the gradient
+        assert peak_extra_bytes(fwd.ours, device) < 0.01 * nbytes
+    else:
+        assert nbytes <= ours <= 2 * nbytes, ours / nbytes
 
 
 def test_unknown_op_is_refused(tmp_path):

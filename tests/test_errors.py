@@ -5,24 +5,27 @@
 says which exception it must raise, which op and argument the message must name, and a regex for
 what was expected and what was given. ``test_error`` runs each row and also checks that no input
 was written (values and version counters unchanged). ``docs/errors.md`` is generated from the same
-rows with real messages, and ``test_doc_is_current`` keeps it so:
+rows with real messages, and ``test_doc_is_current`` keeps it so. The loss table's error inputs
+(``errors`` of ``torch_ext/testing/loss_db.py``) are rows too (``LOSS_CASES``):
 
     python tests/test_errors.py --write-doc docs/errors.md
 
-Each call is a string of Python run with ``torch``, ``torch_ext`` and ``ops = torch.ops.torch_ext``
-in scope, so that the doc shows exactly the code that was run.
+Each call is a string of Python run with ``torch``, ``torch_ext``, ``ops = torch.ops.torch_ext`` and
+``TF = torch_ext.functional`` in scope, so that the doc shows exactly the code that was run.
 """
 
 import dataclasses
 import re
 import sys
 from pathlib import Path
+from typing import Optional
 
 import pytest
 import torch
 
 import torch_ext
 from torch_ext.testing import ErrorCalls, op_db
+from torch_ext.testing.loss_db import loss_db
 
 CUDA_AVAILABLE = torch.cuda.is_available()
 DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
@@ -34,8 +37,10 @@ class Case:
     setup: str  # statements that make the inputs; must not raise
     call: str  # the bad call (a statement)
     exc: type  # the exact exception type
-    op: str  # the message starts with "<op>: "
-    arg: str  # regex: the argument the message names
+    # The message starts with "<op>: " and names the argument (a regex). None: a loss table's row, whose regex
+    # alone says what the message is (some are torch's Python checks, which name no op).
+    op: Optional[str]
+    arg: Optional[str]
     match: str  # regex: what was expected and what was given
     cuda: bool = False  # runs only where CUDA is available
 
@@ -45,7 +50,7 @@ class Case:
 
 
 def _namespace() -> dict:
-    return {"torch": torch, "torch_ext": torch_ext, "ops": torch.ops.torch_ext}
+    return {"torch": torch, "torch_ext": torch_ext, "ops": torch.ops.torch_ext, "TF": torch_ext.functional}
 
 
 def _snapshot(ns: dict) -> dict:
@@ -533,6 +538,27 @@ ERROR_CASES += THROUGH_OTHER_OPS
 
 
 # --------------------------------------------------------------------------------------------------
+# The losses: each row's error inputs in the loss table (torch_ext.testing.loss_db, also run by
+# tests/test_losses.py::test_error_messages), with the tensors its statements use: x (float32 [4, 3]),
+# t (x's target), i (an int64 [4, 3]), as the table defines them.
+
+_LOSS_TENSORS = (("x", "torch.randn(4, 3)"), ("t", "torch.rand(4, 3)"), ("i", "torch.ones(4, 3, dtype=torch.int64)"))
+
+
+def _loss_cases() -> list:
+    cases = []
+    for row in loss_db:
+        for index, (stmt, exc, match) in enumerate(row.errors):
+            setup = "; ".join(f"{name} = {make}" for name, make in _LOSS_TENSORS if re.search(rf"\b{name}\b", stmt))
+            cases.append(Case(f"{row.name}/loss_db-{index}", setup, stmt, exc, None, None, match))
+    return cases
+
+
+LOSS_CASES = _loss_cases()
+ERROR_CASES += LOSS_CASES
+
+
+# --------------------------------------------------------------------------------------------------
 # Tests.
 
 requires_cuda = pytest.mark.skipif(not CUDA_AVAILABLE, reason="CUDA is not available on this machine")
@@ -553,8 +579,9 @@ def test_error(case: Case):
     assert err is not None, f"{case.code}: raised nothing"
     line = first_line(err)
     assert type(err) is case.exc, f"{case.code}: raised {type(err).__name__} ({line}), expected {case.exc.__name__}"
-    assert line.startswith(case.op + ": "), f"the message does not start with the op {case.op!r}: {line}"
-    assert re.search(rf"\b{case.arg}\b", line), f"the message does not name the argument {case.arg!r}: {line}"
+    if case.op is not None:
+        assert line.startswith(case.op + ": "), f"the message does not start with the op {case.op!r}: {line}"
+        assert re.search(rf"\b{case.arg}\b", line), f"the message does not name the argument {case.arg!r}: {line}"
     assert re.search(case.match, line), f"the message does not match {case.match!r}: {line}"
     assert_inputs_unchanged(case, ns, before)
 
@@ -583,7 +610,7 @@ def render_doc() -> str:
         "`ERROR_CASES` in `tests/test_errors.py`, whose test checks the exception type, that the message",
         "names the op and the argument, what was expected and what was given, and that the call wrote",
         "nothing (every input keeps its values and version counter). The error column is the first line of",
-        "the message from a real run. `ops` is `torch.ops.torch_ext`. Regenerate with",
+        "the message from a real run. `ops` is `torch.ops.torch_ext`, `TF` is `torch_ext.functional`. Regenerate with",
         "",
         "```bash",
         "python tests/test_errors.py --write-doc docs/errors.md",
@@ -598,6 +625,10 @@ def render_doc() -> str:
         "backward as in PyTorch; in-place ops on an expanded view; a `dtype` that is not floating; backward",
         "inputs that disagree in shape or dtype. `functional`, `nn`, `autograd` (an input that requires",
         "grad) and `meta` in an id name the path taken; ids without them call the raw op on CPU.",
+        "",
+        "The losses' rows (`<loss>/loss_db-<n>`, last) are the error inputs of the loss table",
+        "(`errors` in `torch_ext/testing/loss_db.py`): their messages are checked against the table's regex",
+        "(some come from torch's Python checks, which name no op), and that the call wrote nothing.",
         "",
         "Rows marked *CUDA only* run where CUDA is available; their error column is the regex the message",
         "must match, not a captured message.",

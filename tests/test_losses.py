@@ -13,7 +13,8 @@ import torch.nn.functional as F
 
 import torch_ext.functional as TF
 import torch_ext.nn as TN
-from torch_ext.testing.loss_db import REDUCTIONS, LossSample, loss_db, loss_db_by_name, optional_kwargs, reduce_like
+from torch_ext.testing.loss_db import (REDUCTIONS, LossSample, loss_db, loss_db_by_name, optional_kwargs,
+                                       rounding_bounds)
 from common_utils import DEVICES, FLOAT_DTYPES, assert_bitwise_equal, assert_close, requires_cuda, run_with_cpu_isa
 
 ops = torch.ops.torch_ext
@@ -53,20 +54,6 @@ def _forward_and_grads(fn, s: LossSample, g=None):
 # Parity: against torch.nn.functional in the same dtype, and against float64 truth
 # --------------------------------------------------------------------------------------------
 
-def _rounding_bounds(row, s: LossSample, g: torch.Tensor, ulps: float):
-    """Per output (loss, input gradient, target gradient): ulps * eps of the dtype times the magnitudes of its terms
-    in float64 (their sum, for a reduced loss), as a tensor of the output's shape."""
-    dtype = s.input.dtype
-    s64 = _as64(s)
-    x64, t64, kw = s64.input, s64.target, s64.kwargs
-    eps, tiny = torch.finfo(dtype).eps, torch.finfo(dtype).tiny
-    per_element = 1.0 / max(x64.numel(), 1) if s.reduction == "mean" else 1.0
-    g64 = (g.double() if s.reduction == "none" else g.double().reshape(())).abs() * per_element
-    loss_scale = reduce_like(row.forward_scale(x64, t64, kw), s.reduction)
-    return [ulps * eps * (scale + tiny) for scale in (
-        loss_scale, row.backward_scale(x64, t64, kw) * g64, row.target_backward_scale(x64, t64, kw) * g64)]
-
-
 _OUTPUTS = ("loss", "grad input", "grad target")
 
 
@@ -86,7 +73,7 @@ def test_parity_with_torch(row, sample, dtype, device):
     s = row.samples[sample](dtype, device)
     ours = _forward_and_grads(row.op, s)
     theirs = _forward_and_grads(row.ref, s, g=ours[3])
-    bounds = _rounding_bounds(row, s, ours[3], 2 * ULPS)
+    bounds = rounding_bounds(row, s, ours[3], 2 * ULPS)
     for name, a, b, bound in zip(_OUTPUTS, ours[:3], theirs[:3], bounds):
         assert a.dtype == b.dtype and a.shape == b.shape and a.device == b.device, name
         if dtype in (torch.float32, torch.float64):
@@ -104,7 +91,7 @@ def test_accuracy_against_float64(row, sample, dtype, device):
     s = row.samples[sample](dtype, device)
     ours = _forward_and_grads(row.op, s)
     truth = _forward_and_grads(row.ref, _as64(s), g=ours[3].double())
-    for name, a, b, bound in zip(_OUTPUTS, ours[:3], truth[:3], _rounding_bounds(row, s, ours[3], ULPS)):
+    for name, a, b, bound in zip(_OUTPUTS, ours[:3], truth[:3], rounding_bounds(row, s, ours[3], ULPS)):
         _assert_within(a, b, bound, name)
 
 
@@ -278,7 +265,7 @@ def test_thread_count_independent(row, reduction, weights):
     # And the large sample against float64, a sum over 2M elements.
     truth = _forward_and_grads(row.ref, _as64(s), g=results[1][0].new_ones(results[1][0].shape).double())
     ours = _forward_and_grads(row.op, s, g=results[1][0].new_ones(results[1][0].shape))
-    for name, a, b, bound in zip(_OUTPUTS, ours[:3], truth[:3], _rounding_bounds(row, s, ours[3], ULPS)):
+    for name, a, b, bound in zip(_OUTPUTS, ours[:3], truth[:3], rounding_bounds(row, s, ours[3], ULPS)):
         _assert_within(a, b, bound, name)
 
 
@@ -310,7 +297,7 @@ for row in T.loss_db:
         s = T._large_sample(reduction)
         ours = T._forward_and_grads(row.op, s)
         truth = T._forward_and_grads(row.ref, T._as64(s), g=ours[3].double())
-        for name, a, b, bound in zip(T._OUTPUTS, ours[:3], truth[:3], T._rounding_bounds(row, s, ours[3], T.ULPS)):
+        for name, a, b, bound in zip(T._OUTPUTS, ours[:3], truth[:3], T.rounding_bounds(row, s, ours[3], T.ULPS)):
             T._assert_within(a, b, bound, name)
 print("OK")
 """

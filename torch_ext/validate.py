@@ -1,4 +1,4 @@
-"""Validation report: every torch_ext op and its ATen twin against the same function in float64, and
+"""Validation report: every torch_ext op and loss and its ATen twin against the same function in float64, and
 torch_ext's gradients by numerical differentiation.
 
     python -m torch_ext.validate [--device cpu|cuda|all] [--size N] [--seed S]
@@ -13,6 +13,13 @@ or when it is clearly worse than ATen's: more than WORSE_FACTOR times ATen's lar
 more than WORSE_MIN_USE of the bound. ATen's errors are shown, never judged. float64 has no wider type here: its
 truth is ATen's float64 result, so ATen's float64 errors read 0. Then gradcheck and gradgradcheck in float64.
 Exits 1 if any check fails.
+
+The losses of the loss table (torch_ext/testing/loss_db.py) have a table of their own, a row per loss, reduction,
+device and dtype: the loss, its input gradient and its target gradient (where the target is floating) over every
+sample of the table with that reduction, against torch's loss computed in float64 on the CPU from the same rounded
+inputs, within LOSS_ULPS eps of the dtype (twice that in float64, where the truth has rounding errors of the same
+size) times the magnitudes of the loss's terms (loss_db.rounding_bounds). Their
+inputs are the table's samples, so --size and --seed do not change them; grad_output is drawn from the seed.
 """
 
 import argparse
@@ -25,6 +32,7 @@ import torch
 
 import torch_ext
 from torch_ext.testing import validation_cases
+from torch_ext.testing.loss_db import LossInfo, LossSample, loss_db, rounding_bounds
 
 DEFAULT_SIZE = 1 << 16  # elements per accuracy check, as make demo runs it
 DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
@@ -32,6 +40,9 @@ DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 # Op-math error of an elementwise formula (exp, expm1, log1p and a few products), in ulps of the op-math type
 # (float, or double for float64): the tests measure at most 2-4; 8 leaves room for other ISAs and libms.
 ELEMENTWISE_OPMATH_ULPS = 8
+# A loss rounds each term once in op-math and the result once in the dtype: a few eps of the dtype times the terms'
+# magnitudes, as tests/test_losses.py's accuracy test allows.
+LOSS_ULPS = 4
 WORSE_FACTOR = 4.0
 WORSE_MIN_USE = 0.25
 
@@ -173,30 +184,43 @@ def max_error(actual: torch.Tensor, truth: torch.Tensor, bound: torch.Tensor) ->
 
 @dataclass
 class Row:
+    """One row of a table: per output (an op's forward and backward; a loss's loss, input and target gradients), the
+    largest error of torch_ext and of ATen, and the fraction of the bound each uses; None where there is no such
+    output (a loss whose target is not differentiable)."""
     case: str
     device: str
     dtype: torch.dtype
-    ours: Tuple[float, float]  # max error forward, backward
-    aten: Tuple[float, float]
-    use: Tuple[float, float]  # torch_ext's largest error / bound, forward and backward
-    aten_use: Tuple[float, float]
+    ours: Tuple[Optional[float], ...]
+    aten: Tuple[Optional[float], ...]
+    use: Tuple[Optional[float], ...]  # torch_ext's largest error / bound
+    aten_use: Tuple[Optional[float], ...]
+    # Whether "clearly worse than ATen" is judged. Not for a loss in float64: the truth is ATen's own float64 sum,
+    # so its error reads 0 and the comparison would judge the order of summation, not an error.
+    judge_against_aten: bool = True
+
+    @property
+    def max_use(self) -> float:
+        return max(u for u in self.use if u is not None)
 
     @property
     def clearly_worse(self) -> bool:
-        return any(o > WORSE_FACTOR * a and u > WORSE_MIN_USE for o, a, u in zip(self.ours, self.aten, self.use))
+        return self.judge_against_aten and any(o is not None and o > WORSE_FACTOR * a and u > WORSE_MIN_USE
+                   for o, a, u in zip(self.ours, self.aten, self.use))
 
     @property
     def ok(self) -> bool:
-        return max(self.use) <= 1 and not self.clearly_worse
+        return self.max_use <= 1 and not self.clearly_worse
 
     def cells(self) -> List[str]:
-        verdict = "ok" if self.ok else ("FAIL (worse than ATen)" if max(self.use) <= 1 else "FAIL (over bound)")
-        return [self.case, self.device, str(self.dtype).replace("torch.", ""),
-                f"{self.ours[0]:.2e}", f"{self.aten[0]:.2e}", f"{self.ours[1]:.2e}", f"{self.aten[1]:.2e}",
-                f"{max(self.use):.2f}", f"{max(self.aten_use):.2f}", verdict]
+        verdict = "ok" if self.ok else ("FAIL (worse than ATen)" if self.max_use <= 1 else "FAIL (over bound)")
+        errors = [f"{e:.2e}" if e is not None else "-" for pair in zip(self.ours, self.aten) for e in pair]
+        return ([self.case, self.device, str(self.dtype).replace("torch.", "")] + errors
+                + [f"{self.max_use:.2f}", f"{max(u for u in self.aten_use if u is not None):.2f}", verdict])
 
 
 HEADER = ["op", "device", "dtype", "fwd ours", "fwd ATen", "bwd ours", "bwd ATen", "ours/bound", "ATen/bound", "result"]
+LOSS_HEADER = ["loss", "device", "dtype", "loss ours", "loss ATen", "d input ours", "d input ATen", "d target ours",
+               "d target ATen", "ours/bound", "ATen/bound", "result"]
 
 
 def check_case(case: OpCase, device: str, dtype: torch.dtype, size: int, gen: torch.Generator) -> Row:
@@ -212,6 +236,87 @@ def check_case(case: OpCase, device: str, dtype: torch.dtype, size: int, gen: to
     (of, ou), (ob, ov) = errors["ours"]
     (af, au), (ab, av) = errors["aten"]
     return Row(case.name, device, dtype, (of, ob), (af, ab), (ou, ov), (au, av))
+
+
+@dataclass
+class LossCase:
+    """A loss of the loss table at one reduction: its samples with that reduction."""
+    name: str  # "<loss>(reduction=<r>)"
+    row: LossInfo  # the samples, their term magnitudes (the bounds) and torch's loss (the truth)
+    samples: Tuple[str, ...]
+    ours: Callable[..., torch.Tensor]  # (input, target, **kwargs), in the input's dtype
+    aten: Callable[..., torch.Tensor]  # the same in torch; on float64 CPU copies, the truth
+
+
+def loss_cases(rows: List[LossInfo]) -> List[LossCase]:
+    """A case per loss of rows and reduction its samples have, in the table's order."""
+    cases = []
+    for row in rows:
+        by_reduction = {}
+        for name, build in row.samples.items():
+            by_reduction.setdefault(build(torch.float64, "cpu").reduction, []).append(name)
+        cases += [LossCase(f"{row.name}(reduction={r})", row, tuple(names), row.op, row.ref)
+                  for r, names in by_reduction.items()]
+    return cases
+
+
+LOSS_CASES: List[LossCase] = loss_cases(loss_db)
+
+
+def loss_forward_backward(fn: Callable, s: LossSample, g: torch.Tensor) -> List[Optional[torch.Tensor]]:
+    """fn's loss on s and the gradients of <loss, g> with respect to the input and the target (None where the
+    target is not floating), as float64 on the CPU."""
+    x = s.input.detach().clone().requires_grad_()
+    t = s.target.detach().clone().requires_grad_(s.target.is_floating_point())
+    y = fn(x, t, **s.kwargs)
+    wrt = (x, t) if t.requires_grad else (x,)
+    grads = list(torch.autograd.grad(y, wrt, g)) + [None] * (2 - len(wrt))
+    return [v if v is None else v.detach().double().cpu() for v in [y] + grads]
+
+
+def check_loss_case(case: LossCase, device: str, dtype: torch.dtype, gen: torch.Generator) -> Row:
+    """The largest errors of each output over the case's samples in dtype, against torch's loss in float64."""
+    n_out = 3
+    worst = {side: [[None, None] for _ in range(n_out)] for side in ("ours", "aten")}  # [max error, max use]
+    for name in case.samples:
+        s = case.row.samples[name](dtype, device)
+        s64 = LossSample(s.input.double().cpu(), s.target.double().cpu() if s.target.is_floating_point()
+                         else s.target.cpu(), {k: v.double().cpu() if isinstance(v, torch.Tensor) else v
+                                               for k, v in s.kwargs.items()})
+        y_shape = case.aten(s64.input, s64.target, **s64.kwargs).shape
+        g64 = torch.randn(y_shape, generator=gen, dtype=torch.float64).to(dtype).double()
+        truth = loss_forward_backward(case.aten, s64, g64)
+        # In float64 the truth is itself a float64 evaluation (by another formula), whose rounding the bound adds.
+        bounds = rounding_bounds(case.row, s, g64, LOSS_ULPS * (2 if dtype == torch.float64 else 1))
+        for side, fn in (("ours", case.ours), ("aten", case.aten)):
+            for i, (actual, want, bound) in enumerate(zip(loss_forward_backward(fn, s, g64.to(device, dtype)),
+                                                          truth, bounds)):
+                if actual is None:
+                    continue
+                err, use = max_error(actual, want, bound) if actual.numel() else (0.0, 0.0)
+                use = 0.0 if err == 0 else use  # the mean of no elements: NaN in both, and a NaN bound
+                best = worst[side][i]
+                worst[side][i] = [max(err, best[0] or 0.0), max(use, best[1] or 0.0)]
+    ours, aten = worst["ours"], worst["aten"]
+    return Row(case.name, device, dtype, tuple(e for e, _ in ours), tuple(e for e, _ in aten),
+               tuple(u for _, u in ours), tuple(u for _, u in aten), judge_against_aten=dtype != torch.float64)
+
+
+def check_loss_gradients(case: LossCase, device: str) -> List[str]:
+    """gradcheck and gradgradcheck in float64, in the input and a floating target, on the case's first sample with
+    elements."""
+    name = next(n for n in case.samples if case.row.samples[n](torch.float64, "cpu").input.numel())
+    s = case.row.samples[name](torch.float64, device)
+    x = s.input.detach().requires_grad_()
+    t = s.target.detach().requires_grad_(s.target.is_floating_point())
+    inputs = (x, t) if t.requires_grad else (x,)
+
+    def fn(*args):
+        return case.ours(args[0], args[1] if len(args) > 1 else t, **s.kwargs)
+
+    grad = torch.autograd.gradcheck(fn, inputs, raise_exception=False)
+    gradgrad = torch.autograd.gradgradcheck(fn, inputs, raise_exception=False)
+    return [case.name, device, "pass" if grad else "FAIL", "pass" if gradgrad else "FAIL"]
 
 
 def check_gradients(case: OpCase, device: str, gen: torch.Generator) -> List[str]:
@@ -238,13 +343,17 @@ def devices_for(choice: str) -> List[str]:
     return [d for d in wanted if d != "cuda" or torch.cuda.is_available()]
 
 
-def run(devices: List[str], size: int, seed: int,
-        cases: Optional[List[OpCase]] = None) -> Tuple[List[Row], List[List[str]]]:
+def run(devices: List[str], size: int, seed: int, cases: Optional[List[OpCase]] = None,
+        loss_cases: Optional[List[LossCase]] = None) -> Tuple[List[Row], List[Row], List[List[str]]]:
+    """The ops' accuracy rows, the losses' accuracy rows, and the gradient checks of both."""
     cases = CASES if cases is None else cases
+    loss_cases = LOSS_CASES if loss_cases is None else loss_cases
     gen = torch.Generator().manual_seed(seed)
     parity = [check_case(c, d, t, size, gen) for c in cases for d in devices for t in DTYPES]
+    loss_parity = [check_loss_case(c, d, t, gen) for c in loss_cases for d in devices for t in DTYPES]
     grads = [check_gradients(c, d, gen) for c in cases for d in devices]
-    return parity, grads
+    grads += [check_loss_gradients(c, d) for c in loss_cases for d in devices]
+    return parity, loss_parity, grads
 
 
 def main(argv=None) -> int:
@@ -262,11 +371,15 @@ def main(argv=None) -> int:
     print(f"torch_ext {info['version']} on torch {info['torch_version']}: CPU kernels {info['cpu_capability']}, "
           f"CUDA {info['cuda']} (archs {info['cuda_archs'] or '-'}); devices: {', '.join(devices)}\n")
 
-    parity, grads = run(devices, args.size, args.seed)
+    parity, loss_parity, grads = run(devices, args.size, args.seed)
     print(f"Accuracy against float64 truth ({args.size} elements, seed {args.seed}): max |error| of torch_ext and of "
           f"ATen, forward and backward;\nthe largest fraction of the per-element error bound each uses (a row fails "
           f"over 1, or at {WORSE_FACTOR:g}x ATen's error above {WORSE_MIN_USE:g} of the bound):")
     print_table(HEADER, [r.cells() for r in parity])
+    print(f"\nLosses against torch's loss in float64 (the loss table's samples of each reduction): max |error| of the "
+          f"loss and its\ngradients; the bound is {LOSS_ULPS} eps of the dtype times the magnitudes of the terms "
+          f"(same verdicts as above, but in float64 by\nthe bound alone; '-': no target gradient):")
+    print_table(LOSS_HEADER, [r.cells() for r in loss_parity])
 
     print("\nNumerical gradients (float64):")
     print_table(["op", "device", "gradcheck", "gradgradcheck"], grads)
@@ -274,8 +387,8 @@ def main(argv=None) -> int:
     if substituted:
         print(f"({', '.join(substituted)}: of the backward op; a step's surrogate gradient is not its derivative)")
 
-    failed = sum(not r.ok for r in parity) + sum(r.count("FAIL") for r in grads)
-    total = len(parity) + 2 * len(grads)
+    failed = sum(not r.ok for r in parity + loss_parity) + sum(r.count("FAIL") for r in grads)
+    total = len(parity) + len(loss_parity) + 2 * len(grads)
     print(f"\n{total - failed} passed, {failed} failed")
     return 1 if failed else 0
 

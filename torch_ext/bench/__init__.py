@@ -13,7 +13,9 @@ described in cases.py.
 Each result (JSON "results"): op, pass, dtype, shape, dim, layout, ours_ms, torch_ms,
 speedup (= torch_ms / ours_ms), gbps (the minimum bytes the op must move / ours_ms), copy_gbps (the
 clone's), and variant, bytes, copy_ms, flushed (timed from a flushed cache), repeats, the fastest repeat
-of each side (ours_min_ms, torch_min_ms, copy_min_ms), check ("ok" or what differed), and on the CPU malloc
+of each side (ours_min_ms, torch_min_ms, copy_min_ms), ours_peak_bytes and torch_peak_bytes (the peak of the bytes
+one call allocates beyond what was allocated before it, measured once outside the timing; the method is the JSON's
+peak_memory_method, see bench/NOTES.md), check ("ok" or what differed), and on the CPU malloc
 (the allocator mode it ran under: "default" or "reuse"; both by default, see --malloc). The summary gives the
 geometric mean speedup, each op's worst case, and on the CPU the goals of issues #6 and #25, per allocator
 mode. With --compile, the largest size of each op, pass and dtype also times torch.compile of ATen's side:
@@ -33,7 +35,7 @@ import torch
 
 from . import cases as _cases
 from . import report
-from .timing import CpuTimer, CudaTimer, llc_bytes, malloc_reuse
+from .timing import PEAK_MEMORY_METHOD, CpuTimer, CudaTimer, llc_bytes, malloc_reuse, peak_extra_bytes
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "float64": torch.float64}
 
@@ -107,6 +109,7 @@ def run(device: str = "cpu", ops: Sequence[str] = _cases.ALL_OPS, dtypes: Sequen
         timer = CpuTimer(threads, repeats, case_budget_s=4.0 if quick else 12.0)
     ops = list(ops)
     meta = metadata(device, threads, quick, repeats)
+    meta["peak_memory_method"] = PEAK_MEMORY_METHOD[device]
     if device == "cpu":
         meta["allocator"] = malloc
     if sizes is None:
@@ -150,6 +153,9 @@ def run(device: str = "cpu", ops: Sequence[str] = _cases.ALL_OPS, dtypes: Sequen
         if id(case) in compiled_cases:
             fns["compiled"], r["compile_s"] = _compiled(built.torch)
         t = timer.time(fns, working_set=case.bytes)
+        # One more call of each side, untimed (the profiler's bookkeeping would distort a timed one).
+        r.update(ours_peak_bytes=peak_extra_bytes(built.ours, device),
+                 torch_peak_bytes=peak_extra_bytes(built.torch, device))
         del built, src, fns
         r.update(ours_ms=t["ours"] * 1e3, torch_ms=t["torch"] * 1e3, speedup=t["torch"] / t["ours"],
                  gbps=case.bytes / t["ours"] / 1e9, copy_gbps=case.bytes / t["copy"] / 1e9, copy_ms=t["copy"] * 1e3,

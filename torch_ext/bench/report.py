@@ -10,7 +10,8 @@ from torch_ext.testing import op_db
 
 # Printed columns: (header, width)
 _COLUMNS = [("#", 9), ("op", 26), ("pass", 7), ("dtype", 8), ("shape", 20), ("dim", 3), ("layout", 13),
-            ("ours ms", 9), ("torch ms", 9), ("speedup", 7), ("GB/s", 6), ("copy GB/s", 9), ("of copy", 7)]
+            ("ours ms", 9), ("torch ms", 9), ("speedup", 7), ("GB/s", 6), ("copy GB/s", 9), ("of copy", 7),
+            ("ours MiB", 8), ("torch MiB", 9)]  # the peak bytes a call allocates (timing.peak_extra_bytes)
 
 
 def header() -> str:
@@ -29,11 +30,16 @@ def row(index: int, total: int, r: dict) -> str:
     if "skipped" in r:
         return "  ".join(c.ljust(w) for c, (_, w) in zip(cells, _COLUMNS)) + "  skipped: " + r["skipped"]
     cells += [f"{r['ours_ms']:.4f}", f"{r['torch_ms']:.4f}", f"{r['speedup']:.2f}x", f"{r['gbps']:.1f}",
-              f"{r['copy_gbps']:.1f}", f"{r['gbps'] / r['copy_gbps']:.2f}"]
+              f"{r['copy_gbps']:.1f}", f"{r['gbps'] / r['copy_gbps']:.2f}",
+              _mib(r.get("ours_peak_bytes")), _mib(r.get("torch_peak_bytes"))]
     line = "  ".join(c.rjust(w) if i >= 7 else c.ljust(w) for i, (c, (_, w)) in enumerate(zip(cells, _COLUMNS)))
     if r.get("check", "ok") != "ok":
         line += "  CHECK: " + r["check"]
     return line
+
+
+def _mib(nbytes: Optional[int]) -> str:
+    return "-" if nbytes is None else f"{nbytes / 2**20:.1f}"
 
 
 def geomean(values: Sequence[float]) -> float:

@@ -169,3 +169,43 @@ def _median(values: List[float]) -> float:
     v = sorted(values)
     n = len(v)
     return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+
+
+# ---------------------------------------------------------------------------------------------
+# Peak memory
+
+PEAK_MEMORY_METHOD = {
+    "cuda": "torch.cuda.max_memory_allocated() after reset_peak_memory_stats(), minus memory_allocated() before the "
+            "call",
+    "cpu": "torch.profiler (profile_memory=True): the largest running sum of the CPU allocator's allocations and "
+           "frees during the call (frees of blocks allocated before it are not reported)",
+}
+
+
+def peak_extra_bytes(fn: Callable[[], object], device: str) -> int:
+    """The peak of the bytes one call of fn allocates beyond what was allocated before it: its intermediates and
+    outputs live at the same time, at their most (bench/NOTES.md, "Peak memory"). One call, untimed."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        out = fn()
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() - before
+        del out
+        return max(0, peak)
+    from torch.profiler import ProfilerActivity, profile
+
+    # NB: acc_events keeps the events past the profiler's cycle; the allocator's events are read from the Kineto
+    # results, as the profiler's event list attributes most of them to the op that allocated and drops the rest.
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True, acc_events=True) as prof:
+        out = fn()
+        del out
+    events = sorted((e for e in prof.profiler.kineto_results.events()
+                     if e.name() == "[memory]" and e.device_type() == torch.autograd.DeviceType.CPU),
+                    key=lambda e: e.start_ns())
+    live = peak = 0
+    for e in events:
+        live += e.nbytes()  # negative for a free
+        peak = max(peak, live)
+    return peak

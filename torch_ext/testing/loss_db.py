@@ -206,3 +206,18 @@ def reduce_like(loss: torch.Tensor, reduction: str) -> torch.Tensor:
 def optional_kwargs(kwargs: dict, fn: Callable[[torch.Tensor], torch.Tensor]) -> dict:
     """kwargs with fn applied to each tensor."""
     return {k: fn(v) if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
+
+def rounding_bounds(row: LossInfo, s: LossSample, g: torch.Tensor, ulps: float) -> List[torch.Tensor]:
+    """Per output (loss, input gradient, target gradient) of row on s with grad_output g: ulps * eps of s's dtype times
+    the magnitudes of its terms in float64 (their sum, for a reduced loss), as a float64 CPU tensor of the output's
+    shape. A fused pass rounds each term once in the op-math type and the result once in the dtype, so a few ulps of
+    the terms bound its error against float64 truth (tests/test_losses.py's accuracy test, the validation report)."""
+    dtype = s.input.dtype
+    x64, t64 = s.input.double().cpu(), s.target.double().cpu()
+    kw = optional_kwargs(s.kwargs, lambda v: v.double().cpu())
+    eps, tiny = torch.finfo(dtype).eps, torch.finfo(dtype).tiny
+    per_element = 1.0 / max(x64.numel(), 1) if s.reduction == "mean" else 1.0
+    g64 = (g.double().cpu() if s.reduction == "none" else g.double().cpu().reshape(())).abs() * per_element
+    loss_scale = reduce_like(row.forward_scale(x64, t64, kw), s.reduction)
+    return [ulps * eps * (scale + tiny) for scale in (
+        loss_scale, row.backward_scale(x64, t64, kw) * g64, row.target_backward_scale(x64, t64, kw) * g64)]
