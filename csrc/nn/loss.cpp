@@ -4,6 +4,7 @@
 
 #include "ops/binary_cross_entropy_with_logits.h"
 #include "ops/common/optional_tensor.h"
+#include "ops/cross_entropy.h"
 
 namespace torch_ext::nn {
 
@@ -25,6 +26,23 @@ at::Tensor BCEWithLogitsLossImpl::forward(const at::Tensor& input, const at::Ten
 
 void BCEWithLogitsLossImpl::pretty_print(std::ostream& stream) const {
   stream << "torch_ext::nn::BCEWithLogitsLoss()";
+}
+
+CrossEntropyLossImpl::CrossEntropyLossImpl(CrossEntropyLossOptions options_, double lse_square_scale_)
+    : options(std::move(options_)), lse_square_scale(lse_square_scale_) {
+  reset();
+}
+
+void CrossEntropyLossImpl::reset() { weight = register_buffer("weight", options.weight()); }
+
+at::Tensor CrossEntropyLossImpl::forward(const at::Tensor& input, const at::Tensor& target) {
+  return torch_ext::cross_entropy(input, target, optional_if_defined(weight),
+                                  torch::enumtype::reduction_get_enum(options.reduction()), options.ignore_index(),
+                                  options.label_smoothing(), lse_square_scale);
+}
+
+void CrossEntropyLossImpl::pretty_print(std::ostream& stream) const {
+  stream << "torch_ext::nn::CrossEntropyLoss()";
 }
 
 }  // namespace torch_ext::nn

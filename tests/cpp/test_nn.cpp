@@ -248,3 +248,40 @@ TEST(NnModules, BCEWithLogitsLossMatchesTorchNn) {
   torch_ext::nn::BCEWithLogitsLoss loss;
   EXPECT_THROW(loss(torch::zeros({2, 3}), torch::zeros({3, 2})), c10::Error);
 }
+
+// The loss takes torch::nn's options: the same loss, gradient and buffer as torch::nn::CrossEntropyLoss, for class
+// indices (with ignore_index, weights, label smoothing) and class probabilities.
+TEST(NnModules, CrossEntropyLossMatchesTorchNn) {
+  const auto opts = torch::TensorOptions().dtype(torch::kDouble);
+  const at::Tensor weight = torch::tensor({0.5, 1.0, 3.0, 2.0}, opts);
+  const at::Tensor indices = torch::tensor({0, 3, 1, 3, 2}, torch::kLong);
+  const at::Tensor probabilities = torch::softmax(torch::linspace(-2, 2, 20, opts).reshape({5, 4}).cos(), 1);
+  const std::vector<std::pair<torch::nn::CrossEntropyLossOptions, at::Tensor>> cases = {
+      {torch::nn::CrossEntropyLossOptions(), indices},
+      {torch::nn::CrossEntropyLossOptions().weight(weight).ignore_index(3), indices},
+      {torch::nn::CrossEntropyLossOptions().weight(weight).label_smoothing(0.2).reduction(torch::kSum), indices},
+      {torch::nn::CrossEntropyLossOptions().reduction(torch::kNone).label_smoothing(0.1), probabilities},
+  };
+  for (const auto& [options, target] : cases) {
+    torch_ext::nn::CrossEntropyLoss ours(options);
+    torch::nn::CrossEntropyLoss theirs(options);
+    const at::Tensor x = (torch::linspace(-6, 6, 20, opts).reshape({5, 4}).sin() * 4).requires_grad_();
+    const at::Tensor x_ref = x.detach().clone().requires_grad_();
+    const at::Tensor y = ours(x, target);
+    const at::Tensor y_ref = theirs(x_ref, target);
+    EXPECT_TRUE(AllClose(y, y_ref, 1e-12, 1e-12));
+    y.sum().backward();
+    y_ref.sum().backward();
+    EXPECT_TRUE(AllClose(x.grad(), x_ref.grad(), 1e-12, 1e-12));
+    EXPECT_EQ(ours->named_buffers().keys(), theirs->named_buffers().keys());
+  }
+  EXPECT_EQ(printed(*torch_ext::nn::CrossEntropyLoss()), "torch_ext::nn::CrossEntropyLoss()");
+  torch_ext::nn::CrossEntropyLoss loss;
+  EXPECT_THROW(loss(torch::zeros({2, 3}), torch::zeros({3}, torch::kLong)), c10::Error);
+  // The z-loss term: lse_square_scale * logsumexp^2, averaged as the loss is.
+  torch_ext::nn::CrossEntropyLoss z_loss(torch::nn::CrossEntropyLossOptions(), 0.01);
+  const at::Tensor x = torch::linspace(-3, 3, 20, opts).reshape({5, 4});
+  const at::Tensor expected = torch::nn::functional::cross_entropy(x, indices) +
+                              0.01 * torch::logsumexp(x, 1).square().mean();
+  EXPECT_TRUE(AllClose(z_loss(x, indices), expected, 1e-12, 1e-12));
+}

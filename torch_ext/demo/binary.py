@@ -1,6 +1,6 @@
 """The seed's last question, "for two classes, sigmoid or softmax?", on the digits: even against odd, the same MLP
 body with a sigmoid head (one logit, :class:`torch_ext.nn.BCEWithLogitsLoss`) and with a 2-class softmax head (two
-logits, :class:`torch_ext.nn.LogSoftmax` and NLLLoss), trained from the same seed. The two are one model:
+logits, :class:`torch_ext.nn.CrossEntropyLoss`), trained from the same seed. The two are one model:
 softmax([z0, z1])[1] = sigmoid(z1 - z0), so the softmax head's cross-entropy is BCE-with-logits on z1 - z0; the
 step checks that on the trained softmax head, then reports both heads' accuracy, loss and training time."""
 
@@ -10,7 +10,6 @@ from typing import Callable, List
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .. import functional as TF
 from .. import nn as TN
@@ -27,8 +26,8 @@ def _sigmoid_loss(z: torch.Tensor, y: torch.Tensor, bce=TN.BCEWithLogitsLoss()) 
     return bce(z[:, 0], y.to(z.dtype))
 
 
-def _softmax_loss(z: torch.Tensor, y: torch.Tensor, log_softmax=TN.LogSoftmax(dim=1)) -> torch.Tensor:
-    return F.nll_loss(log_softmax(z), y)
+def _softmax_loss(z: torch.Tensor, y: torch.Tensor, cross_entropy=TN.CrossEntropyLoss()) -> torch.Tensor:
+    return cross_entropy(z, y)
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ class Head:
 
 HEADS: List[Head] = [
     Head("sigmoid (1 logit, BCEWithLogitsLoss)", 1, _sigmoid_loss, lambda z: (z[:, 0] > 0).long()),
-    Head("softmax (2 logits, LogSoftmax + NLLLoss)", 2, _softmax_loss, lambda z: z.argmax(dim=1)),
+    Head("softmax (2 logits, CrossEntropyLoss)", 2, _softmax_loss, lambda z: z.argmax(dim=1)),
 ]
 
 
@@ -98,7 +97,7 @@ def run(data: Split, epochs: int = EPOCHS, seed: int = 0) -> bool:
         z = softmax_model(data.x_test).double()
         y = data.y_test % 2
         p_softmax, p_sigmoid = torch.softmax(z, dim=1)[:, 1], torch.sigmoid(z[:, 1] - z[:, 0])
-        ce = F.cross_entropy(z, y)
+        ce = TF.cross_entropy(z, y)
         bce = TF.binary_cross_entropy_with_logits(z[:, 1] - z[:, 0], y.double())
     prob_diff, loss_diff = (p_softmax - p_sigmoid).abs().max().item(), abs(ce.item() - bce.item())
     same = prob_diff < 1e-12 and loss_diff < 1e-12
