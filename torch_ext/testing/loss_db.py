@@ -374,10 +374,11 @@ def _ce_terms(x, t, kwargs):
 
 
 def _ce_forward_scale(x, t, kwargs):
-    # sum_c B_c |lse - x_c| (A log_sum - sum_c B_c (x_c - max), each term >= 0), and the z-loss z lse^2 whose
-    # rounded lse enters twice.
+    # sum_c B_c (|lse - x_c| + 1): A log_sum - sum_c B_c (x_c - max), each term >= 0, where log_sum = log(s) of a
+    # rounded s >= 1 has an absolute error of a few eps (not relative to log_sum, which may be ~0: the +1); and the
+    # z-loss z lse^2, whose rounded lse enters twice.
     lse, nls, b, _, kept, z = _ce_terms(x, t, kwargs)
-    return (b * nls).sum(_class_dim(x)) + 2 * z * lse * lse * kept
+    return (b * (nls + 1)).sum(_class_dim(x)) + 2 * z * lse * lse * kept
 
 
 def _ce_backward_scale(x, t, kwargs):
@@ -391,7 +392,8 @@ def _ce_backward_scale(x, t, kwargs):
 
 
 def _ce_target_backward_scale(x, t, kwargs):
-    # (1 - eps) w_c |log_softmax_c| (probabilities only).
+    # (1 - eps) w_c (|log_softmax_c| + 1) (probabilities only): log_softmax_c = (x_c - max) - log_sum, whose log_sum
+    # has an absolute error of a few eps (see _ce_forward_scale).
     _, nls, _, _, _, _ = _ce_terms(x, t, kwargs)
     eps = kwargs.get("label_smoothing", 0.0)
     w = kwargs.get("weight")
@@ -399,8 +401,8 @@ def _ce_target_backward_scale(x, t, kwargs):
     if w is not None:
         shape = [1] * x.dim()
         shape[cd] = x.shape[cd]
-        nls = nls * w.view(shape)
-    return (1 - eps) * nls
+        return (1 - eps) * (nls + 1) * w.view(shape)
+    return (1 - eps) * (nls + 1)
 
 
 def _ce_mean_denominator(x, t, kwargs):
@@ -510,7 +512,7 @@ _CE_ERRORS = (
 
 _CE_NAME = "cross_entropy"
 _CE_ROW = LossInfo(
-    name=_CE_NAME, op=TF.cross_entropy, ref=_ce_reference, forward_op="cross_entropy_forward",
+    name=_CE_NAME, op=TF.cross_entropy, ref=_ce_reference, forward_op=_CE_NAME,
     ops=(_CE_NAME, _CE_NAME + "_forward", _CE_NAME + "_backward"),
     raw_calls=_ce_raw_calls, autograd_function="CrossEntropyFunction",
     module=ModuleInfo("CrossEntropyLoss", dict(reduction="sum", ignore_index=1, label_smoothing=0.1),
