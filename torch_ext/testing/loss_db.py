@@ -382,13 +382,14 @@ def _ce_forward_scale(x, t, kwargs):
 
 
 def _ce_backward_scale(x, t, kwargs):
-    # (A + 2 z |lse|) p_c + B_c, where p_c = exp(x_c - lse) takes the rounding of its argument x_c - lse (lse
-    # rounded: eps |lse|, the difference: eps |x_c - lse|) as a relative error: the factor 1 + |lse| + |x_c - lse|.
+    # (A + 2 z |lse|) p_c + B_c, where p_c = exp(x_c - lse) takes the rounding of its argument as a relative
+    # error: the factor 1 + |x_c - lse| (exp(x_c - max) / s, as ATen's softmax, rounds x_c - max <= 0 and s once).
+    # NB: not |lse|: a p_c of exp(x_c - lse) with lse rounded is off by eps |lse| relative, worse than ATen's.
     lse, nls, b, a, kept, z = _ce_terms(x, t, kwargs)
     cd = _class_dim(x)
     p = torch.exp(-nls)
     coefficient = (a + 2 * z * lse.abs() * kept).unsqueeze(cd)
-    return coefficient * p * (1 + lse.abs().unsqueeze(cd) + nls) + b
+    return coefficient * p * (1 + nls) + b
 
 
 def _ce_target_backward_scale(x, t, kwargs):
