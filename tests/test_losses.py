@@ -33,7 +33,7 @@ def _loss(row, s: LossSample):
 
 
 def _as64(s: LossSample) -> LossSample:
-    return LossSample(s.input.double(), s.target.double(), optional_kwargs(s.kwargs, lambda t: t.double()))
+    return s.to(torch.float64)
 
 
 def _grad_output(y: torch.Tensor, seed: int = 3) -> torch.Tensor:
@@ -42,12 +42,29 @@ def _grad_output(y: torch.Tensor, seed: int = 3) -> torch.Tensor:
 
 
 def _forward_and_grads(fn, s: LossSample, g=None):
+    """(loss, input gradient, target gradient or None for class indices, grad_output)."""
     x = s.input.detach().requires_grad_()
-    t = s.target.detach().requires_grad_()
+    t = s.target.detach().requires_grad_(s.target_is_differentiable)
     y = fn(x, t, **s.kwargs)
     g = _grad_output(y) if g is None else g
-    gx, gt = torch.autograd.grad(y, (x, t), g)
-    return y.detach(), gx, gt, g
+    grads = torch.autograd.grad(y, (x, t) if t.requires_grad else (x,), g)
+    return y.detach(), grads[0], grads[1] if t.requires_grad else None, g
+
+
+def _differentiable(s: LossSample):
+    """The sample's differentiable tensors, as leaves requiring grad: the input, and a floating target."""
+    x = s.input.detach().requires_grad_()
+    return (x, s.target.detach().requires_grad_()) if s.target_is_differentiable else (x,)
+
+
+def _mean_of_nothing(row, s: LossSample) -> bool:
+    """A mean over no elements, or over rows that are all ignored: the loss is NaN (0 / 0), as ATen's."""
+    s64 = s.to(torch.float64, "cpu")
+    return s.reduction == "mean" and row.mean_denominator(s64.input, s64.target, s64.kwargs) == 0
+
+
+def _constants_sample(row, reduction: str) -> str:
+    return row.constants_sample.format(reduction=reduction)
 
 
 # --------------------------------------------------------------------------------------------
@@ -59,6 +76,9 @@ _OUTPUTS = ("loss", "grad input", "grad target")
 
 def _assert_within(actual, expected, bound, name):
     """|actual - expected| <= bound elementwise, NaN where both are NaN (the mean of no elements)."""
+    if bound is None:  # no such output (the gradient of class indices)
+        assert actual is None and expected is None, name
+        return
     a, b = actual.double().cpu(), expected.double().cpu()
     ok = ((a - b).abs() <= bound.cpu()) | (a.isnan() & b.isnan())
     assert bool(ok.all()), f"{name}: max difference {(a - b).abs().max().item()} over the bound"
@@ -75,6 +95,9 @@ def test_parity_with_torch(row, sample, dtype, device):
     theirs = _forward_and_grads(row.ref, s, g=ours[3])
     bounds = rounding_bounds(row, s, ours[3], 2 * ULPS)
     for name, a, b, bound in zip(_OUTPUTS, ours[:3], theirs[:3], bounds):
+        if bound is None:  # the gradient of class indices: none on either side
+            assert a is None and b is None, name
+            continue
         assert a.dtype == b.dtype and a.shape == b.shape and a.device == b.device, name
         if dtype in (torch.float32, torch.float64):
             assert_close(a, b, **row.tolerances[dtype], msg=lambda m, n=name: f"{n}: {m}")
@@ -103,17 +126,16 @@ def test_accuracy_against_float64(row, sample, dtype, device):
 @pytest.mark.parametrize("row,sample", _sample_params())
 def test_gradcheck(row, sample, device):
     s = row.samples[sample](torch.float64, device)
-    if s.input.numel() == 0 and s.reduction == "mean":
-        pytest.skip("the mean of no elements is NaN: gradcheck cannot compare NaN tangents (test_accuracy checks it)")
-    x = s.input.detach().requires_grad_()
-    t = s.target.detach().requires_grad_()
+    if _mean_of_nothing(row, s):
+        pytest.skip("the mean of no elements (or of ignored rows only) is NaN: gradcheck cannot compare NaN tangents (test_accuracy checks it)")
+    inputs = _differentiable(s)
 
-    def fn(x, t):
+    def fn(x, t=s.target):
         return row.op(x, t, **s.kwargs)
 
-    assert torch.autograd.gradcheck(fn, (x, t), check_forward_ad=True, check_batched_grad=True,
+    assert torch.autograd.gradcheck(fn, inputs, check_forward_ad=True, check_batched_grad=True,
                                     check_batched_forward_grad=True)
-    assert torch.autograd.gradgradcheck(fn, (x, t), check_batched_grad=True)
+    assert torch.autograd.gradgradcheck(fn, inputs, check_batched_grad=True)
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -122,14 +144,15 @@ def test_gradient_ops_gradcheck(row, sample, device):
     """The registered gradient ops themselves, in grad_output, self and target: their double backward and their
     tangents (forward-mode AD through a gradient op, as torch.func.jacfwd of a gradient computes)."""
     s = row.samples[sample](torch.float64, device)
-    if s.input.numel() == 0 and s.reduction == "mean":
+    if _mean_of_nothing(row, s):
         pytest.skip("the mean of no elements is NaN (see test_gradcheck)")
     g = _grad_output(row.op(s.input, s.target, **s.kwargs))
     for name, op, args in row.raw_calls(s, g):
         names = [a.name for a in op._schema.arguments]
         if "grad_output" not in names:
             continue
-        wrt = [i for i, n in enumerate(names) if n in ("grad_output", "self", "target")]
+        differentiable = ("grad_output", "self", "target") if s.target_is_differentiable else ("grad_output", "self")
+        wrt = [i for i, n in enumerate(names) if n in differentiable]
 
         def fn(*tensors, op=op, args=args, wrt=wrt):
             call = list(args)
@@ -144,9 +167,9 @@ def test_gradient_ops_gradcheck(row, sample, device):
 @pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in loss_db])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_vmap_and_jacfwd(row, reduction):
-    s = row.samples[f"both-{reduction}"](torch.float64, "cpu")
+    s = row.samples[_constants_sample(row, reduction)](torch.float64, "cpu")
     xs = torch.stack([s.input, s.input * 0.5, -s.input])
-    ts = torch.stack([s.target, 1 - s.target, s.target.round()])
+    ts = row.batched_targets(s.target)
     kw = s.kwargs
 
     def ours(x, t):
@@ -162,16 +185,17 @@ def test_vmap_and_jacfwd(row, reduction):
     kw_w = {k: v for k, v in kw.items() if k != "weight"}
     assert_close(torch.vmap(lambda x, t, w: row.op(x, t, weight=w, **kw_w))(xs, ts, weights),
                  torch.vmap(lambda x, t, w: row.ref(x, t, weight=w, **kw_w))(xs, ts, weights))
-    jac = torch.func.jacfwd(ours, argnums=(0, 1))(s.input, s.target)
-    ref_jac = torch.func.jacrev(theirs, argnums=(0, 1))(s.input, s.target)
+    argnums = (0, 1) if s.target_is_differentiable else (0,)
+    jac = torch.func.jacfwd(ours, argnums=argnums)(s.input, s.target)
+    ref_jac = torch.func.jacrev(theirs, argnums=argnums)(s.input, s.target)
     for a, b in zip(jac, ref_jac):
         assert_close(a, b)
 
 
-@pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in loss_db])
-@pytest.mark.parametrize("constant", ["weight", "pos_weight"])
+@pytest.mark.parametrize("row,constant", [pytest.param(row, constant, id=f"{row.name}-{constant}")
+                                          for row in loss_db for constant in row.constants])
 def test_constants_are_not_differentiable(row, constant):
-    s = row.samples["both-mean"](torch.float64, "cpu")
+    s = row.samples[_constants_sample(row, "mean")](torch.float64, "cpu")
     kw = dict(s.kwargs)
     kw[constant] = kw[constant].clone().requires_grad_()
     with pytest.raises(RuntimeError, match=f"not differentiable with respect to argument '{constant}'"):
@@ -187,7 +211,7 @@ def test_constants_are_not_differentiable(row, constant):
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in loss_db])
 def test_grad_mode(row, device):
-    s = row.samples["both-mean"](torch.float32, device)
+    s = row.samples[_constants_sample(row, "mean")](torch.float32, device)
     assert not _loss(row, s).requires_grad
     x = s.input.detach().requires_grad_()
     y = row.op(x, s.target, **s.kwargs)
@@ -205,15 +229,16 @@ def test_grad_mode(row, device):
 @pytest.mark.parametrize("row,sample", _sample_params())
 def test_opcheck(row, sample):
     s = row.samples[sample](torch.float32, "cpu")
-    if s.input.numel() == 0 and s.reduction == "mean":
+    if _mean_of_nothing(row, s):
         pytest.skip("the mean of no elements is NaN, which opcheck's output comparisons do not take as equal "
                     "(test_meta_matches_real and test_accuracy_against_float64 cover the sample)")
     g = _grad_output(row.op(s.input, s.target, **s.kwargs))
     for name, op, args in row.raw_calls(s, g):
         names = [a.name for a in op._schema.arguments]
-        for requires_grad in (False, True):
+        for requires_grad in (False, True) if name not in row.not_differentiable_ops else (False,):
             # Only the differentiable tensors require grad (the constants are refused: test_constants_...).
-            call_args = tuple(a.detach().clone().requires_grad_(requires_grad and n in ("self", "target", "grad_output"))
+            call_args = tuple(a.detach().clone().requires_grad_(requires_grad and a.is_floating_point() and
+                                                                n in ("self", "target", "grad_output"))
                               if isinstance(a, torch.Tensor) else a for n, a in zip(names, args))
             torch.library.opcheck(op, call_args)
 
@@ -230,38 +255,28 @@ def test_meta_matches_real(row, sample):
     for name, op, args in row.raw_calls(s, g):
         real = op(*args)
         fake = op(*[meta(a) for a in args])
-        assert fake.device.type == "meta"
-        assert (fake.shape, fake.stride(), fake.dtype) == (real.shape, real.stride(), real.dtype), name
+        # An op of several outputs (cross_entropy_forward's loss, lse, total_weight): each.
+        for i, (r, f) in enumerate(zip(*[(v,) if isinstance(v, torch.Tensor) else v for v in (real, fake)])):
+            assert f.device.type == "meta"
+            assert (f.shape, f.stride(), f.dtype) == (r.shape, r.stride(), r.dtype), (name, i)
 
 
-def _large_sample(reduction, weights="per class"):
-    """Several parallel chunks and a vector tail: weights per class (repeating along the rows) or per row (a
-    broadcast inside)."""
-    n, c = 20_011, 96
-    g = torch.Generator().manual_seed(11)
-    x = torch.randn(n, c, generator=g) * 4
-    t = torch.rand(n, c, generator=g)
-    if weights == "per class":
-        kw = dict(weight=torch.rand(c, generator=g) + 0.5, pos_weight=torch.rand(1, c, generator=g) * 2 + 0.5)
-    else:
-        kw = dict(weight=torch.rand(n, 1, generator=g) + 0.5)
-    return LossSample(x, t, dict(kw, reduction=reduction))
+def _large_sample_params():
+    return [pytest.param(row, name, id=f"{row.name}-{name}") for row in loss_db for name in row.large_samples]
 
 
-@pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in loss_db])
-@pytest.mark.parametrize("weights", ["per class", "per row", "none"])
+@pytest.mark.parametrize("row,large", _large_sample_params())
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_thread_count_independent(row, reduction, weights):
-    s = _large_sample(reduction, weights)
-    if weights == "none":
-        s = LossSample(s.input, s.target, dict(reduction=reduction))
+def test_thread_count_independent(row, large, reduction):
+    s = row.large_samples[large](reduction)
     results = {}
     for threads in (1, 2, 3):
         torch.set_num_threads(threads)
         results[threads] = _forward_and_grads(row.op, s)[:3]
     for threads in (2, 3):
         for name, a, b in zip(_OUTPUTS, results[1], results[threads]):
-            assert_bitwise_equal(b, a, f"{row.name} {name} with {threads} threads vs 1")
+            if a is not None or b is not None:
+                assert_bitwise_equal(b, a, f"{row.name} {name} with {threads} threads vs 1")
     # And the large sample against float64, a sum over 2M elements.
     truth = _forward_and_grads(row.ref, _as64(s), g=results[1][0].new_ones(results[1][0].shape).double())
     ours = _forward_and_grads(row.op, s, g=results[1][0].new_ones(results[1][0].shape))
@@ -271,16 +286,17 @@ def test_thread_count_independent(row, reduction, weights):
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in loss_db])
-def test_does_not_call_aten(row, device):
-    s = _large_sample("mean")
-    x = s.input.to(device).requires_grad_()
-    t = s.target.to(device).requires_grad_()
-    kw = optional_kwargs(s.kwargs, lambda v: v.to(device))
+@pytest.mark.parametrize("large", ["first", "last"])
+def test_does_not_call_aten(row, device, large):
+    """The loss and its gradient (in the input, and in a floating target) on a large sample: the row's fused ops,
+    none of the ATen ops they replace."""
+    samples = list(row.large_samples.values())
+    s = samples[0 if large == "first" else -1]("mean").to(device=device)
+    inputs = _differentiable(s)
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], acc_events=True) as prof:
-        row.op(x, t, **kw).backward()
+        row.op(inputs[0], inputs[1] if len(inputs) > 1 else s.target, **s.kwargs).backward()
     names = {e.name for e in prof.events()}
-    forbidden = {f"aten::{row.forward_op}", "aten::log_sigmoid_forward", "aten::sigmoid", "aten::log_sigmoid",
-                 "aten::sub", "aten::rsub", "aten::exp", "aten::log1p"}
+    forbidden = row.forbidden_aten_ops | {f"aten::{row.name}"}
     assert not (names & forbidden), sorted(names & forbidden)
     assert {f"torch_ext::{op}" for op in row.ops} <= names, sorted(names)
 
@@ -293,12 +309,14 @@ for row in T.loss_db:
         for dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
             T.test_parity_with_torch(row, sample, dtype, "cpu")
             T.test_accuracy_against_float64(row, sample, dtype, "cpu")
-    for reduction in T.REDUCTIONS:
-        s = T._large_sample(reduction)
-        ours = T._forward_and_grads(row.op, s)
-        truth = T._forward_and_grads(row.ref, T._as64(s), g=ours[3].double())
-        for name, a, b, bound in zip(T._OUTPUTS, ours[:3], truth[:3], T.rounding_bounds(row, s, ours[3], T.ULPS)):
-            T._assert_within(a, b, bound, name)
+    for large in row.large_samples.values():
+        for reduction in T.REDUCTIONS:
+            s = large(reduction)
+            ours = T._forward_and_grads(row.op, s)
+            truth = T._forward_and_grads(row.ref, T._as64(s), g=ours[3].double())
+            for name, a, b, bound in zip(T._OUTPUTS, ours[:3], truth[:3],
+                                         T.rounding_bounds(row, s, ours[3], T.ULPS)):
+                T._assert_within(a, b, bound, name)
 print("OK")
 """
 
@@ -327,19 +345,21 @@ def test_module_matches_torch(row, args, kwargs):
     for k, v in theirs.state_dict().items():
         assert_bitwise_equal(ours.state_dict()[k], v)
     assert dict(ours.named_buffers()).keys() == dict(theirs.named_buffers()).keys()
-    x = torch.randn(4, 3)
-    t = torch.rand(4, 3)
-    assert_close(ours(x, t), theirs(x, t))
+    inputs = row.module_inputs(kwargs)
+    for x, t in inputs:
+        assert_close(ours(x, t), theirs(x, t))
     for clone in (copy.deepcopy(ours), pickle.loads(pickle.dumps(ours))):
         assert type(clone) is type(ours) and repr(clone) == repr(ours)
-        assert_close(clone(x, t), theirs(x, t))
+        for x, t in inputs:
+            assert_close(clone(x, t), theirs(x, t))
     # A torch.nn state_dict loads into ours, values included, and ours loads into torch.nn's.
     changed = {k: v * 2 for k, v in theirs.state_dict().items()}
     ours.load_state_dict(changed)
     for k, v in changed.items():
         assert_bitwise_equal(ours.state_dict()[k], v)
     theirs.load_state_dict(ours.state_dict())
-    assert_close(ours(x, t), theirs(x, t))
+    for x, t in inputs:
+        assert_close(ours(x, t), theirs(x, t))
 
 
 @pytest.mark.parametrize("row,args,kwargs", _ctor_params())
@@ -362,7 +382,7 @@ def test_convert_and_revert_keep_the_buffers(row, args, kwargs):
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_compile_fullgraph(row, reduction):
     torch._dynamo.reset()
-    s = row.samples[f"both-{reduction}"](torch.float32, "cpu")
+    s = row.samples[_constants_sample(row, reduction)](torch.float32, "cpu")
     layer = row.module.cls(reduction=reduction, **{k: s.kwargs[k] for k in row.constants})
     compiled = torch.compile(layer, fullgraph=True, backend="aot_eager")
     x = s.input.detach().requires_grad_()
@@ -377,7 +397,7 @@ def test_compile_fullgraph(row, reduction):
 
 @pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in loss_db])
 def test_export(row):
-    s = row.samples["both-mean"](torch.float32, "cpu")
+    s = row.samples[_constants_sample(row, "mean")](torch.float32, "cpu")
 
     class Model(torch.nn.Module):
         def __init__(self):
@@ -412,7 +432,7 @@ def test_autocast_kernels_mirror_aten(row):
 @pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in loss_db])
 def test_autocast_output_dtype(row, device):
     dtype = torch.bfloat16 if device == "cpu" else torch.float16
-    s = row.samples["both-mean"](dtype, device)
+    s = row.samples[_constants_sample(row, "mean")](dtype, device)
     kw = optional_kwargs(s.kwargs, lambda v: v.float())  # float32 constants meet the reduced-precision logits
     with torch.autocast(device):
         ours = row.op(s.input, s.target, **kw)
@@ -441,7 +461,7 @@ def test_error_messages(row, stmt, exc, msg):
 @requires_cuda
 @pytest.mark.parametrize("row", [pytest.param(row, id=row.name) for row in loss_db])
 def test_mixed_devices(row):
-    s = row.samples["both-mean"](torch.float32, "cuda")
+    s = row.samples[_constants_sample(row, "mean")](torch.float32, "cuda")
     with pytest.raises(RuntimeError, match="expected target to be on the device of self"):
         row.op(s.input, s.target.cpu(), **s.kwargs)
     with pytest.raises(RuntimeError, match="expected weight to be on the device of self"):

@@ -77,7 +77,8 @@ def _perturbed_loss(case: validate.LossCase, relative: float) -> validate.LossCa
 
     def ours(x, t, **kwargs):
         kw64 = {k: v.double() if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
-        return case.aten(x.double(), t.double(), **kw64).mul(1 + relative).to(x.dtype)
+        t64 = t.double() if t.is_floating_point() else t  # class indices stay int64
+        return case.aten(x.double(), t64, **kw64).mul(1 + relative).to(x.dtype)
 
     return dataclasses.replace(case, ours=ours)
 

@@ -156,7 +156,118 @@ def _bce_backward_rule(op):
     return rule
 
 
+def _ce_rows(x, t):
+    """Batched [B, *logical] logits and target as one unbatched call's: the batch joins the rows' first dim
+    ([B, N, C, d...] -> [B*N, C, d...]; [B, C] logits of one row each stay [B, C]), and the per-sample shape of the
+    loss (the logits' without the class dim)."""
+    logical = x.shape[1:]
+    if len(logical) == 1:
+        return x, t, ()
+    loss_shape = (logical[0],) + tuple(logical[2:])
+    return x.flatten(0, 1), t.flatten(0, 1), loss_shape
+
+
+def _ce_bound(op, info, args, kwargs, in_dims):
+    bound, dims = _bind(op, args, kwargs, in_dims)
+    for name in ("self", "target"):
+        bound[name] = _batch_first(bound[name], dims[name], info.batch_size)
+    return bound, dims
+
+
+def _ce_denominators(x, t, weight, ignore_index, batch_size):
+    """Each sample's mean denominator, as the forward's total_weight (op-math): the weights of its target classes,
+    ignored rows excepted, or its number of rows for probabilities. x, t batched first, weight unbatched."""
+    opmath = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+    if t.is_floating_point() and t.shape == x.shape:
+        rows = x[0].numel() // x.shape[2 if x.dim() > 2 else 1]  # the class dim of each sample
+        return torch.full((batch_size,), float(rows), dtype=opmath, device=x.device)
+    kept = t != ignore_index
+    safe = torch.where(kept, t, torch.zeros_like(t))
+    w_y = weight.to(opmath)[safe] if weight is not None else torch.ones(t.shape, dtype=opmath, device=x.device)
+    return (w_y * kept).reshape(batch_size, -1).sum(1)
+
+
+def _ce_per_sample(op, info, in_dims, args, kwargs, call):
+    """A batched weight (one per sample): the op once per sample (the weight is per class, not per row), stacked."""
+    bound, dims = _bind(op, args, kwargs, in_dims)
+    samples = []
+    for b in range(info.batch_size):
+        one = {k: (v.select(dims[k], b) if dims.get(k) is not None else v) for k, v in bound.items()}
+        samples.append(call(**one))
+    if isinstance(samples[0], tuple):
+        return tuple(torch.stack(parts) for parts in zip(*samples)), tuple(0 for _ in samples[0])
+    return torch.stack(samples), 0
+
+
+def _ce_rule(info, in_dims, *args, **kwargs):
+    # Each sample's loss reduced over its own rows: the unreduced loss of all rows at once, then a sum per sample,
+    # over its own denominator for "mean".
+    op = ops.cross_entropy.default
+    if _bind(op, args, kwargs, in_dims)[1].get("weight") is not None:
+        return _ce_per_sample(op, info, in_dims, args, kwargs, op)
+    bound, _ = _ce_bound(op, info, args, kwargs, in_dims)
+    reduction = bound.pop("reduction", 1)
+    x, t = bound.pop("self"), bound.pop("target")
+    xr, tr, loss_shape = _ce_rows(x, t)
+    loss = op(xr, tr, reduction=0, **bound).reshape(info.batch_size, *loss_shape)
+    if reduction == 0:
+        return loss, 0
+    total = loss.reshape(info.batch_size, -1).sum(1)
+    if reduction == 1:
+        denominator = _ce_denominators(x, t, bound.get("weight"), bound.get("ignore_index", -100), info.batch_size)
+        total = (total.to(denominator.dtype) / denominator).to(loss.dtype)
+    return total, 0
+
+
+def _ce_forward_rule(info, in_dims, *args, **kwargs):
+    # (output, lse, total_weight) per sample: the unreduced rows at once, then each sample's sum and denominator.
+    op = ops.cross_entropy_forward.default
+    if _bind(op, args, kwargs, in_dims)[1].get("weight") is not None:
+        return _ce_per_sample(op, info, in_dims, args, kwargs, op)
+    bound, _ = _ce_bound(op, info, args, kwargs, in_dims)
+    reduction = bound.pop("reduction", 1)
+    x, t = bound.pop("self"), bound.pop("target")
+    xr, tr, loss_shape = _ce_rows(x, t)
+    loss, lse, _ = op(xr, tr, reduction=0, **bound)
+    loss = loss.reshape(info.batch_size, *loss_shape)
+    lse = lse.reshape(info.batch_size, *loss_shape)
+    denominator = _ce_denominators(x, t, bound.get("weight"), bound.get("ignore_index", -100), info.batch_size)
+    if reduction != 0:
+        total = loss.reshape(info.batch_size, -1).sum(1)
+        loss = (total.to(denominator.dtype) / denominator).to(loss.dtype) if reduction == 1 else total
+    return (loss, lse, denominator), (0, 0, 0)
+
+
+def _ce_backward_rule(info, in_dims, *args, **kwargs):
+    # Each sample's gradient: its own grad_output (over its own total_weight for "mean") on each of its rows, as
+    # the gradient of the unreduced loss of all rows at once.
+    op = ops.cross_entropy_backward.default
+    _, dims = _bind(op, args, kwargs, in_dims)
+    if dims.get("weight") is not None:
+        return _ce_per_sample(op, info, in_dims, args, kwargs, op)
+    bound, _ = _ce_bound(op, info, args, kwargs, in_dims)
+    b = info.batch_size
+    reduction = bound.pop("reduction")
+    g = _batch_first(bound.pop("grad_output"), dims["grad_output"], b)
+    lse = _batch_first(bound.pop("lse"), dims["lse"], b)
+    total_weight = _batch_first(bound.pop("total_weight"), dims["total_weight"], b).reshape(b)
+    x, t = bound.pop("self"), bound.pop("target")
+    xr, tr, loss_shape = _ce_rows(x, t)
+    if reduction != 0:
+        g = g.reshape(b, *([1] * len(loss_shape)))
+        if reduction == 1:
+            g = (g.to(total_weight.dtype) / total_weight.reshape(g.shape)).to(g.dtype)
+        g = g.expand(b, *loss_shape)
+    rows = (b * loss_shape[0],) + tuple(loss_shape[1:]) if loss_shape else (b,)
+    grad = op(g.reshape(rows), xr, tr, reduction=0, lse=lse.reshape(rows), total_weight=total_weight[:1].reshape(()),
+              **bound)
+    return grad.reshape(x.shape), 0
+
+
 _RULES = {
+    ops.cross_entropy.default: _ce_rule,
+    ops.cross_entropy_forward.default: _ce_forward_rule,
+    ops.cross_entropy_backward.default: _ce_backward_rule,
     ops.binary_cross_entropy_with_logits.default: _bce_rule,
     ops.binary_cross_entropy_with_logits_backward.default: _bce_backward_rule(
         ops.binary_cross_entropy_with_logits_backward.default),

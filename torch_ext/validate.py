@@ -280,9 +280,7 @@ def check_loss_case(case: LossCase, device: str, dtype: torch.dtype, gen: torch.
     worst = {side: [[None, None] for _ in range(n_out)] for side in ("ours", "aten")}  # [max error, max use]
     for name in case.samples:
         s = case.row.samples[name](dtype, device)
-        s64 = LossSample(s.input.double().cpu(), s.target.double().cpu() if s.target.is_floating_point()
-                         else s.target.cpu(), {k: v.double().cpu() if isinstance(v, torch.Tensor) else v
-                                               for k, v in s.kwargs.items()})
+        s64 = s.to(torch.float64, "cpu")  # class indices stay int64
         y_shape = case.aten(s64.input, s64.target, **s64.kwargs).shape
         g64 = torch.randn(y_shape, generator=gen, dtype=torch.float64).to(dtype).double()
         truth = loss_forward_backward(case.aten, s64, g64)
