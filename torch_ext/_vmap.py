@@ -230,7 +230,7 @@ def _ce_forward_rule(info, in_dims, *args, **kwargs):
     xr, tr, loss_shape = _ce_rows(x, t)
     loss, lse, _ = op(xr, tr, reduction=0, **bound)
     loss = loss.reshape(info.batch_size, *loss_shape)
-    lse = lse.reshape(info.batch_size, *loss_shape)
+    lse = lse.reshape(info.batch_size, *loss_shape, 2)  # (max, log_sum) per row
     denominator = _ce_denominators(x, t, bound.get("weight"), bound.get("ignore_index", -100), info.batch_size)
     if reduction != 0:
         total = loss.reshape(info.batch_size, -1).sum(1)
@@ -259,8 +259,8 @@ def _ce_backward_rule(info, in_dims, *args, **kwargs):
             g = (g.to(total_weight.dtype) / total_weight.reshape(g.shape)).to(g.dtype)
         g = g.expand(b, *loss_shape)
     rows = (b * loss_shape[0],) + tuple(loss_shape[1:]) if loss_shape else (b,)
-    grad = op(g.reshape(rows), xr, tr, reduction=0, lse=lse.reshape(rows), total_weight=total_weight[:1].reshape(()),
-              **bound)
+    grad = op(g.reshape(rows), xr, tr, reduction=0, lse=lse.reshape(*rows, 2),
+              total_weight=total_weight[:1].reshape(()), **bound)
     return grad.reshape(x.shape), 0
 
 

@@ -117,8 +117,11 @@ void check_cross_entropy_backward(const char* op, const at::Tensor& grad_output,
                 "reduced loss), got shape ", grad_output.sizes());
   }
   const at::ScalarType opmath = at::toOpMathType(self.scalar_type());
-  TORCH_CHECK(lse.defined() && lse.scalar_type() == opmath && lse.sizes() == rows_shape, op,
-              ": expected lse (the forward's) to be ", opmath, " of shape ", rows_shape);
+  std::vector<int64_t> parts_shape = shape;
+  parts_shape.push_back(2);
+  TORCH_CHECK(lse.defined() && lse.scalar_type() == opmath && lse.sizes() == at::IntArrayRef(parts_shape), op,
+              ": expected lse (the forward's: max and log_sum per row) to be ", opmath, " of shape ",
+              at::IntArrayRef(parts_shape), ", got ", lse.scalar_type(), " of shape ", lse.sizes());
   TORCH_CHECK(total_weight.defined() && total_weight.scalar_type() == opmath && total_weight.numel() == 1, op,
               ": expected total_weight (the forward's) to be one ", opmath, " value");
   check_same_device(op, "lse", lse, "self", self);
@@ -164,7 +167,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> empty_forward_outputs(const at::T
   const at::TensorOptions opmath = self.options().dtype(at::toOpMathType(self.scalar_type()));
   at::Tensor output = reduction == at::Reduction::None ? at::empty(shape, self.options())
                                                        : at::empty({}, self.options());
-  return {output, at::empty(shape, opmath), at::empty({}, opmath)};
+  std::vector<int64_t> parts_shape = shape;
+  parts_shape.push_back(2);
+  return {output, at::empty(parts_shape, opmath), at::empty({}, opmath)};
 }
 
 constexpr const char* kForward = "cross_entropy_forward";
@@ -205,8 +210,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> cross_entropy_forward_kernel(
   auto [output, lse, total_weight] = empty_forward_outputs(self, reduction);
   const CrossEntropyRows rows =
       make_rows(self, target, weight, probabilities, reduction, ignore_index, label_smoothing, lse_square_scale);
-  forward(rows, output.view(reduction == at::Reduction::None ? rows.logits.size(0) : 1), lse.view(-1),
-          total_weight);
+  forward(rows, output.view(reduction == at::Reduction::None ? rows.logits.size(0) : 1),
+          lse.view({rows.logits.size(0), 2}), total_weight);
   return {output, lse, total_weight};
 }
 
@@ -223,8 +228,8 @@ at::Tensor cross_entropy_backward_kernel(const at::Tensor& grad_output, const at
       make_rows(self, target, weight, probabilities, reduction, ignore_index, label_smoothing, lse_square_scale);
   const int64_t r = rows.logits.size(0), classes = rows.logits.size(1);
   backward(rows, grad.dim() >= 3 ? grad.movedim(1, -1).view({r, classes}) : grad.view({r, classes}),
-           grad_output.reshape({reduction == at::Reduction::None ? r : 1}).contiguous(), lse.reshape({r}).contiguous(),
-           total_weight);
+           grad_output.reshape({reduction == at::Reduction::None ? r : 1}).contiguous(),
+           lse.reshape({r, 2}).contiguous(), total_weight);
   return grad;
 }
 

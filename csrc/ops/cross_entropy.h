@@ -21,8 +21,10 @@ at::Tensor cross_entropy(const at::Tensor& self, const at::Tensor& target,
 // The forward and backward ops, which the autograd kernels call.
 namespace detail {
 
-// (output, lse, total_weight): the loss; each row's log-sum-exp (the loss's unreduced shape, the op-math dtype),
-// saved for the backward; the mean's denominator (a 0-dim op-math tensor: the sum of the weights of the rows not
+// (output, lse, total_weight): the loss; each row's log-sum-exp in two parts, (max, log(sum exp(x - max))) along a
+// last dim of 2 (the loss's unreduced shape + [2], the op-math dtype), saved for the backward, whose
+// exp(x - max - log_sum) is then as accurate as a softmax (exp(x - lse) from a rounded lse would lose eps |lse|
+// relative); the mean's denominator (a 0-dim op-math tensor: the sum of the weights of the rows not
 // ignored, or the number of rows for probabilities).
 std::tuple<at::Tensor, at::Tensor, at::Tensor> cross_entropy_forward(
     const at::Tensor& self, const at::Tensor& target, const std::optional<at::Tensor>& weight, int64_t reduction,

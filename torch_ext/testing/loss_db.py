@@ -104,6 +104,11 @@ class LossInfo:
     # Registered ops that refuse inputs requiring grad (they compute another op's saved values): opcheck runs them
     # without.
     not_differentiable_ops: Tuple[str, ...] = ()
+    # The benchmark's cases on logits [N, C]: variant name -> (shape, dtype, device, generator) -> (target, kwargs),
+    # the first variant "" (the plain loss); and the largest magnitude of the mean's gradient per element (its
+    # comparison's scale): [N, C] -> float.
+    bench_variants: Dict[str, Callable] = dataclasses.field(default_factory=dict)
+    bench_grad_scale: Callable[[Tuple[int, int]], float] = lambda shape: 1.0
     dtypes: Tuple[torch.dtype, ...] = FLOAT_DTYPES
     tolerances: Dict[torch.dtype, dict] = dataclasses.field(default_factory=lambda: dict(TOLERANCES))
 
@@ -201,6 +206,18 @@ def _bce_large_sample(reduction, weights="per class") -> LossSample:
     else:
         kw = {}
     return LossSample(x, t, dict(kw, reduction=reduction))
+
+def _bce_bench_target(shape, dtype, device, g):
+    return torch.rand(shape, generator=g, device=device).to(dtype)
+
+
+# Per element, the mean's gradient is at most max(1, pos_weight) / (N C), pos_weight < 2.5 below.
+_BCE_BENCH = {
+    "": lambda shape, dtype, device, g: (_bce_bench_target(shape, dtype, device, g), {}),
+    "pos_weight": lambda shape, dtype, device, g: (_bce_bench_target(shape, dtype, device, g), {
+        "pos_weight": (torch.rand(shape[-1], generator=g, device=device) * 2 + 0.5).to(dtype)}),
+}
+
 
 _BCE_NAME = "binary_cross_entropy_with_logits"
 _BCE_ERRORS = (
@@ -511,6 +528,19 @@ _CE_ERRORS = (
      r"cross_entropy_backward: expected lse \(the forward's\) to be Float of shape \[4\]"),
 )
 
+def _ce_bench_indices(shape, dtype, device, g):
+    return torch.randint(0, shape[-1], shape[:1], generator=g, device=device)
+
+
+# Class indices (a language model's next token), and with label smoothing (every class in the loss); per element,
+# the mean's gradient is at most 1 / N.
+_CE_BENCH = {
+    "": lambda shape, dtype, device, g: (_ce_bench_indices(shape, dtype, device, g), {}),
+    "label_smoothing": lambda shape, dtype, device, g: (_ce_bench_indices(shape, dtype, device, g),
+                                                        {"label_smoothing": 0.1}),
+}
+
+
 _CE_NAME = "cross_entropy"
 _CE_ROW = LossInfo(
     name=_CE_NAME, op=TF.cross_entropy, ref=_ce_reference, forward_op=_CE_NAME,
@@ -539,6 +569,8 @@ _CE_ROW = LossInfo(
     mean_denominator=_ce_mean_denominator,
     along_input=lambda rows, x: rows.unsqueeze(_class_dim(x)) if rows.dim() else rows,
     not_differentiable_ops=("cross_entropy_forward",),
+    bench_variants=_CE_BENCH,
+    bench_grad_scale=lambda shape: 1.0 / shape[0],
 )
 
 loss_db: List[LossInfo] = [
@@ -562,6 +594,8 @@ loss_db: List[LossInfo] = [
         module_inputs=lambda kwargs: [(torch.randn(4, 3), torch.rand(4, 3))],
         batched_targets=lambda t: torch.stack([t, 1 - t, t.round()]),
         mean_denominator=lambda x, t, kwargs: x.numel(),
+        bench_variants=_BCE_BENCH,
+        bench_grad_scale=lambda shape: 2.5 / (shape[0] * shape[1]),
     ),
     _CE_ROW,
 ]

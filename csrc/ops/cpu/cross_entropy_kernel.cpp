@@ -25,7 +25,7 @@
 namespace torch_ext::ops::cpu {
 
 struct CrossEntropyForwardLoop {
-  // per_row ([R], op-math dtype, only for "none"): each row's loss; lse ([R]): each row's log-sum-exp. Returns
+  // per_row ([R], op-math dtype, only for "none"): each row's loss; lse ([R, 2]): each row's max and log_sum. Returns
   // {sum of the rows' losses, each rounded to the logits' dtype, in double in a fixed order; total weight}.
   using Fn = std::pair<double, double> (*)(const CrossEntropyRows& rows, const at::Tensor& per_row,
                                            const at::Tensor& lse);
@@ -168,7 +168,8 @@ std::pair<double, double> forward_loop(const CrossEntropyRows& rows, const at::T
       for (int64_t r = b * kRowBlock; r < std::min(n_rows, (b + 1) * kRowBlock); ++r) {
         const RowStats<A> s = row_stats<scalar_t>(rows, r, need_dot);
         const A row_lse = s.max + s.log_sum;
-        lse_out[r] = row_lse;
+        lse_out[2 * r] = s.max;
+        lse_out[2 * r + 1] = s.log_sum;
         A loss = 0, row_weight = 1;
         if (y != nullptr) {
           const int64_t target = y[r];
@@ -229,7 +230,10 @@ void backward_loop(const CrossEntropyRows& rows, const at::Tensor& grad, const a
       const scalar_t* xr = x + r * classes;
       scalar_t* gr = out + r * classes;
       const A g = g_rows != nullptr ? static_cast<A>(g_rows[r]) : static_cast<A>(grad_value);
-      const A row_lse = lse_in[r];
+      // NB: exp((x - max) - log_sum): x - max is exact near the max, and log_sum is small, so p is as accurate as
+      // a softmax's.
+      const A row_max = lse_in[2 * r], log_sum = lse_in[2 * r + 1], row_lse = row_max + log_sum;
+      const V v_max(row_max), v_log_sum(log_sum);
       if (y != nullptr) {
         const int64_t target = y[r];
         if (target == rows.ignore_index) {
@@ -243,11 +247,11 @@ void backward_loop(const CrossEntropyRows& rows, const at::Tensor& grad, const a
         const A a_z = cross_entropy_grad_scale(cross_entropy_index_scale(w_y, eps, inv_classes, w_sum), row_lse, z);
         const A smooth = eps * inv_classes;
         for_each_vector<A>(classes, [&](int64_t i, int64_t n) {
-          const V p = M::exp(load_opmath(xr + i, n) - V(row_lse));
+          const V p = M::exp((load_opmath(xr + i, n) - v_max) - v_log_sum);
           const V b = V(smooth) * (w != nullptr ? load_opmath(w + i, n) : V(1));
           store_opmath(gr + i, cross_entropy_grad(V(g), V(a_z), p, b), n);
         });
-        const A p_y = std::exp(static_cast<A>(xr[target]) - row_lse);
+        const A p_y = std::exp((static_cast<A>(xr[target]) - row_max) - log_sum);
         gr[target] = static_cast<scalar_t>(cross_entropy_grad(g, a_z, p_y, smooth * w_y + (A(1) - eps) * w_y));
       } else {
         const scalar_t* tr = rows.target.const_data_ptr<scalar_t>() + r * classes;
@@ -260,7 +264,7 @@ void backward_loop(const CrossEntropyRows& rows, const at::Tensor& grad, const a
         const A a = at::vec::vec_reduce_all<A>([](const V& l, const V& h) { return l + h; }, va);
         const A a_z = cross_entropy_grad_scale(a, row_lse, z);
         for_each_vector<A>(classes, [&](int64_t i, int64_t n) {
-          const V p = M::exp(load_opmath(xr + i, n) - V(row_lse));
+          const V p = M::exp((load_opmath(xr + i, n) - v_max) - v_log_sum);
           store_opmath(gr + i, cross_entropy_grad(V(g), V(a_z), p, b_of(i, n)), n);
         });
       }

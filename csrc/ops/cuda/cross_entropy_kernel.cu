@@ -111,7 +111,8 @@ __global__ void cross_entropy_forward_kernel(const scalar_t* __restrict__ x, con
       } else {
         loss = cross_entropy_row_loss(a, dot, log_sum, lse, p.z);
       }
-      lse_out[r] = lse;
+      lse_out[2 * r] = m;
+      lse_out[2 * r + 1] = log_sum;
       // NB: rounded to the dtype, as the unreduced loss is, before any sum.
       loss_out[r] = static_cast<acc_t>(static_cast<scalar_t>(loss));
       weight_out[r] = row_weight;
@@ -135,7 +136,8 @@ __global__ void cross_entropy_backward_kernel(const scalar_t* __restrict__ x, co
     if (total_weight != nullptr) {
       g /= *total_weight;
     }
-    const acc_t row_lse = lse[r];
+    // NB: exp((x - max) - log_sum), as accurate as a softmax (see the CPU kernel).
+    const acc_t row_max = lse[2 * r], log_sum = lse[2 * r + 1], row_lse = row_max + log_sum;
     if constexpr (kIndices) {
       const int64_t target = y[r];
       if (target == p.ignore_index) {
@@ -150,7 +152,7 @@ __global__ void cross_entropy_backward_kernel(const scalar_t* __restrict__ x, co
           cross_entropy_grad_scale(cross_entropy_index_scale(w_y, p.eps, p.inv_classes, p.weights()), row_lse, p.z);
       const acc_t smooth = p.eps * p.inv_classes;
       for (int64_t c = threadIdx.x; c < p.classes; c += blockDim.x) {
-        const acc_t prob = ScalarMath::exp(static_cast<acc_t>(xr[c]) - row_lse);
+        const acc_t prob = ScalarMath::exp((static_cast<acc_t>(xr[c]) - row_max) - log_sum);
         const acc_t b = smooth * (w != nullptr ? static_cast<acc_t>(w[c]) : acc_t(1)) +
                         (c == target ? (acc_t(1) - p.eps) * w_y : acc_t(0));
         gr[c] = static_cast<scalar_t>(cross_entropy_grad(g, a_z, prob, b));
@@ -167,7 +169,7 @@ __global__ void cross_entropy_backward_kernel(const scalar_t* __restrict__ x, co
       }
       const acc_t a_z = cross_entropy_grad_scale(block_all_reduce(a, SumOp<acc_t>{}, scratch), row_lse, p.z);
       for (int64_t c = threadIdx.x; c < p.classes; c += blockDim.x) {
-        const acc_t prob = ScalarMath::exp(static_cast<acc_t>(xr[c]) - row_lse);
+        const acc_t prob = ScalarMath::exp((static_cast<acc_t>(xr[c]) - row_max) - log_sum);
         gr[c] = static_cast<scalar_t>(cross_entropy_grad(g, a_z, prob, b_of(c)));
       }
     }

@@ -19,12 +19,12 @@ struct CrossEntropyRows {
   int64_t reduction;
 };
 
-// A device's forward: writes output (R losses for "none", else the reduced loss, 0-dim), lse ([R], op-math dtype)
-// and total_weight (0-dim, op-math dtype). Targets out of [0, C) other than ignore_index are an error.
+// A device's forward: writes output (R losses for "none", else the reduced loss, 0-dim), lse ([R, 2]: each row's
+// max and log_sum, op-math dtype) and total_weight (0-dim, op-math dtype). Targets out of [0, C) other than ignore_index are an error.
 using CrossEntropyForward = void (*)(const CrossEntropyRows& rows, const at::Tensor& output, const at::Tensor& lse,
                                      const at::Tensor& total_weight);
 // A device's backward: grad ([R, C], contiguous) from grad_output ([R], or 0-dim for a reduced loss), the
-// forward's lse ([R]) and total_weight.
+// forward's lse ([R, 2]) and total_weight.
 using CrossEntropyBackward = void (*)(const CrossEntropyRows& rows, const at::Tensor& grad,
                                       const at::Tensor& grad_output, const at::Tensor& lse,
                                       const at::Tensor& total_weight);
