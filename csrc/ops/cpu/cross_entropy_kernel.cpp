@@ -123,11 +123,18 @@ RowStats<at::opmath_type<scalar_t>> row_stats(const CrossEntropyRows& rows, int6
   });
   const A m = at::vec::vec_reduce_all<A>([](const V& a, const V& b) { return at::vec::maximum(a, b); }, vmax);
   const V vm(m);
-  V vsum(0), vdot(0), va(0);
+  V vdot(0), va(0);
+  // NB: the exps are summed in double, lane by lane: a float sum over a long row loses about sqrt(C / lanes) eps,
+  // and log_sum's absolute error is every probability's relative error in the backward.
+  alignas(64) double lane_sums[V::size()] = {};
   const A eps = static_cast<A>(rows.label_smoothing), inv_classes = A(1) / static_cast<A>(classes);
   for_each_vector<A>(classes, [&](int64_t i, int64_t n) {
     const V shifted = load_opmath(x + i, n) - vm;
-    vsum = vsum + keep_lanes(M::exp(shifted), n, A(0));
+    alignas(64) A exps[V::size()];
+    keep_lanes(M::exp(shifted), n, A(0)).store(exps);
+    for (int k = 0; k < V::size(); ++k) {
+      lane_sums[k] += static_cast<double>(exps[k]);
+    }
     if (!need_dot) {
       return;
     }
@@ -142,7 +149,11 @@ RowStats<at::opmath_type<scalar_t>> row_stats(const CrossEntropyRows& rows, int6
   const auto sum = [](const V& v) {
     return at::vec::vec_reduce_all<A>([](const V& a, const V& b) { return a + b; }, v);
   };
-  return {m, std::log(sum(vsum)), sum(va), sum(vdot)};
+  double total = 0.0;
+  for (int k = 0; k < V::size(); ++k) {
+    total += lane_sums[k];
+  }
+  return {m, static_cast<A>(std::log(total)), sum(va), sum(vdot)};
 }
 
 template <typename scalar_t>
