@@ -38,6 +38,20 @@ def _target(x):
     return torch.sigmoid(x * 0.3)
 
 
+def _class_indices(x):
+    # Class indices for an input [N, C, d...]: shape [N, d...], every class and ignore_index=1 among them.
+    shape = (x.shape[0],) + tuple(x.shape[2:])
+    return (torch.arange(x.numel() // x.shape[1], device=x.device) % x.shape[1]).reshape(shape)
+
+
+def _cross_entropy_backward_args(x, g, reduction):
+    # The forward op's lse and total weight, and a gradient of the loss's shape.
+    t, w = _class_indices(x), _weight(x).abs()
+    _, lse, total_weight = ops.cross_entropy_forward(x, t, w, reduction, 1, 0.1, 1e-3)
+    grad = g[:, 0] if reduction == 0 else g.sum()
+    return (grad, x, t, w, reduction, 1, 0.1, 1e-3, lse, total_weight)
+
+
 def _generator(x):
     # A fresh generator per call: the functional op and its out= form draw the same slopes.
     return torch.Generator(x.device).manual_seed(7)
@@ -76,6 +90,17 @@ CASES = [
     Case("binary_cross_entropy_with_logits_target_backward",
          ops.binary_cross_entropy_with_logits_target_backward.grad_input,
          lambda x, g: (g, x, _target(x), -_class_weight(x), None, 0)),
+    Case("cross_entropy", ops.cross_entropy.out, lambda x, g: (x, _class_indices(x), None, 0, -100, 0.0, 0.0)),
+    Case("cross_entropy_mean", ops.cross_entropy.out,
+         lambda x, g: (x, _class_indices(x), _weight(x).abs(), 1, 1, 0.1, 1e-3)),
+    Case("cross_entropy_probabilities", ops.cross_entropy.out,
+         lambda x, g: (x, torch.softmax(g, 1), None, 2, -100, 0.0, 0.0)),
+    Case("cross_entropy_forward", ops.cross_entropy_forward.out,
+         lambda x, g: (x, _class_indices(x), _weight(x).abs(), 1, 1, 0.1, 1e-3)),
+    Case("cross_entropy_backward", ops.cross_entropy_backward.grad_input,
+         lambda x, g: _cross_entropy_backward_args(x, g, 0)),
+    Case("cross_entropy_backward_mean", ops.cross_entropy_backward.grad_input,
+         lambda x, g: _cross_entropy_backward_args(x, g, 1)),
 ] + [
     case
     for name in ("sign", "heaviside")

@@ -10,6 +10,7 @@
 
 #include "common/checks.h"
 #include "common/optional_tensor.h"
+#include "out_overload.h"
 
 namespace torch_ext {
 
@@ -246,6 +247,19 @@ TORCH_LIBRARY_FRAGMENT(torch_ext, m) {
   m.def(
       "cross_entropy_backward(Tensor grad_output, Tensor self, Tensor target, Tensor? weight, int reduction, "
       "int ignore_index, float label_smoothing, float lse_square_scale, Tensor lse, Tensor total_weight) -> Tensor");
+  using torch_ext::ops::define_out_overload;
+  define_out_overload(m,
+                      "cross_entropy.out(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, "
+                      "int ignore_index=-100, float label_smoothing=0.0, float lse_square_scale=0.0, *, "
+                      "Tensor(a!) out) -> ()");
+  define_out_overload(m,
+                      "cross_entropy_forward.out(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, "
+                      "int ignore_index=-100, float label_smoothing=0.0, float lse_square_scale=0.0, *, "
+                      "Tensor(a!) output, Tensor(b!) lse, Tensor(c!) total_weight) -> ()");
+  define_out_overload(m,
+                      "cross_entropy_backward.grad_input(Tensor grad_output, Tensor self, Tensor target, "
+                      "Tensor? weight, int reduction, int ignore_index, float label_smoothing, "
+                      "float lse_square_scale, Tensor lse, Tensor total_weight, *, Tensor(a!) grad_input) -> ()");
 }
 
 TORCH_LIBRARY_IMPL(torch_ext, CompositeExplicitAutograd, m) {
