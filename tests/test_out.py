@@ -45,9 +45,10 @@ def _class_indices(x):
 
 
 def _cross_entropy_backward_args(x, g, reduction):
-    # The forward op's lse and total weight, and a gradient of the loss's shape.
+    # The forward op's lse and total weight (of x's values: the forward op is not differentiable), and a gradient of
+    # the loss's shape.
     t, w = _class_indices(x), _weight(x).abs()
-    _, lse, total_weight = ops.cross_entropy_forward(x, t, w, reduction, 1, 0.1, 1e-3)
+    _, lse, total_weight = ops.cross_entropy_forward(x.detach(), t, w, reduction, 1, 0.1, 1e-3)
     grad = g[:, 0] if reduction == 0 else g.sum()
     return (grad, x, t, w, reduction, 1, 0.1, 1e-3, lse, total_weight)
 
@@ -233,9 +234,9 @@ class TestOutOverload:
         if w.numel() > 1:  # (a reduced loss's one element cannot share memory with another)
             expanded = torch.zeros(1, dtype=w.dtype, device=device).expand(w.shape)
             assert_refused(case, x, g, outs_with(expanded), rf"^{name}: {first} has elements that share memory")
-        # Partial overlap: out is the first tensor input shifted by one element in the same storage.
+        # Partial overlap: out is the first tensor input of several elements shifted by one in the same storage.
         args = case.args(x, g)
-        k = next(i for i, a in enumerate(args) if isinstance(a, torch.Tensor))
+        k = next(i for i, a in enumerate(args) if isinstance(a, torch.Tensor) and a.numel() > 1)
         base = torch.zeros(args[k].numel() + w.numel() + 1, dtype=w.dtype, device=device)
         if w.dtype == args[k].dtype:
             src = base[: args[k].numel()].view_as(args[k]).copy_(args[k])

@@ -199,42 +199,45 @@ def _ce_per_sample(op, info, in_dims, args, kwargs, call):
     return torch.stack(samples), 0
 
 
-def _ce_rule(info, in_dims, *args, **kwargs):
-    # Each sample's loss reduced over its own rows: the unreduced loss of all rows at once, then a sum per sample,
-    # over its own denominator for "mean".
-    op = ops.cross_entropy.default
+def _ce_unreduced(op, info, in_dims, args, kwargs):
+    """op (cross_entropy or its forward op) on every sample's rows at once, unreduced; also the requested reduction
+    and each sample's mean denominator, or the per-sample fallback's result where the weight is batched."""
     if _bind(op, args, kwargs, in_dims)[1].get("weight") is not None:
-        return _ce_per_sample(op, info, in_dims, args, kwargs, op)
+        return None, _ce_per_sample(op, info, in_dims, args, kwargs, op)
     bound, _ = _ce_bound(op, info, args, kwargs, in_dims)
     reduction = bound.pop("reduction", 1)
     x, t = bound.pop("self"), bound.pop("target")
     xr, tr, loss_shape = _ce_rows(x, t)
-    loss = op(xr, tr, reduction=0, **bound).reshape(info.batch_size, *loss_shape)
+    result = op(xr, tr, reduction=0, **bound)
+    denominator = _ce_denominators(x, t, bound.get("weight"), bound.get("ignore_index", -100), info.batch_size)
+    return (reduction, loss_shape, denominator), result
+
+
+def _ce_reduce(loss, reduction, denominator, batch_size):
+    # Each sample's loss reduced over its own rows: a sum per sample, over its own denominator for "mean".
     if reduction == 0:
-        return loss, 0
-    total = loss.reshape(info.batch_size, -1).sum(1)
-    if reduction == 1:
-        denominator = _ce_denominators(x, t, bound.get("weight"), bound.get("ignore_index", -100), info.batch_size)
-        total = (total.to(denominator.dtype) / denominator).to(loss.dtype)
-    return total, 0
+        return loss
+    total = loss.reshape(batch_size, -1).sum(1)
+    return (total.to(denominator.dtype) / denominator).to(loss.dtype) if reduction == 1 else total
+
+
+def _ce_rule(info, in_dims, *args, **kwargs):
+    how, loss = _ce_unreduced(ops.cross_entropy.default, info, in_dims, args, kwargs)
+    if how is None:
+        return loss
+    reduction, loss_shape, denominator = how
+    return _ce_reduce(loss.reshape(info.batch_size, *loss_shape), reduction, denominator, info.batch_size), 0
 
 
 def _ce_forward_rule(info, in_dims, *args, **kwargs):
-    # (output, lse, total_weight) per sample: the unreduced rows at once, then each sample's sum and denominator.
-    op = ops.cross_entropy_forward.default
-    if _bind(op, args, kwargs, in_dims)[1].get("weight") is not None:
-        return _ce_per_sample(op, info, in_dims, args, kwargs, op)
-    bound, _ = _ce_bound(op, info, args, kwargs, in_dims)
-    reduction = bound.pop("reduction", 1)
-    x, t = bound.pop("self"), bound.pop("target")
-    xr, tr, loss_shape = _ce_rows(x, t)
-    loss, lse, _ = op(xr, tr, reduction=0, **bound)
-    loss = loss.reshape(info.batch_size, *loss_shape)
+    # (output, lse, total_weight) per sample.
+    how, result = _ce_unreduced(ops.cross_entropy_forward.default, info, in_dims, args, kwargs)
+    if how is None:
+        return result
+    reduction, loss_shape, denominator = how
+    loss, lse, _ = result
+    loss = _ce_reduce(loss.reshape(info.batch_size, *loss_shape), reduction, denominator, info.batch_size)
     lse = lse.reshape(info.batch_size, *loss_shape, 2)  # (max, log_sum) per row
-    denominator = _ce_denominators(x, t, bound.get("weight"), bound.get("ignore_index", -100), info.batch_size)
-    if reduction != 0:
-        total = loss.reshape(info.batch_size, -1).sum(1)
-        loss = (total.to(denominator.dtype) / denominator).to(loss.dtype) if reduction == 1 else total
     return (loss, lse, denominator), (0, 0, 0)
 
 
