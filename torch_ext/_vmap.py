@@ -199,9 +199,10 @@ def _ce_per_sample(op, info, in_dims, args, kwargs, call):
     return torch.stack(samples), 0
 
 
-def _ce_unreduced(op, info, in_dims, args, kwargs):
+def _ce_unreduced(op, info, in_dims, args, kwargs, always_denominator):
     """op (cross_entropy or its forward op) on every sample's rows at once, unreduced; also the requested reduction
-    and each sample's mean denominator, or the per-sample fallback's result where the weight is batched."""
+    and each sample's mean denominator (None unless "mean" or always_denominator), or the per-sample fallback's
+    result where the weight is batched."""
     if _bind(op, args, kwargs, in_dims)[1].get("weight") is not None:
         return None, _ce_per_sample(op, info, in_dims, args, kwargs, op)
     bound, _ = _ce_bound(op, info, args, kwargs, in_dims)
@@ -209,7 +210,9 @@ def _ce_unreduced(op, info, in_dims, args, kwargs):
     x, t = bound.pop("self"), bound.pop("target")
     xr, tr, loss_shape = _ce_rows(x, t)
     result = op(xr, tr, reduction=0, **bound)
-    denominator = _ce_denominators(x, t, bound.get("weight"), bound.get("ignore_index", -100), info.batch_size)
+    denominator = None
+    if always_denominator or reduction == 1:
+        denominator = _ce_denominators(x, t, bound.get("weight"), bound.get("ignore_index", -100), info.batch_size)
     return (reduction, loss_shape, denominator), result
 
 
@@ -222,7 +225,7 @@ def _ce_reduce(loss, reduction, denominator, batch_size):
 
 
 def _ce_rule(info, in_dims, *args, **kwargs):
-    how, loss = _ce_unreduced(ops.cross_entropy.default, info, in_dims, args, kwargs)
+    how, loss = _ce_unreduced(ops.cross_entropy.default, info, in_dims, args, kwargs, always_denominator=False)
     if how is None:
         return loss
     reduction, loss_shape, denominator = how
@@ -231,7 +234,9 @@ def _ce_rule(info, in_dims, *args, **kwargs):
 
 def _ce_forward_rule(info, in_dims, *args, **kwargs):
     # (output, lse, total_weight) per sample.
-    how, result = _ce_unreduced(ops.cross_entropy_forward.default, info, in_dims, args, kwargs)
+    # total_weight is one of the outputs whatever the reduction.
+    how, result = _ce_unreduced(ops.cross_entropy_forward.default, info, in_dims, args, kwargs,
+                                always_denominator=True)
     if how is None:
         return result
     reduction, loss_shape, denominator = how
