@@ -1,14 +1,19 @@
 """Pure-PyTorch references for the ops torch has no twin of: the step units with a surrogate gradient
 (torch_ext.functional.sign and heaviside), written as a user would, with an autograd.Function whose backward is
 made of torch ops (so that it has a double backward too). The surrogate is evaluated in float64 and rounded to the
-input's dtype: the reference is the float64 truth."""
+input's dtype: the reference is the float64 truth. And hierarchical softmax (torch_ext::hsoftmax_nll and
+hsoftmax_log_prob), as plain PyTorch differentiated by autograd."""
+
+from typing import Optional
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from torch_ext.functional import STEP_GRADS, SWISH_SIGN_ARGUMENT_CAP
 
-__all__ = ["STEP_GRADS", "step_surrogate", "step_surrogate_condition", "sign", "heaviside", "Sign", "Heaviside"]
+__all__ = ["STEP_GRADS", "step_surrogate", "step_surrogate_condition", "sign", "heaviside", "Sign", "Heaviside",
+           "hsoftmax_nll_reference", "hsoftmax_log_prob_reference"]
 
 
 def step_surrogate(x: Tensor, grad: str, beta: float) -> Tensor:
@@ -121,3 +126,40 @@ class Heaviside(_StepUnit):
 
     def forward(self, input: Tensor) -> Tensor:
         return heaviside(input, self.grad, self.beta)
+
+
+def _hsoftmax_path_log_sigmoid(z: Tensor, codes: Tensor, valid: Tensor) -> Tensor:
+    # Code 0 takes sigma(z), code 1 sigma(-z); padding contributes log 1 = 0 (a where, not a multiply by the
+    # mask: 0 * -inf, the log-sigmoid of an infinite logit at a padded entry, would make the sum NaN).
+    sign = 1 - 2 * codes.to(z.dtype)
+    return torch.where(valid, F.logsigmoid(sign * z), torch.zeros((), dtype=z.dtype, device=z.device)).sum(-1)
+
+
+def hsoftmax_nll_reference(input: Tensor, weight: Tensor, bias: Optional[Tensor], path_nodes: Tensor,
+                           path_codes: Tensor, path_len: Tensor, target: Tensor, ignore_index: int = -100) -> Tensor:
+    r"""torch_ext::hsoftmax_nll in plain PyTorch: per row n, with t = target[n],
+    :math:`-\sum_{j < \text{len}_t} \log \sigma((1 - 2 c_{t,j}) (w_{p_{t,j}} \cdot x_n + b_{p_{t,j}}))`, and 0 for
+    the rows whose target is ignore_index. input [N, D], weight [C - 1, D], bias [C - 1] or None, the tree's
+    path_nodes [C, L], path_codes [C, L], path_len [C], target [N] int64; returns [N] in input's dtype. Gathers
+    each row's path of weight rows ([N, L, D]) and takes one batched dot product per row."""
+    ignored = target == ignore_index
+    rows = torch.where(ignored, torch.zeros_like(target), target)  # any class: the ignored rows are masked out
+    nodes = path_nodes.long()[rows]  # [N, L]
+    z = torch.bmm(weight[nodes], input.unsqueeze(-1)).squeeze(-1)  # [N, L]
+    if bias is not None:
+        z = z + bias[nodes]
+    valid = torch.arange(path_nodes.size(1), device=input.device) < path_len.long()[rows].unsqueeze(-1)
+    log_prob = _hsoftmax_path_log_sigmoid(z, path_codes[rows], valid)
+    return torch.where(ignored, torch.zeros_like(log_prob), -log_prob)
+
+
+def hsoftmax_log_prob_reference(input: Tensor, weight: Tensor, bias: Optional[Tensor], path_nodes: Tensor,
+                                path_codes: Tensor, path_len: Tensor) -> Tensor:
+    r"""torch_ext::hsoftmax_log_prob in plain PyTorch: the log-probability of every class, [N, C] in input's dtype
+    (arguments as :func:`hsoftmax_nll_reference`'s). Computes every inner node's logit once ([N, C - 1]) and gathers
+    each class's path from them ([N, C, L])."""
+    z_nodes = F.linear(input, weight, bias)  # [N, C - 1]
+    n_classes, depth = path_nodes.shape
+    z = z_nodes[:, path_nodes.long().reshape(-1)].reshape(input.size(0), n_classes, depth)
+    valid = torch.arange(depth, device=input.device) < path_len.long().unsqueeze(-1)  # [C, L]
+    return _hsoftmax_path_log_sigmoid(z, path_codes, valid)
