@@ -216,10 +216,11 @@ def from_paths(paths: Sequence[Sequence[Tuple[int, int]]]) -> Tree:
     r"""The tree given by each class's path: ``paths[c]`` is the sequence of ``(node, code)`` pairs from the root
     to class ``c``'s leaf.
 
-    The paths must form a full binary tree over ``C = len(paths) >= 2`` leaves: inner node ids in ``[0, C - 2]``,
+    The paths must form a binary tree over ``C = len(paths) >= 2`` leaves: inner node ids in ``[0, C - 2]``,
     codes 0 or 1, one root, no path a prefix of another (nor equal to it), each node reached by one code prefix
-    only, each inner node with both children (so that the class probabilities sum to 1: a full tree over ``C``
-    leaves has ``C - 1`` inner nodes, each id used once) and depth at most :data:`MAX_DEPTH`.
+    only, and depth at most :data:`MAX_DEPTH`. Such a tree is full, so that the class probabilities sum to 1: the
+    ``C`` leaves and the non-root inner nodes fill at most two child slots per inner node, which takes all ``C - 1``
+    inner node ids with every slot used.
 
     Args:
         paths (sequence): one sequence of ``(node, code)`` pairs per class, root first.
@@ -290,11 +291,6 @@ def from_paths(paths: Sequence[Sequence[Tuple[int, int]]]) -> Tree:
                                  "(each class a leaf)")
             raise ValueError(f"paths[{c}][{j}] goes from node {node} by code {code} to node {below[1]}, another "
                              f"path to node {other[1]}; expected one child per (node, code)")
-    for node in prefix_of_node:
-        for code in (0, 1):
-            if (node, code) not in child:
-                raise ValueError(f"paths: node {node} has no child of code {code}; expected every inner node to "
-                                 "have both children (a full tree, whose class probabilities sum to 1)")
 
     depth = max(len(pairs) for pairs in parsed)
     path_nodes = torch.zeros(n_classes, depth, dtype=torch.int32)
