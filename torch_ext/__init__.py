@@ -30,7 +30,7 @@ def _check_torch_release(built_file: _pathlib.Path, imported: str) -> None:
 _check_torch_release(_pathlib.Path(__file__).with_name("lib") / "torch_version.txt", torch.__version__)
 
 from . import _C  # noqa: E402  (links libtorch_ext_ops.so, whose static initializers register the ops)
-from . import _vmap, functional, inductor, nn  # noqa: E402,F401  (_vmap registers the batching rules)
+from . import _vmap, functional, hsoftmax_tree, inductor, nn  # noqa: E402,F401  (_vmap registers the batching rules)
 
 __version__ = "0.1.0"
 
@@ -40,4 +40,4 @@ def build_info() -> dict:
     return dict(_C.build_info())
 
 
-__all__ = ["functional", "inductor", "nn", "build_info", "__version__"]
+__all__ = ["functional", "hsoftmax_tree", "inductor", "nn", "build_info", "__version__"]

@@ -102,8 +102,8 @@ def huffman(counts: Union[Tensor, Sequence[float]], max_depth: int = MAX_DEPTH) 
 
     For counts sorted in non-increasing order (word2vec's vocabulary order), the codes and inner nodes are
     word2vec's: inner node ``n`` is word2vec's ``point - vocab_size`` (the ``n``-th merge; the root is ``C - 2``) and
-    the codes are word2vec's ``code`` array, root to leaf. Its merge order breaks ties between a class and an inner
-    node of equal count in favour of the inner node, and between classes of equal count in favour of the later one.
+    the codes are word2vec's ``code`` array, root to leaf. Its merge order breaks a tie between a class and an inner
+    node of equal count by merging the inner node first, and merges classes of equal count from the last one up.
 
     Counts in another order are sorted stably by decreasing count (classes of equal count keep their relative
     order), the tree is built over that order and mapped back: with ``order`` the stable descending order,
