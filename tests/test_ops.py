@@ -9,7 +9,7 @@ import torch
 
 import torch_ext.functional as TF
 import torch_ext.nn as TN
-from torch_ext.testing import OptOut, op_db
+from torch_ext.testing import OptOut, hsoftmax_db, op_db
 from torch_ext.testing.loss_db import loss_db
 from common_utils import (DEVICES, FLOAT_DTYPES, assert_bitwise_equal, assert_close, grad_output, requires_cuda,
                           same_layout_copy)
@@ -240,9 +240,10 @@ def _registered_ops() -> dict:
 def test_every_op_has_a_row():
     registered = _registered_ops()
     assert "elu" in registered and "softmax_backward" in registered, sorted(registered)
-    covered = {op for row in op_db for op in row.ops} | {op for row in loss_db for op in row.ops}
+    covered = ({op for row in op_db for op in row.ops} | {op for row in loss_db for op in row.ops} |
+               set(hsoftmax_db.OPS))
     assert sorted(set(registered) - covered) == [], ("registered ops without a row in torch_ext/testing/op_db.py (or "
-                                                     "loss_db.py)")
+                                                     "loss_db.py, hsoftmax_db.py)")
     assert sorted(covered - set(registered)) == [], "rows name ops that are not registered"
     for name, overloads in registered.items():
         assert set(overloads) <= OUT_OVERLOADS, f"torch_ext::{name} has overloads no row covers: {overloads}"
@@ -255,7 +256,8 @@ def test_every_op_has_a_row():
 
 def test_every_layer_and_function_has_a_row():
     layers = {name for name in TN.__all__ if inspect.isclass(getattr(TN, name))}
-    assert layers == {row.module.name for row in op_db} | {row.module.name for row in loss_db}, (
+    assert layers == ({row.module.name for row in op_db} | {row.module.name for row in loss_db} |
+                      {hsoftmax_db.MODULE}), (
         "torch_ext.nn layers and the tables' modules differ")
     assert set(TF.__all__) == {row.functional for row in op_db} | {row.name for row in loss_db}, (
         "torch_ext.functional and the tables differ")

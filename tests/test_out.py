@@ -11,6 +11,8 @@ import torch
 import torch.autograd.forward_ad as fwAD
 
 from common_utils import DEVICES, FLOAT_DTYPES, assert_bitwise_equal, normal_values
+from torch_ext import hsoftmax_tree
+from torch_ext.testing import hsoftmax_db
 
 ops = torch.ops.torch_ext
 SHAPE = (4, 3, 5)
@@ -51,6 +53,15 @@ def _cross_entropy_backward_args(x, g, reduction):
     _, lse, total_weight = ops.cross_entropy_forward(x.detach(), t, w, reduction, 1, 0.1, 1e-3)
     grad = g[:, 0] if reduction == 0 else g.sum()
     return (grad, x, t, w, reduction, 1, 0.1, 1e-3, lse, total_weight)
+
+
+def _hsoftmax_sample(x):
+    # input [N, D] (a view of x, N = x.shape[0]), 5 classes over a balanced tree, an ignored row among the targets.
+    inp = x.flatten(1)
+    d, opts = inp.shape[1], dict(dtype=x.dtype, device=x.device)
+    return hsoftmax_db.HsoftmaxSample(inp, torch.linspace(-1.0, 1.0, 4 * d, **opts).view(4, d),
+                                      torch.linspace(-0.5, 0.5, 4, **opts), hsoftmax_tree.balanced(5),
+                                      torch.tensor([3, -100, 0, 4][: x.shape[0]], device=x.device))
 
 
 def _generator(x):
@@ -102,6 +113,11 @@ CASES = [
          lambda x, g: _cross_entropy_backward_args(x, g, 0)),
     Case("cross_entropy_backward_mean", ops.cross_entropy_backward.grad_input,
          lambda x, g: _cross_entropy_backward_args(x, g, 1)),
+    Case("hsoftmax_nll", ops.hsoftmax_nll.out, lambda x, g: _hsoftmax_sample(x).nll_args()),
+    Case("hsoftmax_nll_forward", ops.hsoftmax_nll_forward.out, lambda x, g: _hsoftmax_sample(x).nll_args()),
+    Case("hsoftmax_nll_backward", ops.hsoftmax_nll_backward.grad_input,
+         lambda x, g: _hsoftmax_sample(x).backward_args(g.flatten(1)[:, 1])),
+    Case("hsoftmax_log_prob", ops.hsoftmax_log_prob.out, lambda x, g: _hsoftmax_sample(x).log_prob_args()),
 ] + [
     case
     for name in ("sign", "heaviside")

@@ -187,8 +187,9 @@ def _ce_denominators(x, t, weight, ignore_index, batch_size):
     return (w_y * kept).reshape(batch_size, -1).sum(1)
 
 
-def _ce_per_sample(op, info, in_dims, args, kwargs, call):
-    """A batched weight (one per sample): the op once per sample (the weight is per class, not per row), stacked."""
+def _per_sample(op, info, in_dims, args, kwargs, call):
+    """The op once per sample, stacked (cross_entropy's batched weight is per class, not per row; hierarchical softmax's
+    batched parameters or tree, and its backward, whose weight gradient is per sample)."""
     bound, dims = _bind(op, args, kwargs, in_dims)
     samples = []
     for b in range(info.batch_size):
@@ -204,7 +205,7 @@ def _ce_unreduced(op, info, in_dims, args, kwargs, always_denominator):
     and each sample's mean denominator (None unless "mean" or always_denominator), or the per-sample fallback's
     result where the weight is batched."""
     if _bind(op, args, kwargs, in_dims)[1].get("weight") is not None:
-        return None, _ce_per_sample(op, info, in_dims, args, kwargs, op)
+        return None, _per_sample(op, info, in_dims, args, kwargs, op)
     bound, _ = _ce_bound(op, info, args, kwargs, in_dims)
     reduction = bound.pop("reduction", 1)
     x, t = bound.pop("self"), bound.pop("target")
@@ -252,7 +253,7 @@ def _ce_backward_rule(info, in_dims, *args, **kwargs):
     op = ops.cross_entropy_backward.default
     _, dims = _bind(op, args, kwargs, in_dims)
     if dims.get("weight") is not None:
-        return _ce_per_sample(op, info, in_dims, args, kwargs, op)
+        return _per_sample(op, info, in_dims, args, kwargs, op)
     bound, _ = _ce_bound(op, info, args, kwargs, in_dims)
     b = info.batch_size
     reduction = bound.pop("reduction")
@@ -312,6 +313,39 @@ for _name, _saved in (("sigmoid", "output"), ("tanh", "output"), ("relu", "outpu
         _RULES[_op] = batch_rule(_op, ["self"])
     _backward = getattr(ops, _name + "_backward").default
     _RULES[_backward] = batch_rule(_backward, ["grad_output", _saved])
+
+def _hsoftmax_rows_rule(op, rows: Sequence[str]):
+    """Hierarchical softmax's forward ops: a batch over the rows' tensors (`rows`: input, target) alone folds into the
+    rows, [B, N, ...] -> [B * N, ...] (rows are independent); a batched weight, bias or tree runs per sample."""
+
+    def rule(info, in_dims, *args, **kwargs):
+        bound, dims = _bind(op, args, kwargs, in_dims)
+        if any(d is not None for name, d in dims.items() if name not in rows):
+            return _per_sample(op, info, in_dims, args, kwargs, op)
+        n = None
+        for name in rows:
+            if name in bound:
+                t = _batch_first(bound[name], dims.get(name), info.batch_size)
+                n = t.shape[1]
+                bound[name] = t.reshape(-1, *t.shape[2:])
+        out = op(**bound)
+        if isinstance(out, tuple):
+            return tuple(o.reshape(info.batch_size, n, *o.shape[1:]) for o in out), tuple(0 for _ in out)
+        return out.reshape(info.batch_size, n, *out.shape[1:]), 0
+
+    return rule
+
+
+def _hsoftmax_backward_rule(info, in_dims, *args, **kwargs):
+    # The weight's and bias's gradients are per sample: one call each.
+    return _per_sample(ops.hsoftmax_nll_backward.default, info, in_dims, args, kwargs,
+                       ops.hsoftmax_nll_backward.default)
+
+
+_RULES[ops.hsoftmax_nll.default] = _hsoftmax_rows_rule(ops.hsoftmax_nll.default, ("input", "target"))
+_RULES[ops.hsoftmax_nll_forward.default] = _hsoftmax_rows_rule(ops.hsoftmax_nll_forward.default, ("input", "target"))
+_RULES[ops.hsoftmax_log_prob.default] = _hsoftmax_rows_rule(ops.hsoftmax_log_prob.default, ("input",))
+_RULES[ops.hsoftmax_nll_backward.default] = _hsoftmax_backward_rule
 
 for _op, _rule in _RULES.items():
     torch.library.register_vmap(_op, _rule)

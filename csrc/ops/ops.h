@@ -5,6 +5,7 @@
 #include "binary_cross_entropy_with_logits.h"
 #include "cross_entropy.h"
 #include "elu.h"
+#include "hsoftmax.h"
 #include "leaky_relu.h"
 #include "logsigmoid.h"
 #include "prelu.h"

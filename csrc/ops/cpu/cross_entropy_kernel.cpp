@@ -18,6 +18,7 @@
 #include "ops/common/integer_math.h"
 #include "ops/cpu/elementwise.h"
 #include "ops/cpu/isa_dispatch.h"
+#include "ops/cpu/opmath_vector.h"
 #include "ops/cpu/vec_math.h"
 #include "ops/internal/cross_entropy.h"
 #include "ops/math/cross_entropy_math.h"
@@ -48,37 +49,6 @@ using torch_ext::math::cross_entropy_smoothed_target;
 
 // Rows per block of the reduced loss's partial sums: the order of the sum depends on the shape alone.
 constexpr int64_t kRowBlock = 16;
-
-// count (1..V::size()) elements at p as op-math lanes; the other lanes 0.
-template <typename scalar_t>
-C10_ALWAYS_INLINE at::vec::Vectorized<at::opmath_type<scalar_t>> load_opmath(const scalar_t* p, int64_t count) {
-  using A = at::opmath_type<scalar_t>;
-  if constexpr (std::is_same_v<A, scalar_t>) {
-    return at::vec::Vectorized<A>::loadu(p, count);
-  } else {
-    return std::get<0>(at::vec::convert_to_float<scalar_t>(at::vec::Vectorized<scalar_t>::loadu(p, count)));
-  }
-}
-
-template <typename scalar_t>
-C10_ALWAYS_INLINE void store_opmath(scalar_t* p, const at::vec::Vectorized<at::opmath_type<scalar_t>>& v,
-                                    int64_t count) {
-  using A = at::opmath_type<scalar_t>;
-  if constexpr (std::is_same_v<A, scalar_t>) {
-    v.store(p, count);
-  } else {
-    at::vec::convert_from_float<scalar_t>(v, v).store(p, count);
-  }
-}
-
-// Calls f(i, count) for each op-math vector's worth of [0, n).
-template <typename A, typename F>
-C10_ALWAYS_INLINE void for_each_vector(int64_t n, const F& f) {
-  constexpr int64_t kLanes = at::vec::Vectorized<A>::size();
-  for (int64_t i = 0; i < n; i += kLanes) {
-    f(i, std::min(kLanes, n - i));
-  }
-}
 
 template <typename A>
 C10_ALWAYS_INLINE at::vec::Vectorized<A> keep_lanes(const at::vec::Vectorized<A>& v, int64_t count, A pad) {
