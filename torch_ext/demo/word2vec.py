@@ -115,7 +115,7 @@ def full_softmax(corpus: Corpus) -> Tuple[nn.Module, Callable]:
 class SkipGram:
     """Input embeddings and an output layer, trained with Adam on batches of (centre, context) pairs."""
 
-    def __init__(self, corpus: Corpus, output_layer, seed: int):
+    def __init__(self, corpus: Corpus, output_layer: Callable[[Corpus], Tuple[nn.Module, Callable]], seed: int):
         torch.manual_seed(seed)
         self.embedding = nn.Embedding(len(corpus.words), DIM)
         nn.init.uniform_(self.embedding.weight, -0.5 / DIM, 0.5 / DIM)  # word2vec's initialisation
@@ -158,6 +158,8 @@ def pairs_per_second(model: SkipGram, timed: List[Tuple[torch.Tensor, torch.Tens
 def run(epochs: int = EPOCHS, max_tokens: int = MAX_TOKENS, timed_steps: int = TIMED_STEPS, seed: int = 0) -> bool:
     """The demo's step: trains skip-gram with the hierarchical softmax for `epochs`, prints the neighbours, times
     both output layers on the same `timed_steps` batches; True when the last epoch's loss is below the first's."""
+    if epochs < 2:
+        raise ValueError(f"epochs={epochs}: 2 or more (the first epoch's loss is compared with the last's)")
     start = time.perf_counter()
     corpus = load_corpus(max_tokens)
     print(f"corpus: {corpus.tokens_read} tokens of the stdlib's docstrings, {corpus.ids.numel()} in a vocabulary of "
@@ -178,11 +180,12 @@ def run(epochs: int = EPOCHS, max_tokens: int = MAX_TOKENS, timed_steps: int = T
               flush=True)
 
     print("nearest neighbours (cosine similarity of the input embeddings):")
+    embedding = model.embedding.weight.detach()
     for word in (w for w in PROBES if w in corpus.words):
-        print(f"  {word:8s} " + ", ".join(f"{w} {s:.2f}" for w, s in nearest(model.embedding.weight.detach(),
-                                                                                   corpus.words, word)))
+        print(f"  {word:8s} " + ", ".join(f"{w} {s:.2f}" for w, s in nearest(embedding, corpus.words, word)))
 
-    # The same batches through each output layer, each from a fresh model of the same seed.
+    # The same batches through each output layer, each from a fresh model of the same seed; a timed step is the
+    # whole training step (embedding lookup, output layer, backward, Adam), so the ratio is what training gains.
     timed = list(batches(*skipgram_pairs(corpus, WINDOW, gen), gen))[:timed_steps]
     hs_speed = pairs_per_second(SkipGram(corpus, hierarchical_softmax, seed), timed)
     full_speed = pairs_per_second(SkipGram(corpus, full_softmax, seed), timed)
