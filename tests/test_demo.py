@@ -11,7 +11,7 @@ import torch
 
 import torch_ext.demo.__main__ as demo
 import torch_ext.validate as validate
-from torch_ext.demo import binary, compare, plots
+from torch_ext.demo import binary, compare, plots, word2vec
 from torch_ext.demo.model import classifier, load_digits_split, train
 
 PROGRAM = demo.DEFAULT_PROGRAM
@@ -66,6 +66,8 @@ def test_make_demo(tmp_path):
     for head in binary.HEADS:  # the two-class section's table
         assert f"\n{head.name}  " in out, head.name
     assert "the softmax head is a sigmoid head on z1 - z0" in out
+    assert "nearest neighbours (cosine similarity" in out and "full softmax (Linear(64, " in out
+    assert "loss: first epoch " in out and ": fell\n" in out  # the word2vec section
     for name in ("training.png", "activations.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG_MAGIC, name
     for name in ("model.pt", "model.pt2", "test_set.pt", "activations.json", "activations.csv"):
@@ -78,7 +80,7 @@ def test_demo_fails_when_a_step_fails(tmp_path, capsys):
     # below 90 %): the three steps fail, the plots still come.
     rc = demo.main(["--out", str(tmp_path), "--epochs", "1", "--min-accuracy", "1.01", "--skip-validate",
                     "--formats", "torchscript", "--run-model", str(tmp_path / "missing"), "--compare-epochs", "1",
-                    "--no-progress"])
+                    "--word2vec-epochs", "2", "--no-progress"])
     out = capsys.readouterr().out
     assert rc == 1
     assert "demo: FAILED: Train a torch_ext classifier" in out and "Run the trained model from C++" in out
@@ -188,3 +190,27 @@ def test_binary_heads_are_one_model():
         _, losses, accuracy, _ = binary.train_head(head, data, epochs=3)
         assert accuracy >= 0.85 and all(math.isfinite(v) for v in losses), head.name
     assert binary.run(data, epochs=3)
+
+
+def test_word2vec_corpus_and_pairs():
+    # The corpus is the same on every read; the vocabulary is the words of count >= MIN_COUNT, most frequent first.
+    a, b = word2vec.load_corpus(20_000), word2vec.load_corpus(20_000)
+    assert a.words == b.words and torch.equal(a.ids, b.ids) and a.tokens_read == 20_000
+    assert int(a.counts.min()) >= word2vec.MIN_COUNT and torch.all(a.counts[:-1] >= a.counts[1:])
+    assert int(a.ids.max()) < len(a.words) and a.ids.shape == a.docstring.shape
+    # Pairs both ways within the window, never across two docstrings.
+    tiny = word2vec.Corpus(list("abcde"), torch.ones(5, dtype=torch.int64), torch.tensor([0, 1, 2, 3, 4]),
+                           torch.tensor([0, 0, 0, 1, 1]), 5)
+    centres, contexts = word2vec.skipgram_pairs(tiny, 2, torch.Generator(), subsample=None)
+    pairs = set(zip(centres.tolist(), contexts.tolist()))
+    assert pairs == {(0, 1), (1, 0), (1, 2), (2, 1), (0, 2), (2, 0), (3, 4), (4, 3)}
+
+
+def test_word2vec_step(capsys):
+    # The step on the first 20k tokens, 2 epochs, 20 timed batches (a few seconds): the loss falls, the
+    # neighbours and both throughputs are printed.
+    assert word2vec.run(epochs=2, max_tokens=20_000, timed_steps=20)
+    out = capsys.readouterr().out
+    assert "corpus: 20000 tokens" in out and "nearest neighbours" in out
+    assert "training speed over 20 batches" in out and "pairs/s; ratio " in out
+    assert ": fell\n" in out

@@ -1,10 +1,12 @@
 """``make demo``: train a torch_ext classifier on the 8x8 digits, print the validation report, run the
 trained model from C++ (TorchScript and AOTInductor) on the whole test set, compare the activations (a
 small MLP trained once per activation), answer the seed's "two classes: sigmoid or softmax?" (odd against even
-digits with each head), and plot.
+digits with each head), train word2vec's skip-gram on the standard library's docstrings with torch_ext's
+hierarchical softmax, and plot.
 
     python -m torch_ext.demo [--out build/demo] [--run-model build/cmake/examples/run_model/run_model]
                              [--epochs 40] [--formats aoti,torchscript] [--skip-validate] [--compare-epochs 20]
+                             [--word2vec-epochs 4]
 
 Each step reports ok or FAILED; the exit status is 1 if any failed (a later step still runs when it can).
 """
@@ -21,7 +23,7 @@ import torch
 import torch_ext
 from torch_ext import validate
 
-from . import binary, compare, export
+from . import binary, compare, export, word2vec
 from .model import classifier, load_digits_split, train
 
 ROOT = Path(torch_ext.__file__).resolve().parents[1]
@@ -71,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="elements per validation accuracy check")
     parser.add_argument("--compare-epochs", type=int, default=compare.EPOCHS,
                         help="epochs per activation in the comparison (a small MLP trained once per activation)")
+    parser.add_argument("--word2vec-epochs", type=int, default=word2vec.EPOCHS,
+                        help="epochs of skip-gram with the hierarchical softmax (the loss must fall: 2 or more)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -82,13 +86,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     for f in formats:
         if f not in ("torchscript", "aoti"):
             parser.error(f"--formats: unknown format {f!r} (torchscript, aoti)")
+    if args.word2vec_epochs < 2:
+        parser.error("--word2vec-epochs: 2 or more (the step compares the first epoch's loss with the last's)")
     args.out.mkdir(parents=True, exist_ok=True)
 
     info = torch_ext.build_info()
     print(f"torch_ext {info['version']} (torch {info['torch_version']}, CPU kernels {info['cpu_capability']}), "
           f"{torch.get_num_threads()} threads; artifacts in {args.out}")
 
-    steps = Steps(5 + (not args.skip_validate))
+    steps = Steps(6 + (not args.skip_validate))
     state = {}
 
     def train_step() -> bool:
@@ -149,6 +155,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         data = state.get("data") or load_digits_split(seed=args.seed)
         return binary.run(data, seed=args.seed)
 
+    def word2vec_step() -> bool:
+        return word2vec.run(epochs=args.word2vec_epochs, seed=args.seed)
+
     def plot_step() -> bool:
         from . import plots
 
@@ -169,6 +178,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         steps.skip("Run the trained model from C++", "no trained model")
     steps.run("Activations compared: the digits MLP trained once per activation", compare_step)
     steps.run("Two classes, sigmoid or softmax: odd against even digits with each head", binary_step)
+    steps.run("word2vec: skip-gram with torch_ext's hierarchical softmax", word2vec_step)
     steps.run("Plots: training curve, activations and derivatives", plot_step)
 
     if steps.failed:
