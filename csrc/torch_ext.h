@@ -5,6 +5,7 @@
 #include <string>
 
 #include "nn/activation.h"
+#include "nn/hierarchical_softmax.h"
 #include "nn/loss.h"
 #include "ops/ops.h"
 

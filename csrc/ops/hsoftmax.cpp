@@ -76,32 +76,34 @@ void check_hsoftmax(const char* op, const at::Tensor& input, const at::Tensor& w
   TORCH_CHECK(weight.defined(), op, ": expected weight to be a tensor, got an undefined tensor");
   check_same_dtype(op, "weight", weight, "input", input);
   check_same_device(op, "weight", weight, "input", input);
-  TORCH_CHECK(weight.dim() == 2 && weight.size(0) >= 1 && weight.size(1) == input.size(1), op,
-              ": expected weight to be [n_classes - 1, in_features] with in_features = ", input.size(1),
+  // NB: SymInt sizes, so that the Meta kernels run under dynamic shapes (torch.compile, export).
+  TORCH_CHECK(weight.dim() == 2 && weight.sym_size(0) >= 1 && weight.sym_size(1) == input.sym_size(1), op,
+              ": expected weight to be [n_classes - 1, in_features] with in_features = ", input.sym_size(1),
               " (input's) and at least 2 classes, got shape ", weight.sizes());
-  const int64_t classes = weight.size(0) + 1;
+  const c10::SymInt classes = weight.sym_size(0) + 1;
   if (bias.has_value() && bias->defined()) {
     check_same_dtype(op, "bias", *bias, "input", input);
     check_same_device(op, "bias", *bias, "input", input);
-    TORCH_CHECK(bias->dim() == 1 && bias->size(0) == classes - 1, op, ": expected bias to be [n_classes - 1] = [",
+    TORCH_CHECK(bias->dim() == 1 && bias->sym_size(0) == classes - 1, op, ": expected bias to be [n_classes - 1] = [",
                 classes - 1, "] (weight's rows), got shape ", bias->sizes());
   }
   check_index_tensor(op, "path_nodes", path_nodes, at::kInt, input);
   check_index_tensor(op, "path_codes", path_codes, at::kChar, input);
   check_index_tensor(op, "path_len", path_len, at::kInt, input);
-  TORCH_CHECK(path_nodes.dim() == 2 && path_nodes.size(0) == classes && path_nodes.size(1) >= 1, op,
+  TORCH_CHECK(path_nodes.dim() == 2 && path_nodes.sym_size(0) == classes && path_nodes.sym_size(1) >= 1, op,
               ": expected path_nodes to be [n_classes, max_depth] with n_classes = ", classes,
               " (weight's rows + 1), got shape ", path_nodes.sizes());
-  TORCH_CHECK(path_codes.sizes() == path_nodes.sizes(), op, ": expected path_codes to have path_nodes' shape ",
-              path_nodes.sizes(), ", got ", path_codes.sizes());
-  TORCH_CHECK(path_len.dim() == 1 && path_len.size(0) == classes, op, ": expected path_len to be [n_classes] = [",
+  TORCH_CHECK(path_codes.sym_sizes() == path_nodes.sym_sizes(), op,
+              ": expected path_codes to have path_nodes' shape ", path_nodes.sym_sizes(), ", got ",
+              path_codes.sym_sizes());
+  TORCH_CHECK(path_len.dim() == 1 && path_len.sym_size(0) == classes, op, ": expected path_len to be [n_classes] = [",
               classes, "], got shape ", path_len.sizes());
 }
 
 void check_target(const char* op, const at::Tensor& input, const at::Tensor& target) {
   check_index_tensor(op, "target", target, at::kLong, input);
-  TORCH_CHECK(target.dim() == 1 && target.size(0) == input.size(0), op, ": expected target to be [N] = [",
-              input.size(0), "] (a class id per input row), got shape ", target.sizes());
+  TORCH_CHECK(target.dim() == 1 && target.sym_size(0) == input.sym_size(0), op, ": expected target to be [N] = [",
+              input.sym_size(0), "] (a class id per input row), got shape ", target.sizes());
 }
 
 void check_backward(const char* op, const at::Tensor& grad_output, const at::Tensor& input,
@@ -109,14 +111,14 @@ void check_backward(const char* op, const at::Tensor& grad_output, const at::Ten
   check_floating(op, "grad_output", grad_output);
   check_same_dtype(op, "grad_output", grad_output, "input", input);
   check_same_device(op, "grad_output", grad_output, "input", input);
-  TORCH_CHECK(grad_output.dim() == 1 && grad_output.size(0) == input.size(0), op,
-              ": expected grad_output to be [N] = [", input.size(0), "] (the loss's shape), got shape ",
+  TORCH_CHECK(grad_output.dim() == 1 && grad_output.sym_size(0) == input.sym_size(0), op,
+              ": expected grad_output to be [N] = [", input.sym_size(0), "] (the loss's shape), got shape ",
               grad_output.sizes());
   const at::ScalarType opmath = at::toOpMathType(input.scalar_type());
   TORCH_CHECK(logits.defined() && logits.scalar_type() == opmath && logits.dim() == 2 &&
-                  logits.size(0) == input.size(0) && logits.size(1) == path_nodes.size(1),
-              op, ": expected logits (the forward's) to be ", opmath, " of shape [", input.size(0), ", ",
-              path_nodes.size(1), "], got ", logits.scalar_type(), " of shape ", logits.sizes());
+                  logits.sym_size(0) == input.sym_size(0) && logits.sym_size(1) == path_nodes.sym_size(1),
+              op, ": expected logits (the forward's) to be ", opmath, " of shape [", input.sym_size(0), ", ",
+              path_nodes.sym_size(1), "], got ", logits.scalar_type(), " of shape ", logits.sym_sizes());
   check_same_device(op, "logits", logits, "input", input);
 }
 
@@ -135,15 +137,16 @@ HsoftmaxOperands make_operands(const at::Tensor& input, const at::Tensor& weight
 }
 
 std::tuple<at::Tensor, at::Tensor> empty_forward_outputs(const at::Tensor& input, const at::Tensor& path_nodes) {
-  return {at::empty({input.size(0)}, input.options()),
-          at::empty({input.size(0), path_nodes.size(1)},
-                    input.options().dtype(at::toOpMathType(input.scalar_type())))};
+  return {at::empty_symint({input.sym_size(0)}, input.options()),
+          at::empty_symint({input.sym_size(0), path_nodes.sym_size(1)},
+                           input.options().dtype(at::toOpMathType(input.scalar_type())))};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> empty_backward_outputs(const at::Tensor& input,
                                                                       const at::Tensor& weight) {
-  return {at::empty(input.sizes(), input.options()), at::empty(weight.sizes(), weight.options()),
-          at::empty({weight.size(0)}, weight.options())};
+  return {at::empty_symint(input.sym_sizes(), input.options()),
+          at::empty_symint(weight.sym_sizes(), weight.options()),
+          at::empty_symint({weight.sym_size(0)}, weight.options())};
 }
 
 std::tuple<at::Tensor, at::Tensor> forward_meta(const at::Tensor& input, const at::Tensor& weight,
@@ -168,7 +171,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_meta(
 at::Tensor log_prob_meta(const at::Tensor& input, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
                          const at::Tensor& path_nodes, const at::Tensor& path_codes, const at::Tensor& path_len) {
   check_hsoftmax(kLogProb, input, weight, bias, path_nodes, path_codes, path_len);
-  return at::empty({input.size(0), weight.size(0) + 1}, input.options());
+  return at::empty_symint({input.sym_size(0), weight.sym_size(0) + 1}, input.options());
 }
 
 // hsoftmax_nll on any device: the forward op's loss (its Autograd kernel saves the logits).
@@ -186,7 +189,7 @@ std::tuple<at::Tensor, at::Tensor> hsoftmax_nll_forward_kernel(
     const at::Tensor& path_nodes, const at::Tensor& path_codes, const at::Tensor& path_len, const at::Tensor& target,
     int64_t ignore_index, HsoftmaxForward forward) {
   auto outputs = forward_meta(input, weight, bias, path_nodes, path_codes, path_len, target, ignore_index);
-  if (input.size(0) > 0) {
+  if (input.sym_size(0) > 0) {
     forward(make_operands(input, weight, bias, path_nodes, path_codes, path_len, target, ignore_index),
             std::get<0>(outputs), std::get<1>(outputs));
   }
@@ -211,9 +214,8 @@ at::Tensor hsoftmax_log_prob_kernel(const at::Tensor& input, const at::Tensor& w
                                     const at::Tensor& path_codes, const at::Tensor& path_len,
                                     HsoftmaxLogProb log_prob) {
   at::Tensor out = log_prob_meta(input, weight, bias, path_nodes, path_codes, path_len);
-  if (out.numel() > 0) {
-    log_prob(make_operands(input, weight, bias, path_nodes, path_codes, path_len, at::Tensor(), -100), out);
-  }
+  // NB: also with no rows: the CPU kernel checks the tree's entries first (the autograd kernel's check).
+  log_prob(make_operands(input, weight, bias, path_nodes, path_codes, path_len, at::Tensor(), -100), out);
   return out;
 }
 

@@ -8,6 +8,7 @@ Checks, each fatal:
   * on a batch size other than the export's example, the program's outputs are those of the eager
     Python model (its own comparison, and Python's reading of the outputs it writes);
   * given expected outputs off by a little, it reports the difference and exits 1 (its comparison can fail);
+  * the model: the demo's classifier with a hierarchical softmax head (log-probabilities of every class);
   * aoti: the exported graph calls every torch_ext op of the model (nothing decomposed to ATen), and the
     compiled package still calls them (they are not compiled into it).
 Exits 0 when all pass. --keep DIR keeps the artifacts there.
@@ -29,9 +30,22 @@ from torch_ext.demo import export
 from torch_ext.demo.model import NUM_FEATURES, classifier
 
 EXPECTED_OPS = {"torch_ext.prelu", "torch_ext.elu", "torch_ext.selu", "torch_ext.softplus", "torch_ext.rrelu",
-                "torch_ext.log_softmax"}
+                "torch_ext.log_softmax", "torch_ext.hsoftmax_log_prob"}
 # The ops the AOTInductor package calls through the dispatcher at run time (selu lowers to elu).
-PACKAGE_OPS = {"prelu", "elu", "softplus", "rrelu", "log_softmax"}
+PACKAGE_OPS = {"prelu", "elu", "softplus", "rrelu", "log_softmax", "hsoftmax_log_prob"}
+
+
+class WithHierarchicalHead(torch.nn.Module):
+    """The demo's classifier, its 10 outputs fed to a hierarchical softmax head over 10 classes (Huffman tree):
+    every class's log-probability, so the C++ program runs hsoftmax_log_prob and its tree buffers too."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = classifier(hidden=32)
+        self.head = torch_ext.nn.HierarchicalSoftmax(10, 10, counts=[50, 30, 20, 10, 8, 5, 4, 3, 2, 1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head.log_prob(self.body(x))
 
 
 def fail(msg: str) -> None:
@@ -81,7 +95,7 @@ def main() -> int:
     check_no_libpython(args.program)
 
     torch.manual_seed(0)
-    model = classifier(hidden=32).eval()
+    model = WithHierarchicalHead().eval()
     example = torch.rand(8, NUM_FEATURES)
     inputs = torch.rand(37, NUM_FEATURES)  # another batch size: the exported batch dimension is dynamic
     with torch.no_grad():

@@ -285,3 +285,69 @@ TEST(NnModules, CrossEntropyLossMatchesTorchNn) {
                               0.01 * torch::logsumexp(x, 1).square().mean();
   EXPECT_TRUE(AllClose(z_loss(x, indices), expected, 1e-12, 1e-12));
 }
+
+namespace {
+
+// A 3-class tree by hand: class 0 = (root, code 0); class 1 = (root, 1), (node 1, 0); class 2 = (root, 1), (node 1, 1).
+std::tuple<at::Tensor, at::Tensor, at::Tensor> three_class_tree() {
+  return {torch::tensor({0, 0, 0, 1, 0, 1}, torch::kInt).view({3, 2}),
+          torch::tensor({0, 0, 1, 0, 1, 1}, torch::kChar).view({3, 2}), torch::tensor({1, 2, 2}, torch::kInt)};
+}
+
+// -log p(t | x) from the definition: the sigmoid decisions along t's path, by ATen ops (differentiable).
+at::Tensor nll_by_definition(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, int64_t t) {
+  const std::vector<std::vector<std::pair<int64_t, int64_t>>> paths = {{{0, 0}}, {{0, 1}, {1, 0}}, {{0, 1}, {1, 1}}};
+  at::Tensor loss = torch::zeros({}, x.options());
+  for (const auto& [node, code] : paths[t]) {
+    const at::Tensor z = (x * w[node]).sum() + b[node];
+    loss = loss - torch::log_sigmoid(code == 0 ? z : -z);
+  }
+  return loss;
+}
+
+}  // namespace
+
+// The layer's loss, output and gradients equal the tree's definition; ignore_index, reductions, log_prob and
+// predict agree; the parameter and buffer names are Python's (a state_dict saved there loads here).
+TEST(NnModules, HierarchicalSoftmaxFollowsTheTree) {
+  const auto [nodes, codes, len] = three_class_tree();
+  torch::manual_seed(0);
+  torch_ext::nn::HierarchicalSoftmax head(torch_ext::nn::HierarchicalSoftmaxOptions(4, nodes, codes, len));
+  head->to(torch::kDouble);
+  const at::Tensor x = torch::randn({5, 4}, torch::kDouble).requires_grad_();
+  const at::Tensor target = torch::tensor({0, 2, -100, 1, 2}, torch::kLong);
+  const auto out = head(x, target);
+  const at::Tensor w = head->weight.detach().clone().requires_grad_();
+  const at::Tensor b = head->bias.detach().clone().requires_grad_();
+  const at::Tensor x_ref = x.detach().clone().requires_grad_();
+  std::vector<at::Tensor> rows;
+  for (int64_t r = 0; r < 5; ++r) {
+    const int64_t t = target[r].item<int64_t>();
+    rows.push_back(t < 0 ? torch::zeros({}, x.options()) : nll_by_definition(x_ref[r], w, b, t));
+  }
+  const at::Tensor nll_ref = torch::stack(rows);
+  EXPECT_TRUE(AllClose(out.output, -nll_ref, 1e-12, 1e-12));
+  EXPECT_TRUE(AllClose(out.loss, nll_ref.sum() / 4, 1e-12, 1e-12));  // the mean over the 4 rows not ignored
+  out.loss.backward();
+  (nll_ref.sum() / 4).backward();
+  EXPECT_TRUE(AllClose(x.grad(), x_ref.grad(), 1e-12, 1e-12));
+  EXPECT_TRUE(AllClose(head->weight.grad(), w.grad(), 1e-12, 1e-12));
+  EXPECT_TRUE(AllClose(head->bias.grad(), b.grad(), 1e-12, 1e-12));
+
+  const at::Tensor log_prob = head->log_prob(x.detach());
+  EXPECT_TRUE(AllClose(log_prob.exp().sum(1), torch::ones({5}, torch::kDouble), 1e-12, 1e-12));
+  EXPECT_TRUE(torch::equal(head->predict(x.detach()), log_prob.argmax(1)));
+  EXPECT_EQ(head->named_parameters().keys(), (std::vector<std::string>{"weight", "bias"}));
+  EXPECT_EQ(head->named_buffers().keys(), (std::vector<std::string>{"path_nodes", "path_codes", "path_len"}));
+  EXPECT_EQ(printed(*head), "torch_ext::nn::HierarchicalSoftmax(in_features=4, n_classes=3, depth=2, bias=true)");
+  // A 1-D input with a 0-dim target; a target out of range is the op's error.
+  EXPECT_TRUE(AllClose(head(x.detach()[1], target[1]).output, out.output.detach()[1], 1e-12, 1e-12));
+  EXPECT_THROW(head(x.detach(), torch::tensor({0, 1, 3, 0, 0}, torch::kLong)), c10::Error);
+
+  torch_ext::nn::HierarchicalSoftmax summed(
+      torch_ext::nn::HierarchicalSoftmaxOptions(4, nodes, codes, len).bias(false).reduction(torch::kSum));
+  EXPECT_FALSE(summed->bias.defined());
+  EXPECT_EQ(summed->named_parameters().keys(), (std::vector<std::string>{"weight"}));
+  const auto sum_out = summed(x.detach().to(torch::kFloat), target);
+  EXPECT_TRUE(AllClose(sum_out.loss, -sum_out.output.sum(), 1e-6, 1e-6));
+}

@@ -15,8 +15,6 @@
 #include <torch/autograd.h>
 #include <torch/library.h>
 
-#include <algorithm>
-
 #include "ops/autograd/record.h"
 #include "ops/common/optional_tensor.h"
 #include "ops/hsoftmax.h"
@@ -53,15 +51,15 @@ RowPaths row_paths(const Tree& tree, const at::Tensor& target, int64_t ignore_in
   return {nodes, sign, on_path.to(x.scalar_type())};
 }
 
-// The path's weight rows [N, L, D].
+// The path's weight rows [N, L, D] (N left symbolic: -1, for dynamic shapes).
 at::Tensor path_weights(const at::Tensor& w, const at::Tensor& nodes) {
-  return w.index_select(0, nodes.flatten()).view({nodes.size(0), nodes.size(1), w.size(1)});
+  return w.index_select(0, nodes.flatten()).view({-1, nodes.size(1), w.size(1)});
 }
 
 // z [N, L], differentiable.
 at::Tensor path_scores(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const at::Tensor& nodes) {
   const at::Tensor z = (path_weights(w, nodes) * x.unsqueeze(1)).sum(-1);
-  return b.defined() ? z + b.index_select(0, nodes.flatten()).view(nodes.sizes()) : z;
+  return b.defined() ? z + b.index_select(0, nodes.flatten()).view_as(nodes) : z;
 }
 
 at::Tensor composite_nll(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const Tree& tree,
@@ -96,7 +94,7 @@ at::Tensor composite_log_prob(const at::Tensor& x, const at::Tensor& w, const at
   if (b.defined()) {
     scores = scores + b;
   }
-  const at::Tensor z = scores.index_select(1, nodes.flatten()).view({x.size(0), classes, depth});
+  const at::Tensor z = scores.index_select(1, nodes.flatten()).view({-1, classes, depth});
   return (torch_ext::logsigmoid(sign * z) * on_path.to(x.scalar_type())).sum(-1);
 }
 
@@ -212,12 +210,11 @@ at::Tensor log_prob_autograd(const at::Tensor& x, const at::Tensor& w, const std
                              const at::Tensor& nodes, const at::Tensor& codes, const at::Tensor& len) {
   const Tree tree{nodes, codes, len};
   if (has_tangent(x, w, b) || records_grad(x, w, b)) {
-    // The kernel's checks first (the composite would index with unchecked entries), on one row.
+    // The kernel's checks first (the composite would index with unchecked entries), on no rows.
     const auto primals = primal_operands(x, w, b);
     {
       at::AutoDispatchBelowADInplaceOrView guard;
-      torch_ext::hsoftmax_log_prob(primals.x.narrow(0, 0, std::min<int64_t>(1, x.size(0))), primals.w, primals.b,
-                                   nodes, codes, len);
+      torch_ext::hsoftmax_log_prob(primals.x.narrow(0, 0, 0), primals.w, primals.b, nodes, codes, len);
     }
     return composite_log_prob(x, w, value_or_undefined(b), tree);
   }
