@@ -13,12 +13,14 @@ import pytest
 import torch
 
 from common_utils import requires_cuda
-from torch_ext.bench.cases import LOSS_OPS
+from torch_ext.bench.cases import ALL_OPS, HSOFTMAX, HSOFTMAX_BASELINES, HSOFTMAX_PASSES, LOSS_OPS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 KEYS = {"op", "pass", "dtype", "shape", "dim", "layout", "ours_ms", "torch_ms", "speedup", "gbps", "copy_gbps",
         "ours_peak_bytes", "torch_peak_bytes"}
 ELEMENTWISE_OPS = ["elu", "celu", "selu", "prelu", "rrelu_train", "rrelu_eval", "softplus"]
+# hsoftmax's sizes are class counts at N = 4096, D = 256: it has its own tiny run (test_tiny_hsoftmax_run).
+TINY_OPS = ",".join(op for op in ALL_OPS if op != HSOFTMAX)
 
 
 def _bench(tmp_path, *args, timeout=240):
@@ -44,6 +46,7 @@ def _check_results(data, device):
         assert "skipped" not in r, r
         assert r["check"] == "ok", r  # ours and ATen's computed the same thing
         passes = ("fwd", "fwd+bwd") if r["op"] in LOSS_OPS else ("fwd", "bwd")
+        passes = HSOFTMAX_PASSES if r["op"] == HSOFTMAX else passes
         assert r["pass"] in passes and r["layout"] in ("contiguous", "channels_last")
         for k in ("ours_ms", "torch_ms", "gbps", "copy_gbps"):
             assert r[k] > 0 and math.isfinite(r[k]), (k, r)
@@ -67,7 +70,7 @@ def _check_results(data, device):
 
 def test_tiny_cpu_run_writes_json_and_plot(tmp_path):
     data, png, stdout = _bench(tmp_path, "--device", "cpu", "--sizes", "4096", "--repeats", "2",
-                               "--dtype", "float32,bfloat16")
+                               "--dtype", "float32,bfloat16", "--ops", TINY_OPS)
     _check_results(data, "cpu")
     assert data["threads"] >= 1
     assert "isa" in data
@@ -159,7 +162,7 @@ def test_case_grid():
 
     grid = cases.make_cases("cpu", cases.ALL_OPS, [torch.float32, torch.bfloat16], quick=True)
     for dtype in (torch.float32, torch.bfloat16):
-        big = max(c.numel for c in grid if c.dtype == dtype)
+        big = max(c.numel for c in grid if c.dtype == dtype and c.op != HSOFTMAX)
         # the largest forward moves at least 64 MB on the CPU
         assert 2 * big * torch.empty((), dtype=dtype).element_size() >= 64 << 20
     gpu = cases.make_cases("cuda", cases.ALL_OPS, [torch.float32], quick=False)
@@ -201,6 +204,58 @@ def test_goals_and_summary():
     table = report.goals_by_mode(both)
     prelu_row = next(line for line in table.splitlines() if "prelu[C=64] bwd speedup" in line)
     assert prelu_row.split()[-3:] == ["1.400", "MISS", "2.800"]
+
+
+def test_tiny_hsoftmax_run(tmp_path):
+    """--ops hsoftmax at C = 64: each pass against each baseline, both dtypes, checked against the reference, and the
+    summary states issue #20's goals (not measured: the goals' case is C = 100k)."""
+    data, _, stdout = _bench(tmp_path, "--ops", "hsoftmax", "--sizes", "64", "--repeats", "1",
+                             "--dtype", "float32,bfloat16", "--malloc", "reuse")
+    results = data["results"]
+    assert sorted((r["pass"], r["variant"], r["dtype"]) for r in results) == sorted(
+        (p, v, dt) for p in HSOFTMAX_PASSES for v in HSOFTMAX_BASELINES for dt in ("float32", "bfloat16"))
+    for r in results:
+        assert KEYS <= set(r) and "skipped" not in r, r
+        assert r["check"] == "ok", r  # ours against the plain reference (and both sides' probabilities sum to 1)
+        assert r["shape"] == ([4096, 256, 64] if r["pass"] == "fwd+bwd" else [256, 256, 64])
+        assert r["speedup"] == pytest.approx(r["torch_ms"] / r["ours_ms"])
+        assert isinstance(r["ours_peak_bytes"], int) and isinstance(r["torch_peak_bytes"], int)
+    assert "hsoftmax (issue #20)" in stdout
+    for variant, target in (("cross_entropy", 20.0), ("reference", 3.0), ("adaptive", 1.0)):
+        line = next(line for line in stdout.splitlines() if f"hsoftmax[{variant}] fwd+bwd C=100k D=256 N=4096" in line)
+        assert "not measured" in line and f"(goal >= {target})" in line, line
+
+
+def test_hsoftmax_grid_goals_and_skips():
+    from torch_ext.bench import cases, report
+
+    quick = cases.make_cases("cpu", [HSOFTMAX], [torch.float32], quick=True)
+    assert {tuple(c.shape) for c in quick if c.pass_ == "fwd+bwd"} == {(4096, 256, 10_000), (4096, 256, 100_000)}
+    assert {tuple(c.shape) for c in quick if c.pass_ == "log_prob"} == {(256, 256, 10_000), (256, 256, 100_000)}
+    assert len(quick) == 2 * len(HSOFTMAX_PASSES) * len(HSOFTMAX_BASELINES)
+    full = cases.make_cases("cpu", [HSOFTMAX], [torch.float32], quick=False)
+    assert {c.shape[2] for c in full} == {10_000, 100_000, 1_000_000} and {c.shape[1] for c in full} == {128, 256, 512}
+    # The full softmax at C = 1M (N x C logits of 16 GB) is not run, and says why; the others are.
+    big = cases.Case(HSOFTMAX, "fwd+bwd", torch.float32, (4096, 256, 1_000_000), "cpu", variant="cross_entropy")
+    why = cases._hsoftmax_skip(big, depth=20)
+    assert why is not None and "not run" in why and "16.4 GB" in why
+    assert cases._hsoftmax_skip(cases.Case(HSOFTMAX, "fwd+bwd", torch.float32, (4096, 256, 1_000_000), "cpu",
+                                           variant="reference"), depth=20) is None
+
+    def rec(variant, speedup, shape=(4096, 256, 100_000), p="fwd+bwd"):
+        return dict(op=HSOFTMAX, variant=variant, layout="contiguous", dim=None, dtype="float32", shape=list(shape),
+                    bytes=100, ours_ms=1.0, torch_ms=speedup, speedup=speedup, gbps=1.0, copy_gbps=10.0, check="ok",
+                    **{"pass": p})
+
+    results = [rec("cross_entropy", 25.0), rec("reference", 2.5), rec("adaptive", 1.5),
+               rec("cross_entropy", 0.1, p="log_prob"), rec("adaptive", 50.0, shape=(4096, 256, 10_000))]
+    goals = {name: (measured, target, met) for name, measured, target, met in report.goals(results)}
+    # Only issue #20's three goals (no per-op speedup goal, no geomean), at the goals' shape.
+    assert goals == {"hsoftmax[cross_entropy] fwd+bwd C=100k D=256 N=4096": (25.0, 20.0, True),
+                     "hsoftmax[reference] fwd+bwd C=100k D=256 N=4096": (2.5, 3.0, False),
+                     "hsoftmax[adaptive] fwd+bwd C=100k D=256 N=4096": (1.5, 1.0, True)}
+    assert "2 of 3 goals met" in report.summary(results, "cpu")
+    assert report.hsoftmax_goals([dict(r, op="elu") for r in results]) == []
 
 
 @requires_cuda

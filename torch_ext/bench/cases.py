@@ -18,10 +18,22 @@ What is compared with what:
   rrelu_train fwd: the forward a training step runs, which keeps the slopes for the backward:
        ``torch.ops.torch_ext.rrelu_with_noise`` against ``F.rrelu(training=True)`` (ATen's
        ``rrelu_with_noise``, which writes a noise tensor too). Both write out and noise: 3N bytes.
+  hsoftmax (issue #20; shape [N, D, C], the variant names the baseline): torch_ext's hierarchical softmax
+       (``torch_ext.nn.HierarchicalSoftmax`` over a Huffman tree of Zipf counts, counts ~ 1 / rank, targets drawn
+       from the same counts) against one baseline per variant, on the same N, D, C and targets:
+       "cross_entropy" (``F.linear`` + ``F.cross_entropy``, weight [C, D] and bias [C]), "adaptive"
+       (``nn.AdaptiveLogSoftmaxWithLoss``, cutoffs [C/100, C/10], div_value 4) and "reference" (the plain-PyTorch
+       hierarchical softmax over the same tree and parameters, ``hsoftmax_nll_reference``: gather + logsigmoid).
+       fwd+bwd: a training step, the mean loss and ``autograd.grad`` of the input and of each method's parameters.
+       log_prob: every class's log-probability, [N, C], at N = 256 rows. The check compares ours against the
+       plain reference on the same operands, whatever the baseline (bfloat16 operands: the reference in float32 on
+       their values); a baseline that would allocate more than a third of the memory is skipped, and says so.
 """
 
 import dataclasses
+import functools
 import math
+import os
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
@@ -33,7 +45,12 @@ from torch_ext.testing.loss_db import loss_db, loss_db_by_name
 # One benchmark op per row of the op table, in its order, then one per loss of the loss table.
 # (A row that only composes another row's kernels, softmin's and Softmax2d's, is timed as that row.)
 LOSS_OPS = tuple(row.name for row in loss_db)
-ALL_OPS = [row.name for row in op_db if row.kernels_of is None] + list(LOSS_OPS)
+# hsoftmax (issue #20): hierarchical softmax against three baselines, a variant each (_build_hsoftmax).
+HSOFTMAX = "hsoftmax"
+HSOFTMAX_BASELINES = ("cross_entropy", "adaptive", "reference")
+HSOFTMAX_PASSES = ("fwd+bwd", "log_prob")
+HSOFTMAX_LOG_PROB_ROWS = 256
+ALL_OPS = [row.name for row in op_db if row.kernels_of is None] + list(LOSS_OPS) + [HSOFTMAX]
 SOFTMAX_OPS = tuple(name for name in ALL_OPS if name in op_db_by_name and op_db_by_name[name].family == "softmax")
 
 
@@ -69,6 +86,12 @@ class Case:
     @property
     def bytes(self) -> int:
         """The minimum bytes the op must move: each input read once, each output written once."""
+        if self.op == HSOFTMAX:
+            # input [N, D] and the inner nodes' weight [C - 1, D] and bias [C - 1]: read, and their gradients
+            # written (fwd+bwd), or read and the [N, C] log-probabilities written (log_prob).
+            n, d, c = self.shape
+            operands = n * d + (c - 1) * (d + 1)
+            return (2 * operands if self.pass_ == "fwd+bwd" else operands + n * c) * self.itemsize
         if self.op in LOSS_OPS:
             tensors = 2 if self.pass_ == "fwd" else 5
         elif self.pass_ == "fwd":
@@ -82,6 +105,8 @@ class Case:
         return self.op + (f"[{self.variant}]" if self.variant else "")
 
     def build(self) -> Built:
+        if self.op == HSOFTMAX:
+            return _build_hsoftmax(self)
         if self.op in LOSS_OPS:
             return _build_loss(self)
         row = op_db_by_name[self.op]
@@ -282,6 +307,150 @@ def _build_loss(case: Case) -> Built:
                  _compare(lambda: step(row.op), lambda: step(row.ref), case.dtype, atol=atol), _copy_src(case))
 
 
+class TooLarge(RuntimeError):
+    """A baseline the benchmark does not run at this size: it would not fit in memory (run() reports it skipped)."""
+
+
+@functools.lru_cache(maxsize=4)
+def _zipf_tree(classes: int):
+    """Zipf counts (counts ~ 1 / rank: class 0 the most frequent, as AdaptiveLogSoftmaxWithLoss expects) and their
+    Huffman tree; cached, as building it takes seconds at C = 1M."""
+    from torch_ext import hsoftmax_tree
+
+    counts = 1.0 / torch.arange(1, classes + 1, dtype=torch.float64)
+    return counts, hsoftmax_tree.huffman(counts)
+
+
+def _memory_bytes(device: str) -> int:
+    if device == "cuda":
+        return torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 16 << 30
+
+
+def _hsoftmax_skip(case: Case, depth: int) -> Optional[str]:
+    """Why the baseline of this case is not run, or None. A baseline is not run where its intermediates, estimated,
+    would exceed a third of the memory: the full softmax's N x C logits (a training step keeps about four such
+    tensors: logits, log-probabilities, their gradients; log_prob two), the plain reference's log_prob its
+    [N, C, L] path logits (about four: gathered, signed, logsigmoid, masked)."""
+    n, _, c = case.shape
+    limit = _memory_bytes(case.device) // 3
+    if case.variant == "cross_entropy":
+        count, what = (4 if case.pass_ == "fwd+bwd" else 2), f"N x C = {n} x {c} logits"
+        one = n * c * case.itemsize
+    elif case.variant == "reference" and case.pass_ == "log_prob":
+        count, what = 4, f"N x C x L = {n} x {c} x {depth} path logits"
+        one = n * c * depth * case.itemsize
+    else:
+        return None
+    if count * one <= limit:
+        return None
+    return (f"{case.variant} {case.pass_} not run: ~{count} tensors of {what} ({one / 1e9:.1f} GB each) exceed a third "
+            f"of the memory ({limit / 1e9:.1f} GB)")
+
+
+def _build_hsoftmax(case: Case) -> Built:
+    """torch_ext.nn.HierarchicalSoftmax against the case's baseline (the variant); see the module's docstring."""
+    import torch_ext
+    from torch_ext.testing.reference import hsoftmax_log_prob_reference, hsoftmax_nll_reference
+
+    torch.ops.torch_ext.hsoftmax_nll  # noqa: B018  (AttributeError, reported as skipped, where it is not built)
+    n, d, c = case.shape
+    dev, dt = case.device, case.dtype
+    counts, tree = _zipf_tree(c)
+    why = _hsoftmax_skip(case, tree.depth)
+    if why is not None:
+        raise TooLarge(why)
+    g = torch.Generator().manual_seed(20)
+    target = torch.multinomial(counts, n, replacement=True, generator=g).to(dev)
+    x = torch.randn(n, d, generator=g).to(device=dev, dtype=dt)
+    # Our parameters: scores w . x + b of order 1.
+    ours_m = torch_ext.nn.HierarchicalSoftmax(d, c, tree=tree, device=dev, dtype=dt)
+    with torch.no_grad():
+        ours_m.weight.copy_(torch.randn(c - 1, d, generator=g) / d ** 0.5)
+        ours_m.bias.copy_(torch.randn(c - 1, generator=g) * 0.5)
+    ours_params = (ours_m.weight, ours_m.bias)
+    tree_args = (ours_m.path_nodes, ours_m.path_codes, ours_m.path_len)
+    train = case.pass_ == "fwd+bwd"
+    leaf = x.detach().requires_grad_(train)
+
+    def step(loss_fn, params):
+        # NB: the gradients are returned, not kept in .grad (as _build_loss does: the CPU peak memory then counts
+        # only what a call allocates).
+        loss = loss_fn()
+        return (loss.detach(), *torch.autograd.grad(loss, (leaf, *params)))
+
+    if case.variant == "cross_entropy":
+        weight = (torch.randn(c, d, generator=g) / d ** 0.5).to(device=dev, dtype=dt).requires_grad_(train)
+        bias = torch.zeros(c, device=dev, dtype=dt, requires_grad=train)
+        theirs_params = (weight, bias)
+        theirs_loss = lambda: F.cross_entropy(F.linear(leaf, weight, bias), target)  # noqa: E731
+        theirs_log_prob = lambda: F.log_softmax(F.linear(leaf, weight, bias), -1)  # noqa: E731
+    elif case.variant == "adaptive":
+        adaptive = torch.nn.AdaptiveLogSoftmaxWithLoss(d, c, cutoffs=[max(1, c // 100), max(2, c // 10)],
+                                                       div_value=4.0, device=dev, dtype=dt)
+        adaptive.requires_grad_(train)
+        theirs_params = tuple(adaptive.parameters())
+        theirs_loss = lambda: adaptive(leaf, target).loss  # noqa: E731
+        theirs_log_prob = lambda: adaptive.log_prob(leaf)  # noqa: E731
+    elif case.variant == "reference":
+        theirs_params = ours_params
+        theirs_loss = lambda: hsoftmax_nll_reference(leaf, *ours_params, *tree_args, target).mean()  # noqa: E731
+        theirs_log_prob = lambda: hsoftmax_log_prob_reference(leaf, *ours_params, *tree_args)  # noqa: E731
+    else:
+        raise ValueError(f"unknown hsoftmax baseline {case.variant!r}")
+
+    # The reference on the same values, in float32 for bfloat16 operands (its bfloat16 sums would be the error).
+    wide = torch.float32 if dt in (torch.bfloat16, torch.float16) else dt
+    ref_x, ref_w, ref_b = (t.detach().to(wide).requires_grad_(train) for t in (x, *ours_params))
+    tol = _tol(dt)
+
+    if train:
+        ours_m.requires_grad_(True)
+        ours = lambda: step(lambda: ours_m(leaf, target).loss, ours_params)  # noqa: E731
+        theirs = lambda: step(theirs_loss, theirs_params)  # noqa: E731
+
+        def check():
+            got = ours()
+            loss = hsoftmax_nll_reference(ref_x, ref_w, ref_b, *tree_args, target).mean()
+            want = (loss.detach(), *torch.autograd.grad(loss, (ref_x, ref_w, ref_b)))
+            for what, u, v in zip(("loss", "grad input", "grad weight", "grad bias"), got, want):
+                # Each compared relative to its largest element (a mean's gradients are of order 1 / N).
+                _close(u.float(), v.float(), dt, f"{what} vs the reference",
+                       atol=tol["atol"] * max(1e-30, float(v.abs().max())))
+            base = theirs()
+            assert all(bool(torch.isfinite(t).all()) for t in base), f"{case.variant}: a non-finite loss or gradient"
+    else:
+        ours_m.requires_grad_(False)
+
+        def ours():
+            with torch.no_grad():
+                return ours_m.log_prob(leaf)
+
+        def theirs():
+            with torch.no_grad():
+                return theirs_log_prob()
+
+        def check():
+            got = ours()
+            # The reference's [rows, C, L] path logits on a few rows (all of them where they take under 256 MB).
+            rows = max(1, min(n, (64 << 20) // (c * tree.depth)))
+            with torch.no_grad():
+                want = hsoftmax_log_prob_reference(ref_x[:rows], ref_w, ref_b, *tree_args)
+            _close(got[:rows].float(), want.float(), dt, "log_prob vs the reference", atol=tol["atol"] * 10)
+            # Both sides' probabilities sum to 1 over the classes.
+            for who, lp in (("ours", got), (case.variant, theirs())):
+                assert tuple(lp.shape) == (n, c), f"{who}: log_prob of shape {tuple(lp.shape)}"
+                total = torch.logsumexp(lp.float(), -1)
+                err = float(total.abs().max())
+                assert err <= (1e-3 if wide == dt else 5e-2), f"{who}: probabilities sum to exp({err:.3g})"
+
+    # The copy moves the case's minimum bytes (the parameters, the input, their gradients or the log-probs).
+    return Built(ours, theirs, check, _copy_src(case))
+
+
 # The builders of the families whose rows opt out of bench_backward (the elementwise rows share _build_elementwise).
 _BUILDERS = {
     "prelu": _build_prelu,
@@ -342,10 +511,32 @@ def loss_shapes(device: str, quick: bool) -> List[Tuple[int, int]]:
     return [(n, c) for n in (4096, 8192) for c in classes]
 
 
+def hsoftmax_shapes(quick: bool) -> List[Tuple[int, int, int]]:
+    """[N, D, C] of the hsoftmax cases (issue #20): N = 4096 rows, C = 10k, 100k and 1M classes at D = 256, and
+    D = 128 and 512 at C = 100k; --quick: C = 10k and 100k at D = 256 (the goals' C = 100k, D = 256 among them).
+    Their log_prob pass runs the same D and C at HSOFTMAX_LOG_PROB_ROWS rows (its output is N x C)."""
+    if quick:
+        return [(4096, 256, 10_000), (4096, 256, 100_000)]
+    return [(4096, 256, 10_000), (4096, 128, 100_000), (4096, 256, 100_000), (4096, 512, 100_000),
+            (4096, 256, 1_000_000)]
+
+
+def hsoftmax_cases(shapes: Sequence[Tuple[int, int, int]], dtype: torch.dtype, device: str) -> List[Case]:
+    """Each shape's training step and log_prob, against each baseline (the variant)."""
+    out = []
+    for n, d, c in shapes:
+        for pass_ in HSOFTMAX_PASSES:
+            rows = n if pass_ == "fwd+bwd" else min(n, HSOFTMAX_LOG_PROB_ROWS)
+            for baseline in HSOFTMAX_BASELINES:
+                out.append(Case(HSOFTMAX, pass_, dtype, (rows, d, c), device, "contiguous", None, baseline))
+    return out
+
+
 def make_cases(device: str, ops: Sequence[str], dtypes: Sequence[torch.dtype], quick: bool) -> List[Case]:
     cases: List[Case] = []
     loss_ops = [op for op in ops if op in LOSS_OPS]
-    ops = [op for op in ops if op not in LOSS_OPS]
+    hsoftmax = HSOFTMAX in ops
+    ops = [op for op in ops if op not in LOSS_OPS and op != HSOFTMAX]
     for dtype in dtypes:
         for numel in sizes(device, dtype, quick):
             for op in ops:
@@ -382,4 +573,6 @@ def make_cases(device: str, ops: Sequence[str], dtypes: Sequence[torch.dtype], q
                 for pass_ in ("fwd", "fwd+bwd"):
                     for variant in loss_db_by_name[op].bench_variants:
                         cases.append(Case(op, pass_, dtype, shape, device, "contiguous", None, variant))
+        if hsoftmax:
+            cases += hsoftmax_cases(hsoftmax_shapes(quick), dtype, device)
     return cases
