@@ -198,6 +198,16 @@ def test_bad_input_is_a_clear_error(name, args, match):
             ops.hsoftmax_log_prob(*args[:6])
 
 
+def test_log_prob_refuses_paths_that_are_not_a_tree():
+    # Inner node 1 is the child (0, code 1) on class 1's path and a root on class 2's: no tree has both.
+    nodes = torch.tensor([[0, 0], [0, 1], [1, 0]], dtype=torch.int32)
+    codes = torch.tensor([[0, 0], [1, 0], [1, 0]], dtype=torch.int8)
+    lens = torch.tensor([1, 2, 1], dtype=torch.int32)
+    x, w = torch.randn(2, 3), torch.randn(2, 3)
+    with pytest.raises(RuntimeError, match=r"expected the paths \(path_nodes, path_codes\) to form a tree: inner node 1"):
+        ops.hsoftmax_log_prob(x, w, None, nodes, codes, lens)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_mixed_devices_are_refused():
     s = make_sample(rows=4, dim=3, classes=5, dtype=torch.float32)

@@ -9,6 +9,7 @@
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
+#include <ATen/ops/matmul.h>
 #include <torch/library.h>
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 #include "ops/cpu/vec_math.h"
 #include "ops/internal/hsoftmax.h"
 #include "ops/math/hsoftmax_math.h"
+#include "ops/math/logsigmoid_math.h"
 #include "ops/math/scalar_math.h"
 
 namespace torch_ext::ops::cpu {
@@ -33,7 +35,8 @@ struct HsoftmaxBackwardLoop {
                       const at::Tensor& grad_input, const at::Tensor& grad_weight, const at::Tensor& grad_bias);
 };
 struct HsoftmaxLogProbLoop {
-  using Fn = void (*)(const HsoftmaxOperands& ops, const at::Tensor& out);
+  // scores: [N, C - 1], op-math, contiguous.
+  using Fn = void (*)(const HsoftmaxOperands& ops, const at::Tensor& scores, const at::Tensor& out);
 };
 
 inline namespace CPU_CAPABILITY {
@@ -245,39 +248,94 @@ void backward_loop(const HsoftmaxOperands& ops, const at::Tensor& grad_output, c
   });
 }
 
-// Every class's log-probability: per row, each node's two terms log sigmoid(+-z) once (z by a dot product), then
-// per class the sum of its path's terms.
-template <typename scalar_t>
-void log_prob_loop(const HsoftmaxOperands& ops, const at::Tensor& out) {
-  using A = at::opmath_type<scalar_t>;
-  const Paths paths(ops);
-  const int64_t dim = ops.input.size(1), nodes = paths.classes - 1;
-  // Checked once, not per row.
+// The tree as parent links, for the log-probabilities of every class: each inner node's parent and the code of the
+// edge to it (-1 at the root), the reached inner nodes in order of depth (parents first), and each class's last
+// (node, code). Checks each read entry and that the paths form a tree (an inner node has one parent).
+struct ParentLinks {
+  std::vector<int32_t> parent;
+  std::vector<int8_t> parent_code;
+  std::vector<int32_t> order;
+  std::vector<int32_t> leaf_node;
+  std::vector<int8_t> leaf_code;
+};
+
+ParentLinks parent_links(const Paths& paths) {
+  const int64_t nodes = paths.classes - 1;
+  constexpr int32_t kUnseen = -2;
+  ParentLinks links{std::vector<int32_t>(nodes, kUnseen), std::vector<int8_t>(nodes, 0), {},
+                    std::vector<int32_t>(paths.classes), std::vector<int8_t>(paths.classes)};
+  std::vector<int32_t> depth_of(nodes, -1);
+  int64_t max_depth = 0;
   for (int64_t c = 0; c < paths.classes; ++c) {
-    for (int64_t j = 0, len = paths.length(c); j < len; ++j) {
-      paths.node(c, j);
-      paths.code(c, j);
+    const int64_t len = paths.length(c);
+    int32_t parent = -1;
+    int8_t parent_code = 0;
+    for (int64_t j = 0; j < len; ++j) {
+      const int32_t node = static_cast<int32_t>(paths.node(c, j));
+      const int8_t code = paths.code(c, j) ? 1 : 0;
+      if (links.parent[node] == kUnseen) {
+        links.parent[node] = parent;
+        links.parent_code[node] = parent_code;
+        depth_of[node] = static_cast<int32_t>(j);
+        max_depth = std::max<int64_t>(max_depth, j);
+      } else {
+        TORCH_CHECK(links.parent[node] == parent && links.parent_code[node] == parent_code,
+                    "hsoftmax_log_prob: expected the paths (path_nodes, path_codes) to form a tree: inner node ",
+                    node, " is reached by two different paths (class ", c, "'s and an earlier class's)");
+      }
+      parent = node;
+      parent_code = code;
+    }
+    links.leaf_node[c] = parent;
+    links.leaf_code[c] = parent_code;
+  }
+  // Counting sort of the reached nodes by depth.
+  std::vector<int64_t> start(max_depth + 2, 0);
+  for (int64_t n = 0; n < nodes; ++n) {
+    if (depth_of[n] >= 0) {
+      ++start[depth_of[n] + 1];
     }
   }
-  const scalar_t* x = ops.input.const_data_ptr<scalar_t>();
-  const scalar_t* w = ops.weight.const_data_ptr<scalar_t>();
-  const scalar_t* b = ops.bias.defined() ? ops.bias.const_data_ptr<scalar_t>() : nullptr;
+  for (int64_t d = 1; d <= max_depth + 1; ++d) {
+    start[d] += start[d - 1];
+  }
+  links.order.resize(start[max_depth + 1]);
+  for (int64_t n = 0; n < nodes; ++n) {
+    if (depth_of[n] >= 0) {
+      links.order[start[depth_of[n]]++] = static_cast<int32_t>(n);
+    }
+  }
+  return links;
+}
+
+// Every class's log-probability from the nodes' scores ([N, C - 1], op-math, one GEMM): per row, each node's two
+// terms log sigmoid(+-z) (vectorized), each reached node's path sum from its parent's (root to leaf, the order of a
+// per-class sum), then each class's from its last node: O(C) per row.
+template <typename scalar_t>
+void log_prob_loop(const HsoftmaxOperands& ops, const at::Tensor& scores, const at::Tensor& out) {
+  using A = at::opmath_type<scalar_t>;
+  using V = at::vec::Vectorized<A>;
+  const Paths paths(ops);
+  const ParentLinks links = parent_links(paths);
+  const int64_t nodes = paths.classes - 1, classes = paths.classes;
+  const A* z = scores.const_data_ptr<A>();
   scalar_t* o = out.data_ptr<scalar_t>();
-  at::parallel_for(0, ops.input.size(0), rows_per_task(nodes * dim), [&](int64_t begin, int64_t end) {
-    std::vector<A> terms(static_cast<size_t>(2 * nodes));  // [node][code]
+  at::parallel_for(0, ops.input.size(0), rows_per_task(8 * classes), [&](int64_t begin, int64_t end) {
+    std::vector<A> pos(static_cast<size_t>(nodes)), neg(static_cast<size_t>(nodes)), acc(static_cast<size_t>(nodes));
     for (int64_t r = begin; r < end; ++r) {
-      for (int64_t n = 0; n < nodes; ++n) {
-        const A score = dot(x + r * dim, w + n * dim, dim) + (b != nullptr ? static_cast<A>(b[n]) : A(0));
-        terms[2 * n] = math::hsoftmax_node_log_prob<ScalarMath>(score, false);
-        terms[2 * n + 1] = math::hsoftmax_node_log_prob<ScalarMath>(score, true);
+      const A* zr = z + r * nodes;
+      for_each_vector<A>(nodes, [&](int64_t i, int64_t count) {
+        const V v = V::loadu(zr + i, count);
+        math::logsigmoid_forward<VecMath>(v).store(pos.data() + i, count);
+        math::logsigmoid_forward<VecMath>(VecMath::neg(v)).store(neg.data() + i, count);
+      });
+      for (const int32_t n : links.order) {
+        const int32_t p = links.parent[n];
+        acc[n] = p < 0 ? A(0) : acc[p] + (links.parent_code[n] ? neg[p] : pos[p]);
       }
-      for (int64_t c = 0; c < paths.classes; ++c) {
-        A sum = A(0);
-        for (int64_t j = 0, len = paths.len[c]; j < len; ++j) {
-          const int64_t at = c * paths.depth + j;
-          sum += terms[2 * paths.nodes[at] + paths.codes[at]];
-        }
-        o[r * paths.classes + c] = static_cast<scalar_t>(sum);
+      for (int64_t c = 0; c < classes; ++c) {
+        const int32_t n = links.leaf_node[c];
+        o[r * classes + c] = static_cast<scalar_t>(acc[n] + (links.leaf_code[c] ? neg[n] : pos[n]));
       }
     }
   });
@@ -296,9 +354,9 @@ void hsoftmax_backward_loop(const HsoftmaxOperands& ops, const at::Tensor& grad_
   });
 }
 
-void hsoftmax_log_prob_loop(const HsoftmaxOperands& ops, const at::Tensor& out) {
+void hsoftmax_log_prob_loop(const HsoftmaxOperands& ops, const at::Tensor& scores, const at::Tensor& out) {
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, ops.input.scalar_type(), "hsoftmax_log_prob_cpu",
-                                  [&] { log_prob_loop<scalar_t>(ops, out); });
+                                  [&] { log_prob_loop<scalar_t>(ops, scores, out); });
 }
 
 }  // namespace
@@ -327,7 +385,13 @@ void backward(const HsoftmaxOperands& ops, const at::Tensor& grad_output, const 
 }
 
 void log_prob(const HsoftmaxOperands& ops, const at::Tensor& out) {
-  cpu::cpu_kernel<cpu::HsoftmaxLogProbLoop>()(ops, out);
+  // Every node's score by one GEMM in op-math (ATen's matmul: a GEMM, not the op this library implements).
+  const at::ScalarType opmath = at::toOpMathType(ops.input.scalar_type());
+  at::Tensor scores = at::matmul(ops.input.to(opmath), ops.weight.to(opmath).t());
+  if (ops.bias.defined()) {
+    scores.add_(ops.bias.to(opmath));
+  }
+  cpu::cpu_kernel<cpu::HsoftmaxLogProbLoop>()(ops, scores.contiguous(), out);
 }
 
 }  // namespace
