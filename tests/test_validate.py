@@ -52,6 +52,12 @@ def test_report_covers_every_op(device, capsys):
             for dtype in validate.DTYPES:
                 line = rf"^{re.escape(row.name)}\(reduction={reduction}\) +{device} +{str(dtype)[6:]} .* ok *$"
                 assert re.search(line, out, re.M), f"{row.name} ({reduction}, {dtype}) is missing from the report"
+    for column in validate.HSOFTMAX_HEADER:
+        assert column in out, column
+    for case in validate.HSOFTMAX_CASES:
+        for dtype in validate.DTYPES:
+            line = rf"^{re.escape(case.name)} +{device} +{str(dtype)[6:]} .* ok *$"
+            assert re.search(line, out, re.M), f"{case.name} ({dtype}) is missing from the report"
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -104,6 +110,22 @@ def test_loss_clearly_worse_than_aten_fails():
     row = validate.check_loss_case(_perturbed_loss(case, 0.5 * validate.LOSS_ULPS * torch.finfo(torch.float32).eps),
                                    "cpu", torch.float32, torch.Generator().manual_seed(0))
     assert row.max_use <= 1 and row.clearly_worse and not row.ok, row.cells()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("relative, fails", [(64 * torch.finfo(torch.float32).eps, True), (0.0, False)])
+def test_hsoftmax_error_over_the_bound_fails(device, relative, fails):
+    # torch_ext's side replaced by the float64 truth moved by `relative` (and rounded to float32): 64 ulps is over
+    # the bound of the loss and both gradients; the truth itself, rounded, is within it.
+    case = validate.HSOFTMAX_CASES[0]
+
+    def moved(x, w, b, *rest):
+        f = lambda t: None if t is None else t.double()  # noqa: E731
+        return (case.plain(f(x), f(w), f(b), *rest) * (1 + relative)).to(x.dtype)
+
+    row = validate.check_hsoftmax_case(dataclasses.replace(case, ours=moved), device, torch.float32,
+                                       torch.Generator().manual_seed(0))
+    assert (not row.ok) == fails and all((u > 1) == fails for u in row.use), row.cells()
 
 
 def test_a_failing_loss_row_fails_the_report(monkeypatch, capsys):

@@ -20,6 +20,12 @@ sample of the table with that reduction, against torch's loss computed in float6
 inputs, within LOSS_ULPS eps of the dtype (twice that in float64, where the truth has rounding errors of the same
 size) times the magnitudes of the loss's terms (loss_db.rounding_bounds). Their
 inputs are the table's samples, so --size and --seed do not change them; grad_output is drawn from the seed.
+
+Hierarchical softmax (torch_ext/testing/hsoftmax_db.py) has a third table, a row per tree, device and dtype: the loss
+and its input and weight gradients against the plain-PyTorch version on the same tree (gather + logsigmoid) in
+float64 from the same rounded operands; the plain version in the same dtype is shown beside torch_ext. The bound:
+each path score's dot product in op-math (hsoftmax_score_ulps of its terms' magnitudes), then LOSS_ULPS eps of the
+dtype per term, carried through the sigmoid's slope (at most 1/4) to the gradients.
 """
 
 import argparse
@@ -32,7 +38,9 @@ import torch
 
 import torch_ext
 from torch_ext.testing import validation_cases
+from torch_ext.testing.hsoftmax_db import HsoftmaxSample, make_sample
 from torch_ext.testing.loss_db import LossInfo, LossSample, loss_db, rounding_bounds
+from torch_ext.testing.reference import hsoftmax_nll_reference
 
 DEFAULT_SIZE = 1 << 16  # elements per accuracy check, as make demo runs it
 DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
@@ -326,6 +334,96 @@ def check_gradients(case: OpCase, device: str, gen: torch.Generator) -> List[str
     return [case.name, device, "pass" if grad else "FAIL", "pass" if gradgrad else "FAIL"]
 
 
+def hsoftmax_score_ulps(dim: int) -> float:
+    """A path score is a dot product over D features summed in op-math lanes (two vectors of accumulators, then
+    their lanes): its error is at most about D / 16 + log2(lanes) op-math eps of its terms' magnitudes."""
+    return dim / 16 + 8
+
+
+HSOFTMAX_HEADER = ["op", "device", "dtype", "loss ours", "loss plain", "d input ours", "d input plain",
+                   "d weight ours", "d weight plain", "ours/bound", "plain/bound", "result"]
+
+
+@dataclass
+class HsoftmaxCase:
+    """Hierarchical softmax on one tree: its sample (dtype, device) -> HsoftmaxSample, torch_ext's loss and the plain
+    version (the truth in float64)."""
+    name: str
+    sample: Callable[[torch.dtype, str], HsoftmaxSample]
+    ours: Callable[..., torch.Tensor] = torch.ops.torch_ext.hsoftmax_nll
+    plain: Callable[..., torch.Tensor] = hsoftmax_nll_reference
+
+
+HSOFTMAX_CASES: List[HsoftmaxCase] = [
+    HsoftmaxCase(f"hsoftmax_nll({tree})",
+                 lambda dtype, device, tree=tree: make_sample(rows=64, dim=48, classes=300, tree=tree, ignored=3,
+                                                              dtype=dtype, device=device, scale=4.0))
+    for tree in ("huffman", "balanced")]
+
+
+def hsoftmax_forward_backward(fn: Callable, s: HsoftmaxSample, g: torch.Tensor) -> List[torch.Tensor]:
+    """fn's loss on s and the gradients of <loss, g> with respect to the input and the weight, float64 on the CPU."""
+    leaves = s.map(lambda t: t.detach().clone().requires_grad_())
+    y = fn(*leaves.nll_args())
+    dx, dw = torch.autograd.grad(y, (leaves.input, leaves.weight), g)
+    return [v.detach().double().cpu() for v in (y, dx, dw)]
+
+
+def hsoftmax_bounds(s64: HsoftmaxSample, g64: torch.Tensor, loss64: torch.Tensor, dtype: torch.dtype,
+                    scale: int) -> List[torch.Tensor]:
+    """Per element of the loss, d input and d weight: each path score's error (hsoftmax_score_ulps op-math eps of
+    sum_d |x_d w_d| + |b|), LOSS_ULPS eps of the dtype per term and of the result, and through the slope of a sigmoid
+    (at most 1/4) into d loss / d z, times the magnitudes the gradients sum; plus the dtype's spacing at 0 (a
+    subnormal result's rounding). scale: 2 where the truth has rounding errors of its own (float64)."""
+    eps, opmath_eps_ = scale * torch.finfo(dtype).eps, scale * opmath_eps(dtype)
+    nodes, _, lens = s64.tree_args
+    kept = s64.target != s64.ignore_index
+    safe = torch.where(kept, s64.target, torch.zeros_like(s64.target))
+    on_path = (torch.arange(nodes.shape[1]) < lens[safe].unsqueeze(1)) & kept.unsqueeze(1)
+    path = torch.where(on_path, nodes[safe].long(), torch.zeros_like(nodes[safe].long()))
+    abs_x, abs_w = s64.input.abs(), s64.weight.abs()
+    score_terms = (abs_w[path] * abs_x.unsqueeze(1)).sum(-1) + (s64.bias.abs()[path] if s64.bias is not None else 0)
+    score_error = hsoftmax_score_ulps(abs_x.shape[1]) * opmath_eps_ * score_terms * on_path  # [N, L]
+    tiny = torch.finfo(dtype).smallest_normal * torch.finfo(dtype).eps
+    loss_bound = score_error.sum(-1) + LOSS_ULPS * eps * (loss64.abs() + on_path.sum(-1)) + tiny
+    dz_bound = g64.abs().unsqueeze(1) * (score_error / 4 + LOSS_ULPS * eps) * on_path  # [N, L]
+    dx_bound = (dz_bound.unsqueeze(-1) * abs_w[path]).sum(1) + tiny
+    dw_bound = torch.zeros_like(abs_w).index_add(
+        0, path.flatten(), (dz_bound.unsqueeze(-1) * abs_x.unsqueeze(1)).flatten(0, 1)) + tiny
+    return [loss_bound, dx_bound, dw_bound]
+
+
+def check_hsoftmax_case(case: HsoftmaxCase, device: str, dtype: torch.dtype, gen: torch.Generator) -> Row:
+    s = case.sample(dtype, device)
+    s64 = s.to(torch.float64, "cpu")
+    g64 = torch.randn(s.input.shape[0], generator=gen, dtype=torch.float64).to(dtype).double()
+    truth = hsoftmax_forward_backward(case.plain, s64, g64)
+    # In float64 the truth is itself a float64 evaluation (by another order of sums), whose rounding the bound adds.
+    bounds = hsoftmax_bounds(s64, g64, truth[0], dtype, 2 if dtype == torch.float64 else 1)
+    errors = {}
+    for side, fn in (("ours", case.ours), ("plain", case.plain)):
+        got = hsoftmax_forward_backward(fn, s, g64.to(device, dtype))
+        errors[side] = [max_error(a, t, b) for a, t, b in zip(got, truth, bounds)]
+    return Row(case.name, device, dtype, tuple(e for e, _ in errors["ours"]), tuple(e for e, _ in errors["plain"]),
+               tuple(u for _, u in errors["ours"]), tuple(u for _, u in errors["plain"]),
+               judge_against_aten=dtype != torch.float64)
+
+
+def check_hsoftmax_gradients(case: HsoftmaxCase, device: str) -> List[str]:
+    """gradcheck and gradgradcheck in float64 in the input, the weight and the bias, on a small sample."""
+    s = make_sample(rows=5, dim=4, classes=7, ignored=1, device=device, scale=2.0)
+    tree_args, target = s.tree_args, s.target
+    leaves = s.map(lambda t: t.detach().requires_grad_())
+
+    def fn(x, w, b):
+        return case.ours(x, w, b, *tree_args, target)
+
+    inputs = (leaves.input, leaves.weight, leaves.bias)
+    grad = torch.autograd.gradcheck(fn, inputs, raise_exception=False)
+    gradgrad = torch.autograd.gradgradcheck(fn, inputs, raise_exception=False)
+    return [case.name, device, "pass" if grad else "FAIL", "pass" if gradgrad else "FAIL"]
+
+
 def print_table(header: List[str], rows: List[List[str]]) -> None:
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
     line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
@@ -342,16 +440,20 @@ def devices_for(choice: str) -> List[str]:
 
 
 def run(devices: List[str], size: int, seed: int, cases: Optional[List[OpCase]] = None,
-        loss_cases: Optional[List[LossCase]] = None) -> Tuple[List[Row], List[Row], List[List[str]]]:
-    """The ops' accuracy rows, the losses' accuracy rows, and the gradient checks of both."""
+        loss_cases: Optional[List[LossCase]] = None, hsoftmax_cases: Optional[List[HsoftmaxCase]] = None
+        ) -> Tuple[List[Row], List[Row], List[Row], List[List[str]]]:
+    """The ops', the losses' and hierarchical softmax's accuracy rows, and the gradient checks of all."""
     cases = CASES if cases is None else cases
     loss_cases = LOSS_CASES if loss_cases is None else loss_cases
+    hsoftmax_cases = HSOFTMAX_CASES if hsoftmax_cases is None else hsoftmax_cases
     gen = torch.Generator().manual_seed(seed)
     parity = [check_case(c, d, t, size, gen) for c in cases for d in devices for t in DTYPES]
     loss_parity = [check_loss_case(c, d, t, gen) for c in loss_cases for d in devices for t in DTYPES]
+    hsoftmax_parity = [check_hsoftmax_case(c, d, t, gen) for c in hsoftmax_cases for d in devices for t in DTYPES]
     grads = [check_gradients(c, d, gen) for c in cases for d in devices]
     grads += [check_loss_gradients(c, d) for c in loss_cases for d in devices]
-    return parity, loss_parity, grads
+    grads += [check_hsoftmax_gradients(c, d) for c in hsoftmax_cases[:1] for d in devices]
+    return parity, loss_parity, hsoftmax_parity, grads
 
 
 def main(argv=None) -> int:
@@ -369,7 +471,7 @@ def main(argv=None) -> int:
     print(f"torch_ext {info['version']} on torch {info['torch_version']}: CPU kernels {info['cpu_capability']}, "
           f"CUDA {info['cuda']} (archs {info['cuda_archs'] or '-'}); devices: {', '.join(devices)}\n")
 
-    parity, loss_parity, grads = run(devices, args.size, args.seed)
+    parity, loss_parity, hsoftmax_parity, grads = run(devices, args.size, args.seed)
     print(f"Accuracy against float64 truth ({args.size} elements, seed {args.seed}): max |error| of torch_ext and of "
           f"ATen, forward and backward;\nthe largest fraction of the per-element error bound each uses (a row fails "
           f"over 1, or at {WORSE_FACTOR:g}x ATen's error above {WORSE_MIN_USE:g} of the bound):")
@@ -378,6 +480,10 @@ def main(argv=None) -> int:
           f"loss and its\ngradients; the bound is {LOSS_ULPS} eps of the dtype times the magnitudes of the terms "
           f"(same verdicts as above, but in float64 by\nthe bound alone; '-': no target gradient):")
     print_table(LOSS_HEADER, [r.cells() for r in loss_parity])
+    print("\nHierarchical softmax against the plain-PyTorch version on the same tree (gather + logsigmoid) in float64: "
+          "max |error| of the loss\nand its input and weight gradients, torch_ext's and the plain version's in the same "
+          "dtype (same verdicts):")
+    print_table(HSOFTMAX_HEADER, [r.cells() for r in hsoftmax_parity])
 
     print("\nNumerical gradients (float64):")
     print_table(["op", "device", "gradcheck", "gradgradcheck"], grads)
@@ -385,8 +491,8 @@ def main(argv=None) -> int:
     if substituted:
         print(f"({', '.join(substituted)}: of the backward op; a step's surrogate gradient is not its derivative)")
 
-    failed = sum(not r.ok for r in parity + loss_parity) + sum(r.count("FAIL") for r in grads)
-    total = len(parity) + len(loss_parity) + 2 * len(grads)
+    failed = sum(not r.ok for r in parity + loss_parity + hsoftmax_parity) + sum(r.count("FAIL") for r in grads)
+    total = len(parity) + len(loss_parity) + len(hsoftmax_parity) + 2 * len(grads)
     print(f"\n{total - failed} passed, {failed} failed")
     return 1 if failed else 0
 

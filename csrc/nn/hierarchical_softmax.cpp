@@ -82,18 +82,20 @@ void keep_dtype(at::Tensor& t, at::ScalarType dtype) {
 
 }  // namespace
 
-void HierarchicalSoftmaxImpl::to(torch::Dtype dtype, bool non_blocking) {
-  torch::nn::Module::to(dtype, non_blocking);
+void HierarchicalSoftmaxImpl::keep_tree_integer() {
   keep_dtype(path_nodes, at::kInt);
   keep_dtype(path_codes, at::kChar);
   keep_dtype(path_len, at::kInt);
 }
 
+void HierarchicalSoftmaxImpl::to(torch::Dtype dtype, bool non_blocking) {
+  torch::nn::Module::to(dtype, non_blocking);
+  keep_tree_integer();
+}
+
 void HierarchicalSoftmaxImpl::to(torch::Device device, torch::Dtype dtype, bool non_blocking) {
   torch::nn::Module::to(device, dtype, non_blocking);
-  keep_dtype(path_nodes, at::kInt);
-  keep_dtype(path_codes, at::kChar);
-  keep_dtype(path_len, at::kInt);
+  keep_tree_integer();
 }
 
 void HierarchicalSoftmaxImpl::pretty_print(std::ostream& stream) const {

@@ -69,6 +69,9 @@ class HierarchicalSoftmaxImpl : public torch::nn::Cloneable<HierarchicalSoftmaxI
   at::Tensor bias;    // [C - 1], undefined without bias
   at::Tensor path_nodes, path_codes, path_len;
   int64_t n_classes = 0;
+
+ private:
+  void keep_tree_integer();  // the tree's buffers back to int32/int8/int32 after a dtype cast
 };
 TORCH_MODULE(HierarchicalSoftmax);
 
