@@ -104,13 +104,14 @@ declare -A subset=(
   [softmax-columns]='tests/test_softmax.py -k "cuda and float32 and (test_inner_sizes or test_row_counts)"'
   [softmax-special]='tests/test_softmax.py -k "cuda and float32 and test_special_rows"'
   [losses]='tests/test_losses.py -k "cuda and (float32 or bfloat16) and test_parity_with_torch"'
+  [hsoftmax]='tests/test_hsoftmax.py -k "cuda and (test_nll_and_log_prob or test_gradients_match or test_probabilities)"'
 )
 sanitizers=()
 if command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do
     wanted $tool || continue
-    for part in softmax-rows softmax-columns softmax-special elementwise elu prelu rrelu losses; do
-      [[ " ${GPU_CHECK_SANITIZE_OPS:-softmax elementwise elu prelu rrelu losses} " == *" ${part%%-*} "* ]] || continue
+    for part in softmax-rows softmax-columns softmax-special elementwise elu prelu rrelu losses hsoftmax; do
+      [[ " ${GPU_CHECK_SANITIZE_OPS:-softmax elementwise elu prelu rrelu losses hsoftmax} " == *" ${part%%-*} "* ]] || continue
       eval "args=(${subset[$part]})"
       step "${tool}_$part" 300 compute-sanitizer --tool $tool --error-exitcode 9 $py -m pytest -q -p no:cacheprovider "${args[@]}" \
         >"$out/${tool}_$part.txt" 2>&1 &

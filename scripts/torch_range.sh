@@ -3,7 +3,7 @@
 # torch TORCH_VERSION, a copy of the tracked sources built against it (CPU and CUDA kernels, C++20), then
 #   - the tests: the pytest files of what depends on the torch release (RANGE_TESTS: registration, dispatch,
 #     autograd, autocast, compile, export, inductor, TorchScript, DDP, the layers, out=, errors, the op and loss
-#     tables' generic tests) and ctest's (the GoogleTest suite, the installed package used from C++ through
+#     tables' generic tests, hierarchical softmax's ops) and ctest's (the GoogleTest suite, the installed package used from C++ through
 #     find_package, the demo's C++ inference: run_model on AOTInductor and TorchScript models). The kernels'
 #     own files (per-op kernel paths, fuzzing, large tensors, the benchmark and demo) run against the
 #     development venv's torch only, as does the sanitizer build (make sanitize): the whole suite twice did
@@ -53,7 +53,7 @@ cmake --build build/cmake -j "$jobs"
 
 RANGE_TESTS=(test_library.py test_build_info.py test_packaging.py test_op_db.py test_ops.py test_autograd.py
              test_autocast.py test_compile.py test_compile_model.py test_export.py test_inductor.py test_jit.py
-             test_distributed.py test_nn.py test_convert.py test_out.py test_losses.py test_errors.py)
+             test_distributed.py test_nn.py test_convert.py test_out.py test_losses.py test_errors.py test_hsoftmax.py)
 echo "== tests (${RANGE_TESTS[*]})"
 "$py" -m pytest "${RANGE_TESTS[@]/#/tests/}" -n "$jobs" -q -p no:cacheprovider
 (cd build/cmake && ctest --output-on-failure -j "$jobs")
