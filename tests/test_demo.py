@@ -54,8 +54,10 @@ def test_make_demo(tmp_path):
         assert column in out, column
     devices = validate.devices_for("all")
     assert f"devices: {', '.join(devices)}" in out
-    # accuracy rows, gradcheck, gradgradcheck of the ops and of the losses
-    checks = (len(validate.DTYPES) + 2) * (len(validate.CASES) + len(validate.LOSS_CASES)) * len(devices)
+    # accuracy rows, gradcheck, gradgradcheck of the ops and of the losses; hierarchical softmax's accuracy rows (one
+    # per tree and dtype) and one gradcheck/gradgradcheck row
+    checks = ((len(validate.DTYPES) + 2) * (len(validate.CASES) + len(validate.LOSS_CASES))
+              + len(validate.DTYPES) * len(validate.HSOFTMAX_CASES) + 2) * len(devices)
     assert f"({validate.DEFAULT_SIZE} elements, seed 0)" in out and f"\n{checks} passed, 0 failed\n" in out
     for fmt in ("torchscript", "aoti"):
         assert f"{fmt}: C++ predictions equal Python's on 360/360 test digits" in out, fmt
