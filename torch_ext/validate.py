@@ -40,7 +40,7 @@ import torch_ext
 from torch_ext.testing import validation_cases
 from torch_ext.testing.hsoftmax_db import HsoftmaxSample, make_sample
 from torch_ext.testing.loss_db import LossInfo, LossSample, loss_db, rounding_bounds
-from torch_ext.testing.reference import hsoftmax_nll_reference
+from torch_ext.testing.reference import hsoftmax_nll_reference, hsoftmax_target_paths
 
 DEFAULT_SIZE = 1 << 16  # elements per accuracy check, as make demo runs it
 DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
@@ -376,11 +376,7 @@ def hsoftmax_bounds(s64: HsoftmaxSample, g64: torch.Tensor, loss64: torch.Tensor
     (at most 1/4) into d loss / d z, times the magnitudes the gradients sum; plus the dtype's spacing at 0 (a
     subnormal result's rounding). scale: 2 where the truth has rounding errors of its own (float64)."""
     eps, opmath_eps_ = scale * torch.finfo(dtype).eps, scale * opmath_eps(dtype)
-    nodes, _, lens = s64.tree_args
-    kept = s64.target != s64.ignore_index
-    safe = torch.where(kept, s64.target, torch.zeros_like(s64.target))
-    on_path = (torch.arange(nodes.shape[1]) < lens[safe].unsqueeze(1)) & kept.unsqueeze(1)
-    path = torch.where(on_path, nodes[safe].long(), torch.zeros_like(nodes[safe].long()))
+    path, _, on_path = hsoftmax_target_paths(*s64.tree_args, s64.target, s64.ignore_index)
     abs_x, abs_w = s64.input.abs(), s64.weight.abs()
     score_terms = (abs_w[path] * abs_x.unsqueeze(1)).sum(-1) + (s64.bias.abs()[path] if s64.bias is not None else 0)
     score_error = hsoftmax_score_ulps(abs_x.shape[1]) * opmath_eps_ * score_terms * on_path  # [N, L]

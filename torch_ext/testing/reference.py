@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from torch_ext.functional import STEP_GRADS, SWISH_SIGN_ARGUMENT_CAP
 
 __all__ = ["STEP_GRADS", "step_surrogate", "step_surrogate_condition", "sign", "heaviside", "Sign", "Heaviside",
-           "hsoftmax_nll_reference", "hsoftmax_log_prob_reference"]
+           "hsoftmax_target_paths", "hsoftmax_nll_reference", "hsoftmax_log_prob_reference"]
 
 
 def step_surrogate(x: Tensor, grad: str, beta: float) -> Tensor:
@@ -135,6 +135,18 @@ def _hsoftmax_path_log_sigmoid(z: Tensor, codes: Tensor, valid: Tensor) -> Tenso
     return torch.where(valid, F.logsigmoid(sign * z), torch.zeros((), dtype=z.dtype, device=z.device)).sum(-1)
 
 
+def hsoftmax_target_paths(path_nodes: Tensor, path_codes: Tensor, path_len: Tensor, target: Tensor,
+                          ignore_index: int = -100):
+    """Each row's target path: its nodes [N, L] (int64, 0 off the path), codes [N, L] and the mask of the positions on
+    the path [N, L] (none for an ignored row)."""
+    ignored = target == ignore_index
+    rows = torch.where(ignored, torch.zeros_like(target), target)  # any class: the ignored rows are masked out
+    valid = (torch.arange(path_nodes.size(1), device=target.device) < path_len.long()[rows].unsqueeze(-1)) & \
+        ~ignored.unsqueeze(-1)
+    nodes = torch.where(valid, path_nodes.long()[rows], torch.zeros((), dtype=torch.long, device=target.device))
+    return nodes, path_codes[rows], valid
+
+
 def hsoftmax_nll_reference(input: Tensor, weight: Tensor, bias: Optional[Tensor], path_nodes: Tensor,
                            path_codes: Tensor, path_len: Tensor, target: Tensor, ignore_index: int = -100) -> Tensor:
     r"""torch_ext::hsoftmax_nll in plain PyTorch: per row n, with t = target[n],
@@ -143,13 +155,11 @@ def hsoftmax_nll_reference(input: Tensor, weight: Tensor, bias: Optional[Tensor]
     path_nodes [C, L], path_codes [C, L], path_len [C], target [N] int64; returns [N] in input's dtype. Gathers
     each row's path of weight rows ([N, L, D]) and takes one batched dot product per row."""
     ignored = target == ignore_index
-    rows = torch.where(ignored, torch.zeros_like(target), target)  # any class: the ignored rows are masked out
-    nodes = path_nodes.long()[rows]  # [N, L]
+    nodes, codes, valid = hsoftmax_target_paths(path_nodes, path_codes, path_len, target, ignore_index)
     z = torch.bmm(weight[nodes], input.unsqueeze(-1)).squeeze(-1)  # [N, L]
     if bias is not None:
         z = z + bias[nodes]
-    valid = torch.arange(path_nodes.size(1), device=input.device) < path_len.long()[rows].unsqueeze(-1)
-    log_prob = _hsoftmax_path_log_sigmoid(z, path_codes[rows], valid)
+    log_prob = _hsoftmax_path_log_sigmoid(z, codes, valid)
     return torch.where(ignored, torch.zeros_like(log_prob), -log_prob)
 
 
